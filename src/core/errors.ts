@@ -1,0 +1,61 @@
+/**
+ * Every error duet reports, defined once: its wire `code`, HTTP status, WebSocket close code (for
+ * the errors that end a connection) and a message for a person. docs/ERRORS.md lists the same
+ * table; test/errors.test.ts keeps the two in step.
+ */
+export const ERRORS = {
+  invalid_json: { status: 400, message: "The body is not valid JSON." },
+  invalid_input: { status: 400, message: "The request is invalid." },
+  invalid_utf8: { status: 400, message: "The body is not valid UTF-8." },
+  unsupported_media_type: { status: 415, message: "Send the body as application/json." },
+  self_message: { status: 400, message: "You cannot send a message to yourself." },
+  unauthorized: { status: 401, message: "A valid bearer token is required." },
+  token_expired: { status: 401, message: "The token has expired." },
+  forbidden: { status: 403, message: "You are not allowed to do that." },
+  blocked: { status: 403, message: "The recipient does not accept messages from you." },
+  not_found: { status: 404, message: "No such resource." },
+  method_not_allowed: { status: 405, message: "Method not allowed on this resource." },
+  conflict: { status: 409, message: "The request conflicts with the current state." },
+  payload_too_large: { status: 413, message: "The body is too large.", close: 1009 },
+  rate_limited: { status: 429, message: "Too many requests; retry later.", close: 1008 },
+  too_many_connections: { status: 429, message: "Too many connections for this user.", close: 4429 },
+  store_unavailable: { status: 503, message: "The message store is unavailable; retry later.", close: 1011 },
+  overloaded: { status: 503, message: "The server is overloaded; retry later.", close: 1013 },
+  shutting_down: { status: 503, message: "The server is restarting; reconnect.", close: 1012 },
+  slow_consumer: { status: 503, message: "The connection could not keep up and was closed.", close: 4008 },
+  replaced: { status: 409, message: "Closed: this user opened too many connections.", close: 4009 },
+  disconnected: { status: 409, message: "Closed by the server API.", close: 4010 },
+  internal: { status: 500, message: "Internal error." },
+} as const satisfies Record<string, { status: number; message: string; close?: number }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The one error type the core, stores and transports throw for anything a client should see. */
+export class DuetError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Seconds, for 429/503. */
+  readonly retryAfter?: number;
+
+  constructor(code: ErrorCode, message?: string, retryAfter?: number) {
+    super(message ?? ERRORS[code].message);
+    this.name = "DuetError";
+    this.code = code;
+    this.status = ERRORS[code].status;
+    if (retryAfter !== undefined) this.retryAfter = retryAfter;
+  }
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function closeCodeOf(code: ErrorCode): number {
+  const entry = ERRORS[code];
+  return "close" in entry ? entry.close : 1011;
+}
+
+/** Anything thrown that is not a DuetError becomes `internal` (and is logged by the caller). */
+export function toDuetError(err: unknown): DuetError {
+  return err instanceof DuetError ? err : new DuetError("internal");
+}

@@ -1,0 +1,86 @@
+/** The wire shapes of SPEC sections 3 and 5. The client SDK imports these as types only. */
+
+export type MessageKind = "text" | "image" | "system";
+
+export interface ImageRef {
+  url: string;
+  width?: number;
+  height?: number;
+}
+
+export interface LinkRef {
+  url: string;
+  title?: string;
+}
+
+export interface Message {
+  id: string;
+  from: string;
+  to: string;
+  ts: number;
+  kind: MessageKind;
+  text: string | null;
+  image: ImageRef | null;
+  links: LinkRef[];
+  clientMsgId: string | null;
+}
+
+/** A message as a sender submits it, after validation. */
+export interface SendInput {
+  from: string;
+  to: string;
+  kind: MessageKind;
+  text: string | null;
+  image: ImageRef | null;
+  links: LinkRef[];
+  clientMsgId: string | null;
+}
+
+export interface MessageEvent {
+  type: "message";
+  seq: number;
+  message: Message;
+}
+
+export interface ReadEvent {
+  type: "read";
+  seq: number;
+  /** The other side of the conversation, from the receiving user's point of view. */
+  peer: string;
+  /** Who read. */
+  reader: string;
+  upTo: string;
+}
+
+export interface TypingEvent {
+  type: "typing";
+  from: string;
+}
+
+export interface ResetEvent {
+  type: "reset";
+  seq: number;
+  epoch: string;
+}
+
+export interface HelloEvent {
+  type: "hello";
+  user: string;
+  epoch: string;
+  seq: number;
+}
+
+export type StoredEvent = MessageEvent | ReadEvent;
+export type DuetEvent = StoredEvent | TypingEvent | ResetEvent | HelloEvent;
+
+export interface ConversationSummary {
+  peer: string;
+  unread: number;
+  lastMessage: Message | null;
+  updatedAt: number;
+}
+
+export interface PresenceInfo {
+  online: boolean;
+  lastSeen?: number;
+}

@@ -1,0 +1,57 @@
+/**
+ * SQLite schema. Users are never stored on their own: a user exists through its rows here.
+ * `conv` is the conversation key "a b" (the two user ids sorted; a space is not a user-id char).
+ */
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS messages (
+  rid INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  conv TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  client_msg_id TEXT,
+  body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_conv ON messages (conv, id);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_by_client_id ON messages (sender, client_msg_id)
+  WHERE client_msg_id IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS events (
+  user TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (user, seq)
+) WITHOUT ROWID;
+
+-- floor: the highest seq trimmed from the user's log (0 when nothing was trimmed).
+CREATE TABLE IF NOT EXISTS logs (
+  user TEXT PRIMARY KEY,
+  floor INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS conversations (
+  user TEXT NOT NULL,
+  peer TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  last_id TEXT NOT NULL,
+  read_upto TEXT,
+  PRIMARY KEY (user, peer)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS conversations_by_recent ON conversations (user, updated_at);
+
+CREATE TABLE IF NOT EXISTS blocks (
+  blocker TEXT NOT NULL,
+  blocked TEXT NOT NULL,
+  PRIMARY KEY (blocker, blocked)
+) WITHOUT ROWID;
+`;
+
+export function conversationKey(a: string, b: string): string {
+  return a < b ? `${a} ${b}` : `${b} ${a}`;
+}

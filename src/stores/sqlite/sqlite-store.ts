@@ -1,0 +1,386 @@
+import { randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { monotonicFactory } from "ulid";
+import { DuetError } from "../../core/errors.js";
+import type { ConversationSummary, Message, ReadEvent, SendInput, StoredEvent } from "../../core/types.js";
+import type {
+  EventPage,
+  HistoryQuery,
+  ReadResult,
+  SendResult,
+  Store,
+  StoreOptions,
+  UserEvent,
+} from "../store.js";
+import { conversationKey, SCHEMA } from "./schema.js";
+
+export interface SqliteStoreOptions extends StoreOptions {
+  /** A file path, or ":memory:". */
+  path: string;
+  /** `normal` survives a crash of the process (WAL); `full` also an OS crash, at an fsync per batch. */
+  synchronous?: "normal" | "full";
+}
+
+interface PendingWrite {
+  run: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * The embedded store (see Store for the contract). One process owns the file (exclusive
+ * locking), which lets it keep each user's head seq in memory. Writes queued in one event-loop
+ * turn commit in one transaction: one WAL append for a whole burst of sends.
+ */
+export class SqliteStore implements Store {
+  readonly name = "sqlite";
+  readonly epoch: string;
+  private readonly db: Database.Database;
+  private readonly options: SqliteStoreOptions;
+  private readonly nextId = monotonicFactory();
+  private readonly heads = new Map<string, number>();
+  private readonly touched = new Set<string>();
+  private queue: PendingWrite[] = [];
+  private flushScheduled = false;
+  private closed = false;
+  private readonly stmt;
+  private readonly runBatch: (batch: PendingWrite[]) => unknown[];
+
+  constructor(options: SqliteStoreOptions) {
+    this.options = options;
+    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+    this.db.pragma("locking_mode = EXCLUSIVE");
+    this.db.exec(SCHEMA);
+    const db = this.db;
+    const epochRow = db.prepare("SELECT value FROM meta WHERE key = 'epoch'").get() as Row | undefined;
+    if (epochRow) {
+      this.epoch = String(epochRow.value);
+    } else {
+      this.epoch = randomUUID();
+      db.prepare("INSERT INTO meta (key, value) VALUES ('epoch', ?)").run(this.epoch);
+    }
+    this.stmt = {
+      byClientId: db.prepare("SELECT body FROM messages WHERE sender = ? AND client_msg_id = ?").pluck(),
+      isBlocked: db.prepare("SELECT 1 FROM blocks WHERE blocker = ? AND blocked = ?").pluck(),
+      insertMessage: db.prepare(
+        "INSERT INTO messages (id, conv, sender, ts, client_msg_id, body) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
+      insertEvent: db.prepare("INSERT INTO events (user, seq, ts, body) VALUES (?, ?, ?, ?)"),
+      maxSeq: db.prepare("SELECT max(seq) FROM events WHERE user = ?").pluck(),
+      floor: db.prepare("SELECT floor FROM logs WHERE user = ?").pluck(),
+      touchConversation: db.prepare(
+        `INSERT INTO conversations (user, peer, updated_at, last_id) VALUES (?, ?, ?, ?)
+         ON CONFLICT (user, peer) DO UPDATE SET updated_at = excluded.updated_at, last_id = excluded.last_id`,
+      ),
+      readMarker: db.prepare("SELECT read_upto FROM conversations WHERE user = ? AND peer = ?").pluck(),
+      setReadMarker: db.prepare("UPDATE conversations SET read_upto = ? WHERE user = ? AND peer = ?"),
+      lastFromPeerUpTo: db
+        .prepare("SELECT id FROM messages WHERE conv = ? AND sender = ? AND id <= ? ORDER BY id DESC LIMIT 1")
+        .pluck(),
+      unread: db.prepare(
+        "SELECT body FROM messages WHERE conv = ? AND sender = ? AND id > ? ORDER BY id LIMIT ?",
+      ),
+      unreadCount: db
+        .prepare("SELECT count(*) FROM messages WHERE conv = ? AND sender = ? AND id > ?")
+        .pluck(),
+      messageBody: db.prepare("SELECT body FROM messages WHERE id = ?").pluck(),
+      conversations: db.prepare(
+        `SELECT peer, updated_at, last_id, read_upto FROM conversations
+         WHERE user = ? AND updated_at < ? ORDER BY updated_at DESC, peer LIMIT ?`,
+      ),
+      eventsSince: db.prepare("SELECT body FROM events WHERE user = ? AND seq > ? ORDER BY seq LIMIT ?").pluck(),
+      trimEvents: db.prepare("DELETE FROM events WHERE user = ? AND seq <= ?"),
+      setFloor: db.prepare(
+        `INSERT INTO logs (user, floor) VALUES (?, ?)
+         ON CONFLICT (user) DO UPDATE SET floor = max(floor, excluded.floor)`,
+      ),
+      block: db.prepare("INSERT OR IGNORE INTO blocks (blocker, blocked) VALUES (?, ?)"),
+      unblock: db.prepare("DELETE FROM blocks WHERE blocker = ? AND blocked = ?"),
+      blocks: db.prepare("SELECT blocked FROM blocks WHERE blocker = ? ORDER BY blocked").pluck(),
+      countMessages: db.prepare("SELECT count(*) FROM messages").pluck(),
+      floorsByAge: db.prepare(
+        `INSERT INTO logs (user, floor) SELECT user, max(seq) FROM events WHERE ts < ? GROUP BY user
+         ON CONFLICT (user) DO UPDATE SET floor = max(floor, excluded.floor)`,
+      ),
+      trimByAge: db.prepare("DELETE FROM events WHERE ts < ?"),
+    };
+    this.runBatch = db.transaction((batch: PendingWrite[]) => {
+      const results = batch.map((item) => {
+        try {
+          return { ok: true, value: item.run() };
+        } catch (err) {
+          // A DuetError is a refusal decided before any write of that item (blocked, ...).
+          if (err instanceof DuetError) return { ok: false, value: err };
+          throw err;
+        }
+      });
+      this.trimTouched();
+      return results;
+    });
+  }
+
+  // ---- writes: queued, one transaction per event-loop turn ----
+
+  private enqueue<T>(run: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new DuetError("store_unavailable", "The store is closed."));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    let results: unknown[];
+    try {
+      results = this.runBatch(batch);
+    } catch (err) {
+      // The transaction rolled back: cached heads may count events that were not stored.
+      this.heads.clear();
+      this.touched.clear();
+      const failure = new DuetError("store_unavailable", `The store failed to write: ${(err as Error).message}`);
+      for (const item of batch) item.reject(failure);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const result = results[i] as { ok: boolean; value: unknown };
+      if (result.ok) batch[i].resolve(result.value);
+      else batch[i].reject(result.value);
+    }
+  }
+
+  private head_(user: string): number {
+    let head = this.heads.get(user);
+    if (head === undefined) {
+      head = (this.stmt.maxSeq.get(user) as number | null) ?? (this.stmt.floor.get(user) as number | undefined) ?? 0;
+      this.heads.set(user, head);
+    }
+    return head;
+  }
+
+  private append(user: string, ts: number, make: (seq: number) => StoredEvent): UserEvent {
+    const seq = this.head_(user) + 1;
+    const event = make(seq);
+    this.stmt.insertEvent.run(user, seq, ts, JSON.stringify(event));
+    this.heads.set(user, seq);
+    this.touched.add(user);
+    return { user, event };
+  }
+
+  /** Count-based retention, inside the write transaction: only users just written to. */
+  private trimTouched(): void {
+    const max = this.options.retention.maxEvents;
+    for (const user of this.touched) {
+      const head = this.heads.get(user) ?? 0;
+      // Trim in steps of 1/8 of the window so a busy user is not trimmed on every write.
+      if (head <= max + Math.max(1, max >> 3)) continue;
+      const floor = (this.stmt.floor.get(user) as number | undefined) ?? 0;
+      if (head - floor <= max + Math.max(1, max >> 3)) continue;
+      const upTo = head - max;
+      this.stmt.trimEvents.run(user, upTo);
+      this.stmt.setFloor.run(user, upTo);
+    }
+    this.touched.clear();
+  }
+
+  /** Age-based retention, run by the server's maintenance timer. */
+  trimByAge(now = Date.now()): void {
+    const cutoff = now - this.options.retention.maxAgeMs;
+    this.db.transaction(() => {
+      this.stmt.floorsByAge.run(cutoff);
+      this.stmt.trimByAge.run(cutoff);
+    })();
+  }
+
+  send(input: SendInput): Promise<SendResult> {
+    return this.enqueue(() => this.sendNow(input));
+  }
+
+  private sendNow(input: SendInput): SendResult {
+    if (input.clientMsgId !== null) {
+      const body = this.stmt.byClientId.get(input.from, input.clientMsgId) as string | undefined;
+      if (body !== undefined) return { message: JSON.parse(body) as Message, duplicate: true, events: [] };
+    }
+    if (input.kind !== "system" && this.stmt.isBlocked.get(input.to, input.from) !== undefined) {
+      throw new DuetError("blocked");
+    }
+    const ts = Date.now();
+    const message: Message = {
+      id: this.nextId(ts),
+      from: input.from,
+      to: input.to,
+      ts,
+      kind: input.kind,
+      text: input.text,
+      image: input.image,
+      links: input.links,
+      clientMsgId: input.clientMsgId,
+    };
+    const body = JSON.stringify(message);
+    this.stmt.insertMessage.run(
+      message.id,
+      conversationKey(input.from, input.to),
+      input.from,
+      ts,
+      input.clientMsgId,
+      body,
+    );
+    this.stmt.touchConversation.run(input.from, input.to, ts, message.id);
+    this.stmt.touchConversation.run(input.to, input.from, ts, message.id);
+    const make = (seq: number): StoredEvent => ({ type: "message", seq, message });
+    const events = [this.append(input.from, ts, make), this.append(input.to, ts, make)];
+    return { message, duplicate: false, events };
+  }
+
+  markRead(reader: string, peer: string, upTo: string): Promise<ReadResult> {
+    return this.enqueue(() => this.markReadNow(reader, peer, upTo));
+  }
+
+  private markReadNow(reader: string, peer: string, upTo: string): ReadResult {
+    const current = (this.stmt.readMarker.get(reader, peer) as string | null | undefined) ?? null;
+    const last = this.stmt.lastFromPeerUpTo.get(conversationKey(reader, peer), peer, upTo) as string | undefined;
+    if (last === undefined || (current !== null && last <= current)) return { upTo: current, events: [] };
+    this.stmt.setReadMarker.run(last, reader, peer);
+    const ts = Date.now();
+    const make =
+      (who: string) =>
+      (seq: number): ReadEvent => ({ type: "read", seq, peer: who, reader, upTo: last });
+    return { upTo: last, events: [this.append(reader, ts, make(peer)), this.append(peer, ts, make(reader))] };
+  }
+
+  readUnread(
+    reader: string,
+    peer: string,
+    limit: number,
+    markRead: boolean,
+  ): Promise<{ messages: Message[]; events: UserEvent[] }> {
+    const run = () => {
+      const current = (this.stmt.readMarker.get(reader, peer) as string | null | undefined) ?? "";
+      const bodies = this.stmt.unread.pluck().all(conversationKey(reader, peer), peer, current, limit) as string[];
+      const messages = bodies.map((b) => JSON.parse(b) as Message);
+      if (!markRead || messages.length === 0) return { messages, events: [] };
+      const { events } = this.markReadNow(reader, peer, messages[messages.length - 1].id);
+      return { messages, events };
+    };
+    return markRead ? this.enqueue(run) : this.read(run);
+  }
+
+  // ---- reads: run at once ----
+
+  private read<T>(run: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new DuetError("store_unavailable", "The store is closed."));
+    try {
+      return Promise.resolve(run());
+    } catch (err) {
+      return Promise.reject(new DuetError("store_unavailable", `The store failed to read: ${(err as Error).message}`));
+    }
+  }
+
+  history(user: string, peer: string, query: HistoryQuery): Promise<{ messages: Message[]; hasMore: boolean }> {
+    return this.read(() => {
+      const conv = conversationKey(user, peer);
+      const where = ["conv = ?"];
+      const params: unknown[] = [conv];
+      if (query.after !== undefined) {
+        where.push("id > ?");
+        params.push(query.after);
+      }
+      if (query.before !== undefined) {
+        where.push("id < ?");
+        params.push(query.before);
+      }
+      // With only `after`, page forward from it; otherwise page back from `before` (or the end).
+      const forward = query.after !== undefined && query.before === undefined;
+      const sql = `SELECT body FROM messages WHERE ${where.join(" AND ")} ORDER BY id ${forward ? "ASC" : "DESC"} LIMIT ?`;
+      const bodies = this.db
+        .prepare(sql)
+        .pluck()
+        .all(...params, query.limit + 1) as string[];
+      const hasMore = bodies.length > query.limit;
+      if (hasMore) bodies.pop();
+      if (!forward) bodies.reverse();
+      return { messages: bodies.map((b) => JSON.parse(b) as Message), hasMore };
+    });
+  }
+
+  conversations(user: string, limit: number, before?: number): Promise<ConversationSummary[]> {
+    return this.read(() => {
+      const rows = this.stmt.conversations.all(user, before ?? Number.MAX_SAFE_INTEGER, limit) as Row[];
+      return rows.map((row) => {
+        const peer = String(row.peer);
+        const body = this.stmt.messageBody.get(row.last_id) as string | undefined;
+        const unread = this.stmt.unreadCount.get(conversationKey(user, peer), peer, row.read_upto ?? "") as number;
+        return {
+          peer,
+          unread,
+          lastMessage: body === undefined ? null : (JSON.parse(body) as Message),
+          updatedAt: Number(row.updated_at),
+        };
+      });
+    });
+  }
+
+  eventsSince(user: string, since: number, limit: number): Promise<EventPage> {
+    return this.read(() => {
+      const head = this.head_(user);
+      const floor = (this.stmt.floor.get(user) as number | undefined) ?? 0;
+      if (since > head || since < floor) return { events: [], head, reset: true };
+      const bodies = this.stmt.eventsSince.all(user, since, limit) as string[];
+      return { events: bodies.map((b) => JSON.parse(b) as StoredEvent), head, reset: false };
+    });
+  }
+
+  head(user: string): Promise<number> {
+    return this.read(() => this.head_(user));
+  }
+
+  block(blocker: string, blocked: string): Promise<void> {
+    return this.enqueue(() => {
+      this.stmt.block.run(blocker, blocked);
+    });
+  }
+
+  unblock(blocker: string, blocked: string): Promise<void> {
+    return this.enqueue(() => {
+      this.stmt.unblock.run(blocker, blocked);
+    });
+  }
+
+  blocks(blocker: string): Promise<string[]> {
+    return this.read(() => this.stmt.blocks.all(blocker) as string[]);
+  }
+
+  isBlocked(blocker: string, blocked: string): Promise<boolean> {
+    return this.read(() => this.stmt.isBlocked.get(blocker, blocked) !== undefined);
+  }
+
+  countMessages(): Promise<number> {
+    return this.read(() => this.stmt.countMessages.get() as number);
+  }
+
+  ping(): Promise<void> {
+    return this.read(() => {
+      this.db.prepare("SELECT 1").get();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.db.close();
+  }
+}

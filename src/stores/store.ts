@@ -1,0 +1,109 @@
+import type { ConversationSummary, Message, SendInput, StoredEvent } from "../core/types.js";
+
+/** A stored event together with the user whose log it was appended to. */
+export interface UserEvent {
+  user: string;
+  event: StoredEvent;
+}
+
+export interface SendResult {
+  message: Message;
+  /** True when `clientMsgId` matched an earlier message of the same sender: nothing was stored. */
+  duplicate: boolean;
+  /** The events appended (sender's and recipient's `message` events); empty on a duplicate. */
+  events: UserEvent[];
+}
+
+export interface ReadResult {
+  /** The read marker after the call (null when nothing from the peer was ever read). */
+  upTo: string | null;
+  /** `read` events appended to both sides' logs; empty when the marker did not move. */
+  events: UserEvent[];
+}
+
+export interface EventPage {
+  events: StoredEvent[];
+  /** The newest seq in the user's log (0 when empty). */
+  head: number;
+  /**
+   * True when `since` cannot be served without a gap: it is older than the retained window or
+   * newer than `head` (a log that went back, which only a wiped store does). The caller sends `reset`.
+   */
+  reset: boolean;
+}
+
+export interface HistoryQuery {
+  before?: string;
+  after?: string;
+  limit: number;
+}
+
+export interface RetentionPolicy {
+  /** Keep at most this many events per user. */
+  maxEvents: number;
+  /** Drop events older than this. */
+  maxAgeMs: number;
+}
+
+export interface StoreOptions {
+  retention: RetentionPolicy;
+}
+
+/**
+ * The storage contract of duet. Every implementation passes test/stores/contract.ts unchanged.
+ *
+ * - Message ids are assigned by the store, are unique, and sort (as strings) in the order the
+ *   store committed the messages of a conversation: both participants see one total order.
+ * - Each user has one event log. `seq` is per user, starts at 1 and increases by exactly 1 per
+ *   appended event, so a reader that sees seq N+2 after N knows it missed one.
+ * - `send` is atomic: the message, both `message` events, the conversation summaries and the
+ *   `clientMsgId` record are all stored, or none is. A resolved promise means durably stored.
+ * - Nothing unread is ever deleted. Retention trims event logs only (messages stay for history).
+ * - `epoch` identifies the logs: it changes only when the store is wiped.
+ * - Failures to reach the store reject with DuetError("store_unavailable"), never hang forever.
+ */
+export interface Store {
+  readonly name: string;
+  /** Identifies the event logs; stable across restarts of the same data. */
+  readonly epoch: string;
+
+  /** Stores a message; throws DuetError("blocked") if the recipient blocked the sender. */
+  send(input: SendInput): Promise<SendResult>;
+
+  /** Moves `reader`'s read marker for messages from `peer` up to `upTo` (never backwards). */
+  markRead(reader: string, peer: string, upTo: string): Promise<ReadResult>;
+
+  /** The oldest `limit` unread messages from `peer`; with `markRead`, exactly those become read. */
+  readUnread(
+    reader: string,
+    peer: string,
+    limit: number,
+    markRead: boolean,
+  ): Promise<{ messages: Message[]; events: UserEvent[] }>;
+
+  /** A page of the conversation, oldest first. `before`/`after` are exclusive message ids. */
+  history(user: string, peer: string, query: HistoryQuery): Promise<{ messages: Message[]; hasMore: boolean }>;
+
+  /** The user's conversations, latest activity first, with `updatedAt` < `before` when given. */
+  conversations(user: string, limit: number, before?: number): Promise<ConversationSummary[]>;
+
+  /** Stored events with seq > `since`, oldest first, at most `limit`. */
+  eventsSince(user: string, since: number, limit: number): Promise<EventPage>;
+
+  /** The newest seq of the user's log. */
+  head(user: string): Promise<number>;
+
+  block(blocker: string, blocked: string): Promise<void>;
+  unblock(blocker: string, blocked: string): Promise<void>;
+  blocks(blocker: string): Promise<string[]>;
+  isBlocked(blocker: string, blocked: string): Promise<boolean>;
+
+  /** Messages stored in all. */
+  countMessages(): Promise<number>;
+
+  /** Resolves when the store answers; rejects with store_unavailable otherwise. */
+  ping(): Promise<void>;
+
+  /** Waits for pending writes and releases resources. */
+  close(): Promise<void>;
+}
