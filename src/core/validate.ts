@@ -15,7 +15,8 @@ export function isUserId(value: unknown): value is string {
 }
 
 export function userId(value: unknown, field = "user"): string {
-  if (!isUserId(value)) throw new DuetError("invalid_input", `${field} must be 1-64 characters of A-Z a-z 0-9 _ . @ -.`);
+  if (!isUserId(value))
+    throw new DuetError("invalid_input", `${field} must be 1-64 characters of A-Z a-z 0-9 _ . @ -.`);
   return value;
 }
 
@@ -49,7 +50,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** Rejects fields a shape does not know, so a typo is an error rather than silently ignored. */
 export function onlyKeys(obj: Record<string, unknown>, allowed: readonly string[], where: string): void {
   for (const key of Object.keys(obj)) {
-    if (!allowed.includes(key)) throw new DuetError("invalid_input", `Unknown field "${key.slice(0, 40)}" in ${where}.`);
+    if (!allowed.includes(key))
+      throw new DuetError("invalid_input", `Unknown field "${key.slice(0, 40)}" in ${where}.`);
   }
 }
 
@@ -63,7 +65,8 @@ function dimension(value: unknown, field: string): number | undefined {
 
 function image(value: unknown): ImageRef | null {
   if (value === undefined || value === null) return null;
-  if (!isPlainObject(value)) throw new DuetError("invalid_input", "image must be an object {url, width?, height?}.");
+  if (!isPlainObject(value))
+    throw new DuetError("invalid_input", "image must be an object {url, width?, height?}.");
   onlyKeys(value, ["url", "width", "height"], "image");
   const out: ImageRef = { url: url(value.url, "image.url") };
   const width = dimension(value.width, "image.width");
@@ -84,7 +87,10 @@ function links(value: unknown): LinkRef[] {
     const out: LinkRef = { url: url(link.url, `links[${i}].url`) };
     if (link.title !== undefined && link.title !== null) {
       if (typeof link.title !== "string" || link.title.length > MAX_TITLE) {
-        throw new DuetError("invalid_input", `links[${i}].title must be a string of at most ${MAX_TITLE} characters.`);
+        throw new DuetError(
+          "invalid_input",
+          `links[${i}].title must be a string of at most ${MAX_TITLE} characters.`,
+        );
       }
       out.title = link.title;
     }
@@ -113,8 +119,16 @@ export function text(value: unknown, maxLength: number, required: boolean): stri
 
 export function clientMsgId(value: unknown): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== "string" || value.length < 1 || value.length > MAX_CLIENT_MSG_ID || hasLoneSurrogate(value)) {
-    throw new DuetError("invalid_input", `clientMsgId must be a string of 1-${MAX_CLIENT_MSG_ID} characters.`);
+  if (
+    typeof value !== "string" ||
+    value.length < 1 ||
+    value.length > MAX_CLIENT_MSG_ID ||
+    hasLoneSurrogate(value)
+  ) {
+    throw new DuetError(
+      "invalid_input",
+      `clientMsgId must be a string of 1-${MAX_CLIENT_MSG_ID} characters.`,
+    );
   }
   return value;
 }
@@ -179,7 +193,8 @@ export function intParam(
   max: number,
 ): number {
   if (value === null || value === undefined || value === "") return fallback;
-  if (!/^\d{1,15}$/.test(value)) throw new DuetError("invalid_input", `${name} must be a non-negative integer.`);
+  if (!/^\d{1,15}$/.test(value))
+    throw new DuetError("invalid_input", `${name} must be a non-negative integer.`);
   const n = Number(value);
   if (n < min) throw new DuetError("invalid_input", `${name} must be at least ${min}.`);
   return Math.min(n, max);

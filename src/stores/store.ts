@@ -82,7 +82,11 @@ export interface Store {
   ): Promise<{ messages: Message[]; events: UserEvent[] }>;
 
   /** A page of the conversation, oldest first. `before`/`after` are exclusive message ids. */
-  history(user: string, peer: string, query: HistoryQuery): Promise<{ messages: Message[]; hasMore: boolean }>;
+  history(
+    user: string,
+    peer: string,
+    query: HistoryQuery,
+  ): Promise<{ messages: Message[]; hasMore: boolean }>;
 
   /** The user's conversations, latest activity first, with `updatedAt` < `before` when given. */
   conversations(user: string, limit: number, before?: number): Promise<ConversationSummary[]>;

@@ -101,7 +101,10 @@ export function runStoreContract(name: string, options: ContractOptions): void {
       const other = await store.send(text(c, b, "mine", "m-1"));
       assert.equal(other.duplicate, false);
       assert.equal(await store.head(b), 2);
-      const [x, y] = await Promise.all([store.send(text(a, c, "p", "m-2")), store.send(text(a, c, "p", "m-2"))]);
+      const [x, y] = await Promise.all([
+        store.send(text(a, c, "p", "m-2")),
+        store.send(text(a, c, "p", "m-2")),
+      ]);
       assert.equal(x.message.id, y.message.id);
       assert.equal([x.duplicate, y.duplicate].filter(Boolean).length, 1);
     });
@@ -254,10 +257,7 @@ export function runStoreContract(name: string, options: ContractOptions): void {
       for (let i = 0; i < 4; i++) m.push((await store.send(text(b, a, `u${i}`))).message);
       const r = await store.markRead(a, b, m[1].id);
       assert.equal(r.upTo, m[1].id);
-      assert.deepEqual(
-        r.events.map((e) => e.user).sort(),
-        [a, b].sort(),
-      );
+      assert.deepEqual(r.events.map((e) => e.user).sort(), [a, b].sort());
       assert.equal((await store.conversations(a, 10))[0].unread, 2);
       const back = await store.markRead(a, b, m[0].id);
       assert.equal(back.upTo, m[1].id);

@@ -95,7 +95,9 @@ export class SqliteStore implements Store {
         `SELECT peer, updated_at, last_id, read_upto FROM conversations
          WHERE user = ? AND updated_at < ? ORDER BY updated_at DESC, peer LIMIT ?`,
       ),
-      eventsSince: db.prepare("SELECT body FROM events WHERE user = ? AND seq > ? ORDER BY seq LIMIT ?").pluck(),
+      eventsSince: db
+        .prepare("SELECT body FROM events WHERE user = ? AND seq > ? ORDER BY seq LIMIT ?")
+        .pluck(),
       trimEvents: db.prepare("DELETE FROM events WHERE user = ? AND seq <= ?"),
       setFloor: db.prepare(
         `INSERT INTO logs (user, floor) VALUES (?, ?)
@@ -151,7 +153,10 @@ export class SqliteStore implements Store {
       // The transaction rolled back: cached heads may count events that were not stored.
       this.heads.clear();
       this.touched.clear();
-      const failure = new DuetError("store_unavailable", `The store failed to write: ${(err as Error).message}`);
+      const failure = new DuetError(
+        "store_unavailable",
+        `The store failed to write: ${(err as Error).message}`,
+      );
       for (const item of batch) item.reject(failure);
       return;
     }
@@ -165,7 +170,10 @@ export class SqliteStore implements Store {
   private head_(user: string): number {
     let head = this.heads.get(user);
     if (head === undefined) {
-      head = (this.stmt.maxSeq.get(user) as number | null) ?? (this.stmt.floor.get(user) as number | undefined) ?? 0;
+      head =
+        (this.stmt.maxSeq.get(user) as number | null) ??
+        (this.stmt.floor.get(user) as number | undefined) ??
+        0;
       this.heads.set(user, head);
     }
     return head;
@@ -251,7 +259,9 @@ export class SqliteStore implements Store {
 
   private markReadNow(reader: string, peer: string, upTo: string): ReadResult {
     const current = (this.stmt.readMarker.get(reader, peer) as string | null | undefined) ?? null;
-    const last = this.stmt.lastFromPeerUpTo.get(conversationKey(reader, peer), peer, upTo) as string | undefined;
+    const last = this.stmt.lastFromPeerUpTo.get(conversationKey(reader, peer), peer, upTo) as
+      | string
+      | undefined;
     if (last === undefined || (current !== null && last <= current)) return { upTo: current, events: [] };
     this.stmt.setReadMarker.run(last, reader, peer);
     const ts = Date.now();
@@ -269,7 +279,9 @@ export class SqliteStore implements Store {
   ): Promise<{ messages: Message[]; events: UserEvent[] }> {
     const run = () => {
       const current = (this.stmt.readMarker.get(reader, peer) as string | null | undefined) ?? "";
-      const bodies = this.stmt.unread.pluck().all(conversationKey(reader, peer), peer, current, limit) as string[];
+      const bodies = this.stmt.unread
+        .pluck()
+        .all(conversationKey(reader, peer), peer, current, limit) as string[];
       const messages = bodies.map((b) => JSON.parse(b) as Message);
       if (!markRead || messages.length === 0) return { messages, events: [] };
       const { events } = this.markReadNow(reader, peer, messages[messages.length - 1].id);
@@ -285,11 +297,17 @@ export class SqliteStore implements Store {
     try {
       return Promise.resolve(run());
     } catch (err) {
-      return Promise.reject(new DuetError("store_unavailable", `The store failed to read: ${(err as Error).message}`));
+      return Promise.reject(
+        new DuetError("store_unavailable", `The store failed to read: ${(err as Error).message}`),
+      );
     }
   }
 
-  history(user: string, peer: string, query: HistoryQuery): Promise<{ messages: Message[]; hasMore: boolean }> {
+  history(
+    user: string,
+    peer: string,
+    query: HistoryQuery,
+  ): Promise<{ messages: Message[]; hasMore: boolean }> {
     return this.read(() => {
       const conv = conversationKey(user, peer);
       const where = ["conv = ?"];
@@ -322,7 +340,11 @@ export class SqliteStore implements Store {
       return rows.map((row) => {
         const peer = String(row.peer);
         const body = this.stmt.messageBody.get(row.last_id) as string | undefined;
-        const unread = this.stmt.unreadCount.get(conversationKey(user, peer), peer, row.read_upto ?? "") as number;
+        const unread = this.stmt.unreadCount.get(
+          conversationKey(user, peer),
+          peer,
+          row.read_upto ?? "",
+        ) as number;
         return {
           peer,
           unread,

@@ -1,0 +1,68 @@
+import cluster from "node:cluster";
+import { ConfigError, helpText, loadConfig } from "./config.js";
+import { createLogger } from "./log.js";
+import { startServer } from "./server.js";
+import { isSharedStore } from "./stores/open-store.js";
+
+/** `duet [options]`: one process, or `--workers N` processes sharing one port (Redis stores). */
+async function main(): Promise<void> {
+  let loaded: ReturnType<typeof loadConfig>;
+  try {
+    loaded = loadConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`duet: ${err.message}\nRun duet --help for the options.\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const { config, help } = loaded;
+  if (help) {
+    process.stdout.write(`${helpText()}\n`);
+    return;
+  }
+  const log = createLogger(config.logLevel);
+  if (config.workers > 1 && !isSharedStore(config.store)) {
+    process.stderr.write(
+      "duet: --workers needs a Redis store (DUET_STORE=redis://...); SQLite is one process.\n",
+    );
+    process.exit(2);
+  }
+  if (config.workers > 1 && cluster.isPrimary) {
+    for (let i = 0; i < config.workers; i++) cluster.fork();
+    cluster.on("exit", (worker, code, signal) => {
+      log.warn({ msg: "worker exited", worker: worker.id, code, signal });
+    });
+    const stop = () => {
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+    return;
+  }
+  const server = await startServer(config, log);
+  log.info({ msg: "listening", url: server.url, store: server.chat.store.name });
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ msg: "shutting down", signal });
+    server.close().then(
+      () => {
+        log.info({ msg: "stopped" });
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ msg: "shutdown failed", err });
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`duet: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,252 @@
+import { parseArgs } from "node:util";
+
+type Kind = "string" | "int" | "bool";
+
+interface OptionDef {
+  flag: string;
+  env: string;
+  kind: Kind;
+  default: string | number | boolean | undefined;
+  help: string;
+}
+
+/** Every option duet reads: one table for defaults, environment, flags and `--help`. */
+export const OPTIONS = {
+  port: { flag: "port", env: "DUET_PORT", kind: "int", default: 8080, help: "TCP port; 0 picks a free one" },
+  host: {
+    flag: "host",
+    env: "DUET_HOST",
+    kind: "string",
+    default: undefined,
+    help: "address to listen on (default 0.0.0.0; 127.0.0.1 in dev mode)",
+  },
+  dev: {
+    flag: "dev",
+    env: "DUET_DEV",
+    kind: "bool",
+    default: false,
+    help: "dev mode: random JWT secret, POST /v1/dev/token, demo at /",
+  },
+  store: {
+    flag: "store",
+    env: "DUET_STORE",
+    kind: "string",
+    default: "sqlite:./data/duet.db",
+    help: "sqlite:<path> | redis://host:port | redis-cluster://h1:p,h2:p",
+  },
+  workers: {
+    flag: "workers",
+    env: "DUET_WORKERS",
+    kind: "int",
+    default: 1,
+    help: "processes sharing the port (needs a Redis store)",
+  },
+  jwtSecret: {
+    flag: "jwt-secret",
+    env: "DUET_JWT_SECRET",
+    kind: "string",
+    default: undefined,
+    help: "HS256 secret shared with the app backend",
+  },
+  jwtPublicKey: {
+    flag: "jwt-public-key",
+    env: "DUET_JWT_PUBLIC_KEY",
+    kind: "string",
+    default: undefined,
+    help: "PEM (SPKI) public key for RS256/ES256 tokens, or @path to a file",
+  },
+  apiKey: {
+    flag: "api-key",
+    env: "DUET_API_KEY",
+    kind: "string",
+    default: undefined,
+    help: "bearer key of the server API (/v1/admin/*); unset disables it",
+  },
+  maxTextLength: {
+    flag: "max-text-length",
+    env: "DUET_MAX_TEXT_LENGTH",
+    kind: "int",
+    default: 4000,
+    help: "longest message text, in characters",
+  },
+  bodyLimit: {
+    flag: "body-limit",
+    env: "DUET_BODY_LIMIT",
+    kind: "int",
+    default: 65536,
+    help: "largest HTTP body and WebSocket frame, in bytes",
+  },
+  sendRate: {
+    flag: "send-rate",
+    env: "DUET_SEND_RATE",
+    kind: "int",
+    default: 20,
+    help: "messages per second a user may send (sustained)",
+  },
+  sendBurst: {
+    flag: "send-burst",
+    env: "DUET_SEND_BURST",
+    kind: "int",
+    default: 40,
+    help: "messages a user may send in a burst",
+  },
+  maxConnectionsPerUser: {
+    flag: "max-connections-per-user",
+    env: "DUET_MAX_CONNECTIONS_PER_USER",
+    kind: "int",
+    default: 10,
+    help: "open connections per user; the oldest is closed past it",
+  },
+  maxConnections: {
+    flag: "max-connections",
+    env: "DUET_MAX_CONNECTIONS",
+    kind: "int",
+    default: 100000,
+    help: "open connections per process; more are refused with 503 and Retry-After",
+  },
+  bufferLimit: {
+    flag: "buffer-limit",
+    env: "DUET_BUFFER_LIMIT",
+    kind: "int",
+    default: 1048576,
+    help: "bytes queued to one connection before it is closed as too slow",
+  },
+  wsPingMs: {
+    flag: "ws-ping-ms",
+    env: "DUET_WS_PING_MS",
+    kind: "int",
+    default: 25000,
+    help: "WebSocket ping interval; a peer that misses one is dropped",
+  },
+  streamPingMs: {
+    flag: "stream-ping-ms",
+    env: "DUET_STREAM_PING_MS",
+    kind: "int",
+    default: 15000,
+    help: "SSE comment / NDJSON ping interval",
+  },
+  maxPollSeconds: {
+    flag: "max-poll-seconds",
+    env: "DUET_MAX_POLL_SECONDS",
+    kind: "int",
+    default: 60,
+    help: "cap on a long-poll's timeout",
+  },
+  retentionEvents: {
+    flag: "retention-events",
+    env: "DUET_RETENTION_EVENTS",
+    kind: "int",
+    default: 10000,
+    help: "events kept per user for resume",
+  },
+  retentionDays: {
+    flag: "retention-days",
+    env: "DUET_RETENTION_DAYS",
+    kind: "int",
+    default: 30,
+    help: "days events are kept for resume",
+  },
+  sqliteSync: {
+    flag: "sqlite-sync",
+    env: "DUET_SQLITE_SYNC",
+    kind: "string",
+    default: "normal",
+    help: "normal (survives a process crash) | full (also an OS crash)",
+  },
+  logLevel: {
+    flag: "log-level",
+    env: "DUET_LOG_LEVEL",
+    kind: "string",
+    default: "info",
+    help: "fatal | error | warn | info | debug | silent",
+  },
+} as const satisfies Record<string, OptionDef>;
+
+type Options = typeof OPTIONS;
+type ValueOf<K extends Kind> = K extends "int" ? number : K extends "bool" ? boolean : string;
+
+export type Config = {
+  -readonly [K in keyof Options]: Options[K]["default"] extends undefined
+    ? ValueOf<Options[K]["kind"]> | undefined
+    : ValueOf<Options[K]["kind"]>;
+};
+
+export class ConfigError extends Error {}
+
+function parseValue(def: OptionDef, raw: string | boolean, source: string): string | number | boolean {
+  if (def.kind === "bool") {
+    if (typeof raw === "boolean") return raw;
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off|)$/i.test(raw)) return false;
+    throw new ConfigError(`${source}: expected a boolean, got "${raw}"`);
+  }
+  if (typeof raw !== "string") throw new ConfigError(`${source}: needs a value`);
+  if (def.kind === "int") {
+    if (!/^\d+$/.test(raw)) throw new ConfigError(`${source}: expected a non-negative integer, got "${raw}"`);
+    return Number(raw);
+  }
+  return raw;
+}
+
+/** Reads defaults, then the environment, then flags (flags win). Throws ConfigError on bad input. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): { config: Config; help: boolean } {
+  const defs = OPTIONS as Record<string, OptionDef>;
+  const parseOptions: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
+  for (const def of Object.values(defs))
+    parseOptions[def.flag] = { type: def.kind === "bool" ? "boolean" : "string" };
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options: parseOptions, strict: true, allowPositionals: false });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const out: Record<string, string | number | boolean | undefined> = {};
+  for (const [key, def] of Object.entries(defs)) {
+    let value = def.default;
+    const fromEnv = env[def.env];
+    if (fromEnv !== undefined && fromEnv !== "") value = parseValue(def, fromEnv, def.env);
+    const fromFlag = values[def.flag];
+    if (fromFlag !== undefined) value = parseValue(def, fromFlag, `--${def.flag}`);
+    out[key] = value;
+  }
+  const config = out as Config;
+  validate(config);
+  return { config, help: values.help === true };
+}
+
+function validate(config: Config): void {
+  if (config.port > 65535) throw new ConfigError("--port must be 0-65535");
+  if (config.workers < 1 || config.workers > 64) throw new ConfigError("--workers must be 1-64");
+  if (config.maxTextLength < 1) throw new ConfigError("--max-text-length must be at least 1");
+  if (config.bodyLimit < 1024) throw new ConfigError("--body-limit must be at least 1024");
+  if (config.sendRate < 1 || config.sendBurst < 1)
+    throw new ConfigError("--send-rate and --send-burst must be at least 1");
+  if (config.maxConnectionsPerUser < 1)
+    throw new ConfigError("--max-connections-per-user must be at least 1");
+  if (config.wsPingMs < 10 || config.streamPingMs < 10)
+    throw new ConfigError("ping intervals must be at least 10 ms");
+  if (config.retentionEvents < 1 || config.retentionDays < 1)
+    throw new ConfigError("retention must be at least 1");
+  if (config.sqliteSync !== "normal" && config.sqliteSync !== "full")
+    throw new ConfigError("--sqlite-sync must be normal or full");
+  if (!/^(sqlite:|redis:\/\/|rediss:\/\/|redis-cluster:\/\/)/.test(config.store)) {
+    throw new ConfigError("--store must start with sqlite:, redis:// or redis-cluster://");
+  }
+}
+
+export function helpText(): string {
+  const lines = [
+    "Usage: duet [options]",
+    "",
+    "Every option can also be set by its environment variable.",
+    "",
+  ];
+  for (const def of Object.values(OPTIONS as Record<string, OptionDef>)) {
+    const flag = def.kind === "bool" ? `--${def.flag}` : `--${def.flag} <value>`;
+    const dflt = def.default === undefined ? "" : ` (default: ${def.default})`;
+    lines.push(`  ${flag.padEnd(36)} ${def.env.padEnd(32)} ${def.help}${dflt}`);
+  }
+  lines.push(`  ${"--help".padEnd(36)} ${"".padEnd(32)} print this help`);
+  return lines.join("\n");
+}

@@ -1,0 +1,96 @@
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import { DuetError } from "./errors.js";
+import { isUserId } from "./validate.js";
+
+export interface AuthOptions {
+  /** HS256 secret shared with the app backend (also what minted tokens are signed with). */
+  secret?: string;
+  /** PEM public key for RS256/ES256 tokens. */
+  publicKeyPem?: string;
+}
+
+interface Verified {
+  user: string;
+  expMs: number;
+}
+
+const CACHE_LIMIT = 50_000;
+
+/**
+ * Verifies user tokens. A verified token is remembered until it expires, so a client polling
+ * every second does not pay a signature check per request.
+ */
+export class Auth {
+  private readonly secret?: Uint8Array;
+  private readonly publicKey?: KeyObject;
+  private readonly publicAlgs: string[] = [];
+  private readonly cache = new Map<string, Verified>();
+
+  constructor(options: AuthOptions) {
+    if (options.secret) this.secret = new TextEncoder().encode(options.secret);
+    if (options.publicKeyPem) {
+      this.publicKey = createPublicKey(options.publicKeyPem);
+      this.publicAlgs = this.publicKey.asymmetricKeyType === "ec" ? ["ES256"] : ["RS256"];
+    }
+    if (!this.secret && !this.publicKey) {
+      throw new Error("Set DUET_JWT_SECRET or DUET_JWT_PUBLIC_KEY (or run with --dev).");
+    }
+  }
+
+  get canMint(): boolean {
+    return this.secret !== undefined;
+  }
+
+  /** Returns the user id of a valid token; throws unauthorized/token_expired otherwise. */
+  async verify(token: string): Promise<string> {
+    const hit = this.cache.get(token);
+    if (hit) {
+      if (hit.expMs > Date.now()) return hit.user;
+      this.cache.delete(token);
+      throw new DuetError("token_expired");
+    }
+    if (token.length > 8192) throw new DuetError("unauthorized", "The token is too long.");
+    const payload = await this.check(token);
+    const sub = payload.sub;
+    if (!isUserId(sub)) throw new DuetError("unauthorized", "The token's sub is not a valid user id.");
+    if (typeof payload.exp !== "number") throw new DuetError("unauthorized", "The token has no exp.");
+    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+    this.cache.set(token, { user: sub, expMs: payload.exp * 1000 });
+    return sub;
+  }
+
+  private async check(token: string): Promise<{ sub?: string; exp?: number }> {
+    let lastError: unknown;
+    for (const [key, algorithms] of this.keys()) {
+      try {
+        const { payload } = await jwtVerify(token, key, { algorithms, requiredClaims: ["exp", "sub"] });
+        return payload;
+      } catch (err) {
+        if (err instanceof joseErrors.JWTExpired) throw new DuetError("token_expired");
+        lastError = err;
+      }
+    }
+    const reason = lastError instanceof Error && "code" in lastError ? ` (${String(lastError.code)})` : "";
+    throw new DuetError("unauthorized", `The token is not valid${reason}.`);
+  }
+
+  private *keys(): Generator<[Uint8Array | KeyObject, string[]]> {
+    if (this.secret) yield [this.secret, ["HS256"]];
+    if (this.publicKey) yield [this.publicKey, this.publicAlgs];
+  }
+
+  /** Signs a token for `user` with the shared secret (server API and dev mode). */
+  async mint(user: string, ttlSeconds: number): Promise<{ token: string; expiresAt: number }> {
+    if (!this.secret)
+      throw new DuetError("conflict", "Minting needs DUET_JWT_SECRET (only a public key is set).");
+    const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(user)
+      .setIssuedAt()
+      .setExpirationTime(exp)
+      .sign(this.secret);
+    return { token, expiresAt: exp * 1000 };
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * What a Broker carries for one user: an event already serialised for that user (sent as is to
+ * each of the user's connections), or an order to close the user's connections.
+ */
+export type BrokerMessage = { kind: "event"; seq: number | null; json: string } | { kind: "disconnect" };
+
+export type BrokerHandler = (user: string, message: BrokerMessage) => void;
+
+/**
+ * Carries events between duet processes. The Hub delivers to its own connections directly and
+ * publishes for the others, so a broker must never hand a process back its own publications.
+ *
+ * Contract:
+ * - `publish` never throws and never waits on the network in the caller: a lost publication is
+ *   repaired by the readers (sessions see the gap in `seq` and fetch it from the store).
+ * - Messages of one `publish` caller for one user arrive in the order published.
+ * - `subscribe(user)` is called when the first local connection of `user` opens, `unsubscribe`
+ *   when the last one closes; a broker may use them (per-user channels) or ignore them.
+ */
+export interface Broker {
+  /** Set once by the Hub before any publish. */
+  onMessage(handler: BrokerHandler): void;
+  publish(user: string, message: BrokerMessage): void;
+  subscribe(user: string): void;
+  unsubscribe(user: string): void;
+  close(): Promise<void>;
+}
+
+/** One process: there is nobody else to tell. */
+export class LocalBroker implements Broker {
+  onMessage(_handler: BrokerHandler): void {}
+  publish(_user: string, _message: BrokerMessage): void {}
+  subscribe(_user: string): void {}
+  unsubscribe(_user: string): void {}
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,152 @@
+import type { Store, UserEvent } from "../stores/store.js";
+import { DuetError } from "./errors.js";
+import type { Hub } from "./hub.js";
+import type { PresenceRegistry } from "./presence.js";
+import { RateLimiter } from "./rate-limit.js";
+import type { ConversationSummary, Message, PresenceInfo, SendInput } from "./types.js";
+
+export interface ChatOptions {
+  sendRate: number;
+  sendBurst: number;
+}
+
+/** What the chat service reports; the server wires it to Prometheus. */
+export interface ChatObserver {
+  messageStored(kind: string): void;
+  storeLatency(op: string, seconds: number): void;
+}
+
+const noObserver: ChatObserver = { messageStored() {}, storeLatency() {} };
+
+/**
+ * The chat itself, knowing nothing of HTTP or sockets: each operation checks who may do it,
+ * goes to the store, and publishes the resulting events through the hub.
+ */
+export class Chat {
+  readonly store: Store;
+  readonly hub: Hub;
+  readonly presence: PresenceRegistry;
+  private readonly sendLimiter: RateLimiter;
+  private readonly typingLimiter = new RateLimiter(5, 10);
+  private readonly observer: ChatObserver;
+  private readonly pruneTimer: NodeJS.Timeout;
+
+  constructor(
+    store: Store,
+    hub: Hub,
+    presence: PresenceRegistry,
+    options: ChatOptions,
+    observer = noObserver,
+  ) {
+    this.store = store;
+    this.hub = hub;
+    this.presence = presence;
+    this.observer = observer;
+    this.sendLimiter = new RateLimiter(options.sendRate, options.sendBurst);
+    this.pruneTimer = setInterval(() => {
+      this.sendLimiter.prune();
+      this.typingLimiter.prune();
+    }, 60_000);
+    this.pruneTimer.unref();
+  }
+
+  private async timed<T>(op: string, work: Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await work;
+    } finally {
+      this.observer.storeLatency(op, (performance.now() - start) / 1000);
+    }
+  }
+
+  /** Serialises each event once for its user and hands it to every connection of that user. */
+  private publish(events: UserEvent[]): void {
+    for (const { user, event } of events) {
+      this.hub.publish(user, { kind: "event", seq: event.seq, json: JSON.stringify(event) });
+    }
+  }
+
+  /** A user's message. Rate limited per sender; a repeat `clientMsgId` returns the original. */
+  async send(input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
+    const wait = this.sendLimiter.take(input.from);
+    if (wait > 0) throw new DuetError("rate_limited", undefined, wait);
+    return this.store_(input);
+  }
+
+  /** A system message from the server API: not rate limited, not subject to blocks. */
+  sendSystem(input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
+    return this.store_(input);
+  }
+
+  private async store_(input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
+    const result = await this.timed("send", this.store.send(input));
+    if (!result.duplicate) {
+      this.observer.messageStored(input.kind);
+      this.publish(result.events);
+    }
+    return { message: result.message, duplicate: result.duplicate };
+  }
+
+  async markRead(reader: string, peer: string, upTo: string): Promise<{ upTo: string | null }> {
+    const result = await this.timed("mark_read", this.store.markRead(reader, peer, upTo));
+    this.publish(result.events);
+    return { upTo: result.upTo };
+  }
+
+  async readUnread(reader: string, peer: string, limit: number, markRead: boolean): Promise<Message[]> {
+    const result = await this.timed("read_unread", this.store.readUnread(reader, peer, limit, markRead));
+    this.publish(result.events);
+    return result.messages;
+  }
+
+  /** Ephemeral: reaches the peer's open connections only, never stored. */
+  async typing(from: string, to: string): Promise<void> {
+    if (from === to) throw new DuetError("self_message", "You cannot type to yourself.");
+    const wait = this.typingLimiter.take(from);
+    if (wait > 0) throw new DuetError("rate_limited", undefined, wait);
+    if (await this.store.isBlocked(to, from)) throw new DuetError("blocked");
+    this.hub.publish(to, { kind: "event", seq: null, json: JSON.stringify({ type: "typing", from }) });
+  }
+
+  history(user: string, peer: string, query: { before?: string; after?: string; limit: number }) {
+    return this.timed("history", this.store.history(user, peer, query));
+  }
+
+  conversations(user: string, limit: number, before?: number): Promise<ConversationSummary[]> {
+    return this.timed("conversations", this.store.conversations(user, limit, before));
+  }
+
+  blocks(user: string): Promise<string[]> {
+    return this.store.blocks(user);
+  }
+
+  async block(user: string, other: string): Promise<void> {
+    if (user === other) throw new DuetError("invalid_input", "You cannot block yourself.");
+    await this.store.block(user, other);
+  }
+
+  unblock(user: string, other: string): Promise<void> {
+    return this.store.unblock(user, other);
+  }
+
+  /** Presence as `viewer` may see it: whoever blocked the viewer always looks offline. */
+  async presenceFor(viewer: string, users: string[]): Promise<Record<string, PresenceInfo>> {
+    const [info, blockedBy] = await Promise.all([
+      this.presence.query(users),
+      Promise.all(users.map((u) => (u === viewer ? false : this.store.isBlocked(u, viewer)))),
+    ]);
+    users.forEach((u, i) => {
+      if (blockedBy[i]) info[u] = { online: false };
+    });
+    return info;
+  }
+
+  /** Closes every connection of `user` on every process. */
+  disconnect(user: string): void {
+    this.hub.publish(user, { kind: "disconnect" });
+  }
+
+  close(): void {
+    clearInterval(this.pruneTimer);
+  }
+}

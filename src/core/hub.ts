@@ -1,0 +1,123 @@
+import type { Broker, BrokerMessage } from "./broker.js";
+import type { PresenceRegistry } from "./presence.js";
+import type { Sink, TransportKind } from "./stream.js";
+
+/** Anything the hub delivers a user's events to: an EventStream, or a held long-poll. */
+export interface Listener {
+  readonly user: string;
+  readonly sink: Sink;
+  push(json: string, seq: number | null): void;
+  stop(): void;
+}
+
+export interface HubOptions {
+  maxConnectionsPerUser: number;
+  /** Sweep intervals per kind: WebSocket pings, stream keep-alives. */
+  heartbeatMs: Partial<Record<TransportKind, number>>;
+}
+
+/**
+ * The registry of this process's connections, by user. It delivers every event to the local
+ * connections of its user and hands it to the broker for the other processes. One shared sweep
+ * per transport kind drives heartbeats: connections own no timers.
+ */
+export class Hub {
+  private readonly users = new Map<string, Set<Listener>>();
+  private readonly counts: Record<TransportKind, number> = { ws: 0, sse: 0, stream: 0, poll: 0 };
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly broker: Broker;
+  private readonly presence: PresenceRegistry;
+  private readonly options: HubOptions;
+  /** Called on each local delivery of a stored event, for the delivery metrics. */
+  onDeliver: (count: number) => void = () => {};
+
+  constructor(broker: Broker, presence: PresenceRegistry, options: HubOptions) {
+    this.broker = broker;
+    this.presence = presence;
+    this.options = options;
+    broker.onMessage((user, message) => this.deliverLocal(user, message));
+    for (const [kind, ms] of Object.entries(options.heartbeatMs)) {
+      const timer = setInterval(() => this.sweep(kind as TransportKind), ms);
+      timer.unref();
+      this.timers.push(timer);
+    }
+  }
+
+  get connectionCount(): number {
+    return this.counts.ws + this.counts.sse + this.counts.stream + this.counts.poll;
+  }
+
+  connectionsByTransport(): Record<TransportKind, number> {
+    return { ...this.counts };
+  }
+
+  attach(listener: Listener): void {
+    let set = this.users.get(listener.user);
+    if (!set) {
+      set = new Set();
+      this.users.set(listener.user, set);
+      this.broker.subscribe(listener.user);
+    }
+    // Past the per-user limit the oldest connection gives way (a Set iterates in insertion order).
+    while (set.size >= this.options.maxConnectionsPerUser) {
+      const oldest = set.values().next().value as Listener;
+      oldest.stop();
+      oldest.sink.close("replaced");
+    }
+    set.add(listener);
+    this.counts[listener.sink.kind]++;
+    if (listener.sink.kind !== "poll") this.presence.connected(listener.user);
+  }
+
+  detach(listener: Listener): void {
+    const set = this.users.get(listener.user);
+    if (set?.has(listener)) this.remove(listener, set);
+  }
+
+  private remove(listener: Listener, set: Set<Listener>): void {
+    set.delete(listener);
+    this.counts[listener.sink.kind]--;
+    if (listener.sink.kind !== "poll") this.presence.disconnected(listener.user);
+    if (set.size === 0) {
+      this.users.delete(listener.user);
+      this.broker.unsubscribe(listener.user);
+    }
+  }
+
+  /** Delivers to this process's connections of `user` and to every other process. */
+  publish(user: string, message: BrokerMessage): void {
+    this.deliverLocal(user, message);
+    this.broker.publish(user, message);
+  }
+
+  private deliverLocal(user: string, message: BrokerMessage): void {
+    const set = this.users.get(user);
+    if (!set) return;
+    if (message.kind === "disconnect") {
+      for (const listener of [...set]) {
+        listener.stop();
+        listener.sink.close("disconnected");
+      }
+      return;
+    }
+    for (const listener of set) listener.push(message.json, message.seq);
+    if (message.seq !== null) this.onDeliver(set.size);
+  }
+
+  private sweep(kind: TransportKind): void {
+    for (const set of this.users.values()) {
+      for (const listener of set) if (listener.sink.kind === kind) listener.sink.heartbeat?.();
+    }
+  }
+
+  /** Every listener, for shutdown. */
+  all(): Listener[] {
+    const out: Listener[] = [];
+    for (const set of this.users.values()) out.push(...set);
+    return out;
+  }
+
+  close(): void {
+    for (const timer of this.timers) clearInterval(timer);
+  }
+}

@@ -1,0 +1,56 @@
+import type { PresenceInfo } from "./types.js";
+
+/**
+ * Who is online. A user is online while it has an open stream or WebSocket on any process, or
+ * was answered a poll within `pollWindowMs`; otherwise `lastSeen` is when that last stopped.
+ */
+export interface PresenceRegistry {
+  /** A streaming connection (WebSocket, SSE, NDJSON) of `user` opened on this process. */
+  connected(user: string): void;
+  /** One of them closed. */
+  disconnected(user: string): void;
+  /** A poll or long-poll of `user` was answered. */
+  polled(user: string): void;
+  query(users: string[]): Promise<Record<string, PresenceInfo>>;
+  close(): Promise<void>;
+}
+
+/** In-process presence, for the SQLite store (one process). */
+export class LocalPresence implements PresenceRegistry {
+  private readonly open = new Map<string, number>();
+  private readonly lastSeen = new Map<string, number>();
+  private readonly pollWindowMs: number;
+
+  constructor(pollWindowMs = 60_000) {
+    this.pollWindowMs = pollWindowMs;
+  }
+
+  connected(user: string): void {
+    this.open.set(user, (this.open.get(user) ?? 0) + 1);
+  }
+
+  disconnected(user: string): void {
+    const n = (this.open.get(user) ?? 1) - 1;
+    if (n > 0) this.open.set(user, n);
+    else this.open.delete(user);
+    this.lastSeen.set(user, Date.now());
+  }
+
+  polled(user: string): void {
+    this.lastSeen.set(user, Date.now());
+  }
+
+  async query(users: string[]): Promise<Record<string, PresenceInfo>> {
+    const now = Date.now();
+    const out: Record<string, PresenceInfo> = {};
+    for (const user of users) {
+      const seen = this.lastSeen.get(user);
+      if (this.open.has(user)) out[user] = { online: true };
+      else if (seen !== undefined && now - seen < this.pollWindowMs) out[user] = { online: true };
+      else out[user] = seen === undefined ? { online: false } : { online: false, lastSeen: seen };
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,148 @@
+import type { Store } from "../stores/store.js";
+import type { ErrorCode } from "./errors.js";
+import type { Hub } from "./hub.js";
+
+export type TransportKind = "ws" | "sse" | "stream" | "poll";
+
+/**
+ * What a transport gives the shared stream mechanism: a way to write one serialised event and a
+ * way to end the connection. Transports are thin adapters; ordering, resume and dedupe live here.
+ */
+export interface Sink {
+  readonly kind: TransportKind;
+  /** Writes one event (JSON of a DuetEvent). `seq` is null for ephemeral events and hello. */
+  write(json: string, seq: number | null): void;
+  /** Ends the connection for `reason` (slow_consumer, replaced, disconnected, shutting_down). */
+  close(reason: ErrorCode): void;
+  /** Called by the hub's shared sweep; stream transports send their keep-alive here. */
+  heartbeat?(): void;
+}
+
+/** Events replayed per store read while catching up. */
+export const PAGE = 500;
+
+export interface Cursor {
+  since?: number;
+  epoch?: string;
+}
+
+/**
+ * One live event stream of one user over one connection: hello, then every stored event after
+ * the cursor exactly once and in seq order, then live events, with no gap between the two.
+ *
+ * Live events arriving while the stream is catching up from the store are not buffered: they
+ * only mark the stream dirty, and it reads the store again. Seqs are contiguous per user, so a
+ * live event that skips one (a publication lost or reordered between processes) also sends the
+ * stream back to the store. Memory per stream is therefore constant.
+ */
+export class EventStream {
+  readonly user: string;
+  readonly sink: Sink;
+  lastSeq = 0;
+  private syncing = true;
+  private dirty = false;
+  private started = false;
+  closed = false;
+  private readonly store: Store;
+  private readonly hub: Hub;
+
+  constructor(hub: Hub, store: Store, user: string, sink: Sink) {
+    this.hub = hub;
+    this.store = store;
+    this.user = user;
+    this.sink = sink;
+  }
+
+  /** Registers with the hub, sends hello, replays from the cursor, then goes live. */
+  async start(cursor: Cursor): Promise<void> {
+    this.hub.attach(this);
+    try {
+      const epoch = this.store.epoch;
+      if (cursor.since === undefined) {
+        const head = await this.store.head(this.user);
+        this.lastSeq = head;
+        this.hello(head);
+      } else if (cursor.epoch !== undefined && cursor.epoch !== epoch) {
+        const head = await this.store.head(this.user);
+        this.resetTo(head);
+      } else {
+        this.lastSeq = cursor.since;
+        const page = await this.store.eventsSince(this.user, cursor.since, PAGE);
+        if (page.reset) {
+          this.resetTo(page.head);
+        } else {
+          this.hello(page.head);
+          this.writeStored(page.events);
+        }
+      }
+      this.started = true;
+      await this.catchUp();
+    } catch (err) {
+      this.hub.detach(this);
+      throw err;
+    }
+  }
+
+  private hello(seq: number): void {
+    this.sink.write(JSON.stringify({ type: "hello", user: this.user, epoch: this.store.epoch, seq }), null);
+  }
+
+  private resetTo(head: number): void {
+    if (!this.started) this.hello(head);
+    this.lastSeq = head;
+    this.sink.write(JSON.stringify({ type: "reset", seq: head, epoch: this.store.epoch }), head);
+  }
+
+  private writeStored(events: { seq: number }[]): void {
+    for (const event of events) {
+      if (this.closed) return;
+      if (event.seq <= this.lastSeq) continue;
+      this.lastSeq = event.seq;
+      this.sink.write(JSON.stringify(event), event.seq);
+    }
+  }
+
+  /** Reads the store until nothing new arrived meanwhile, then goes live. */
+  private async catchUp(): Promise<void> {
+    this.syncing = true;
+    do {
+      this.dirty = false;
+      const page = await this.store.eventsSince(this.user, this.lastSeq, PAGE);
+      if (this.closed) return;
+      if (page.reset) {
+        this.resetTo(page.head);
+      } else {
+        this.writeStored(page.events);
+        if (page.events.length === PAGE) this.dirty = true;
+      }
+    } while (this.dirty && !this.closed);
+    this.syncing = false;
+  }
+
+  /** A live event for this user (from the hub). */
+  push(json: string, seq: number | null): void {
+    if (this.closed) return;
+    if (seq === null) {
+      if (this.started) this.sink.write(json, null);
+      return;
+    }
+    if (seq <= this.lastSeq) return;
+    if (this.syncing) {
+      this.dirty = true;
+      return;
+    }
+    if (seq !== this.lastSeq + 1) {
+      this.catchUp().catch(() => this.sink.close("store_unavailable"));
+      return;
+    }
+    this.lastSeq = seq;
+    this.sink.write(json, seq);
+  }
+
+  /** Ends the stream for good; the transport calls this when its connection closes. */
+  stop(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.hub.detach(this);
+  }
+}

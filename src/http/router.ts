@@ -1,0 +1,59 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { DuetError } from "../core/errors.js";
+
+export interface RouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  params: Record<string, string>;
+}
+
+export type Handler = (ctx: RouteContext) => Promise<void> | void;
+
+interface Route {
+  method: string;
+  segments: string[];
+  handler: Handler;
+}
+
+/** Method + path matching with `:name` segments. Params are percent-decoded, not yet validated. */
+export class Router {
+  private readonly routes: Route[] = [];
+
+  on(method: string, path: string, handler: Handler): this {
+    this.routes.push({ method, segments: path.split("/").filter(Boolean), handler });
+    return this;
+  }
+
+  match(method: string, pathname: string): { handler: Handler; params: Record<string, string> } | null {
+    const parts = pathname.split("/").filter(Boolean);
+    let pathMatched = false;
+    for (const route of this.routes) {
+      const params = matchSegments(route.segments, parts);
+      if (!params) continue;
+      pathMatched = true;
+      if (route.method === method || (method === "HEAD" && route.method === "GET"))
+        return { handler: route.handler, params };
+    }
+    if (pathMatched) throw new DuetError("method_not_allowed");
+    return null;
+  }
+}
+
+function matchSegments(segments: string[], parts: string[]): Record<string, string> | null {
+  if (segments.length !== parts.length) return null;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < segments.length; i++) {
+    const seg = segments[i];
+    if (seg.startsWith(":")) {
+      try {
+        params[seg.slice(1)] = decodeURIComponent(parts[i]);
+      } catch {
+        throw new DuetError("invalid_input", "The path is not valid percent-encoding.");
+      }
+    } else if (seg !== parts[i]) {
+      return null;
+    }
+  }
+  return params;
+}

@@ -1,0 +1,222 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import type { Config } from "./config.js";
+import { Auth } from "./core/auth.js";
+import { Chat } from "./core/chat.js";
+import { DuetError, toDuetError } from "./core/errors.js";
+import { Hub } from "./core/hub.js";
+import { intParam } from "./core/validate.js";
+import { adminRoutes, mintFromBody } from "./http/admin-routes.js";
+import { authenticate } from "./http/auth.js";
+import { readJson } from "./http/body.js";
+import { serveDemo } from "./http/demo.js";
+import { sendError, sendJson } from "./http/respond.js";
+import { type RouteContext, Router } from "./http/router.js";
+import { userRoutes } from "./http/user-routes.js";
+import type { Logger } from "./log.js";
+import { Metrics } from "./metrics.js";
+import { openBackend } from "./stores/open-store.js";
+import { parseCursor, type StreamRequest } from "./transports/cursor.js";
+import { serveStream } from "./transports/http-stream.js";
+import { servePoll } from "./transports/poll.js";
+import { WsTransport } from "./transports/ws.js";
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  http: Server;
+  chat: Chat;
+  /** Stops accepting, ends every connection as SPEC section 6 says, flushes the store. */
+  close(): Promise<void>;
+}
+
+const CORS_HEADERS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-headers": "authorization, content-type, last-event-id",
+  "access-control-allow-methods": "GET, POST, PUT, DELETE, OPTIONS",
+  "access-control-max-age": "600",
+};
+
+function readKey(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return value.startsWith("@") ? readFileSync(value.slice(1), "utf8") : value.replace(/\\n/g, "\n");
+}
+
+/** Builds and starts one duet process from a validated config. */
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  let secret = config.jwtSecret;
+  if (config.dev) {
+    log.warn({ msg: "dev mode: anyone who can reach this server can mint tokens (POST /v1/dev/token)" });
+    secret ??= randomBytes(32).toString("hex");
+  }
+  const auth = new Auth({ secret, publicKeyPem: readKey(config.jwtPublicKey) });
+  const backend = await openBackend(config.store, {
+    retention: { maxEvents: config.retentionEvents, maxAgeMs: config.retentionDays * 86_400_000 },
+    sqliteSync: config.sqliteSync === "full" ? "full" : "normal",
+  });
+  const hub = new Hub(backend.broker, backend.presence, {
+    maxConnectionsPerUser: config.maxConnectionsPerUser,
+    heartbeatMs: { ws: config.wsPingMs, sse: config.streamPingMs, stream: config.streamPingMs, poll: 250 },
+  });
+  const metrics = new Metrics(hub);
+  const chat = new Chat(
+    backend.store,
+    hub,
+    backend.presence,
+    { sendRate: config.sendRate, sendBurst: config.sendBurst },
+    metrics,
+  );
+  const ws = new WsTransport(chat, {
+    maxPayload: config.bodyLimit,
+    maxTextLength: config.maxTextLength,
+    bufferLimit: config.bufferLimit,
+    frameRate: Math.max(50, config.sendRate * 2),
+    frameBurst: Math.max(100, config.sendBurst * 2),
+  });
+  let shuttingDown = false;
+
+  const user = (ctx: RouteContext) => authenticate(auth, ctx.req, ctx.url);
+  const router = new Router();
+  userRoutes(router, { chat, user, maxTextLength: config.maxTextLength, bodyLimit: config.bodyLimit });
+  adminRoutes(router, {
+    chat,
+    auth,
+    apiKey: config.apiKey,
+    maxTextLength: config.maxTextLength,
+    bodyLimit: config.bodyLimit,
+    stats: backend.stats,
+  });
+
+  router.on("GET", "/healthz", ({ res }) => sendJson(res, 200, { ok: true }));
+  router.on("GET", "/readyz", async ({ res }) => {
+    if (shuttingDown) throw new DuetError("shutting_down");
+    await backend.store.ping();
+    sendJson(res, 200, { ok: true, store: backend.store.name });
+  });
+  router.on("GET", "/metrics", async ({ res }) => {
+    const body = await metrics.registry.metrics();
+    res.writeHead(200, { "content-type": metrics.registry.contentType });
+    res.end(body);
+  });
+
+  /** Refuses new connections past the process limit, before any work is spent on them. */
+  const admitStream = async (ctx: RouteContext, useLastEventId: boolean): Promise<StreamRequest> => {
+    if (shuttingDown) throw new DuetError("shutting_down", undefined, 1);
+    if (hub.connectionCount >= config.maxConnections) throw new DuetError("overloaded", undefined, 2);
+    const userId = await authenticate(auth, ctx.req, ctx.url, true);
+    return { user: userId, cursor: parseCursor(ctx.url, ctx.req, useLastEventId) };
+  };
+  router.on("GET", "/v1/events", async (ctx) => {
+    await serveStream(chat, ctx.res, await admitStream(ctx, true), "sse", config.bufferLimit);
+  });
+  router.on("GET", "/v1/stream", async (ctx) => {
+    await serveStream(chat, ctx.res, await admitStream(ctx, false), "stream", config.bufferLimit);
+  });
+  router.on("GET", "/v1/poll", async (ctx) => {
+    const request = await admitStream(ctx, false);
+    const timeout = intParam(ctx.url.searchParams.get("timeout"), "timeout", 25, 0, config.maxPollSeconds);
+    await servePoll(chat, ctx.res, request, timeout);
+  });
+  router.on("GET", "/v1/ws", () => {
+    throw new DuetError("invalid_input", "This endpoint needs a WebSocket upgrade.");
+  });
+
+  if (config.dev) {
+    router.on("POST", "/v1/dev/token", async (ctx) => {
+      sendJson(ctx.res, 201, await mintFromBody(auth, await readJson(ctx.req, config.bodyLimit), 86_400));
+    });
+    router.on("GET", "/", (ctx) => serveDemo(ctx, "index.html"));
+    router.on("GET", "/:file", (ctx) => serveDemo(ctx, ctx.params.file));
+  }
+
+  const fail = (res: ServerResponse, err: unknown) => {
+    const error = toDuetError(err);
+    if (error.code === "internal") log.error({ msg: "request failed", err });
+    metrics.error(error.code);
+    sendError(res, error);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
+    try {
+      if (req.method === "OPTIONS") {
+        res.writeHead(204);
+        res.end();
+        return;
+      }
+      const url = new URL(req.url ?? "/", "http://duet.invalid");
+      const match = router.match(req.method ?? "GET", url.pathname);
+      if (!match) throw new DuetError("not_found");
+      await match.handler({ req, res, url, params: match.params });
+    } catch (err) {
+      fail(res, err);
+    }
+  };
+
+  const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", () => socket.destroy());
+    try {
+      const url = new URL(req.url ?? "/", "http://duet.invalid");
+      if (url.pathname !== "/v1/ws") throw new DuetError("not_found");
+      const request = await admitStream({ req, res: undefined as never, url, params: {} }, false);
+      ws.accept(req, socket, head, request);
+    } catch (err) {
+      const error = toDuetError(err);
+      metrics.error(error.code);
+      const body = JSON.stringify({ error: error.toJSON() });
+      const retry = error.retryAfter === undefined ? "" : `Retry-After: ${error.retryAfter}\r\n`;
+      socket.end(
+        `HTTP/1.1 ${error.status} ${error.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retry}Connection: close\r\n\r\n${body}`,
+      );
+    }
+  };
+
+  const http = createServer({ keepAliveTimeout: 65_000 }, (req, res) => void handle(req, res));
+  http.on("upgrade", (req, socket, head) => void upgrade(req, socket, head));
+  http.on("clientError", (_err, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    else socket.destroy();
+  });
+
+  const maintenance = setInterval(() => backend.maintain(), 60_000);
+  maintenance.unref();
+
+  const host = config.host ?? (config.dev ? "127.0.0.1" : "0.0.0.0");
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(config.port, host, () => resolve());
+  });
+  const port = (http.address() as AddressInfo).port;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+
+  const close = async () => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    clearInterval(maintenance);
+    http.close();
+    // Long-polls are answered, streams ended, WebSockets closed with 1012.
+    for (const listener of hub.all()) {
+      listener.stop();
+      listener.sink.close("shutting_down");
+    }
+    http.closeIdleConnections();
+    // Requests in flight (a send waiting for its commit) get their answer before the store closes.
+    await new Promise<void>((resolve) => {
+      const deadline = setTimeout(resolve, 5_000);
+      deadline.unref();
+      http.once("close", () => {
+        clearTimeout(deadline);
+        resolve();
+      });
+    });
+    http.closeAllConnections();
+    hub.close();
+    chat.close();
+    await backend.close();
+  };
+
+  return { url, port, http, chat, close };
+}

@@ -1,0 +1,51 @@
+import { hostname } from "node:os";
+import { type Broker, LocalBroker } from "../core/broker.js";
+import { LocalPresence, type PresenceRegistry } from "../core/presence.js";
+import { SqliteStore } from "./sqlite/sqlite-store.js";
+import type { RetentionPolicy, Store } from "./store.js";
+
+/** A store with what the processes sharing it need: a broker, presence, upkeep. */
+export interface Backend {
+  store: Store;
+  broker: Broker;
+  presence: PresenceRegistry;
+  /** Periodic upkeep (age-based retention where the store does not do it on write). */
+  maintain(): void;
+  /** Figures for /v1/admin/stats. */
+  stats(): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+export interface BackendOptions {
+  retention: RetentionPolicy;
+  sqliteSync: "normal" | "full";
+}
+
+/** Opens the store named by DUET_STORE (`sqlite:<path>`, `redis://…`, `redis-cluster://…`). */
+export async function openBackend(url: string, options: BackendOptions): Promise<Backend> {
+  if (url.startsWith("sqlite:")) {
+    const store = new SqliteStore({
+      path: url.slice("sqlite:".length) || "./data/duet.db",
+      retention: options.retention,
+      synchronous: options.sqliteSync,
+    });
+    const presence = new LocalPresence();
+    return {
+      store,
+      broker: new LocalBroker(),
+      presence,
+      maintain: () => store.trimByAge(),
+      stats: async () => ({ nodes: [{ id: `${hostname()}:${process.pid}` }] }),
+      close: async () => {
+        await presence.close();
+        await store.close();
+      },
+    };
+  }
+  throw new Error(`Unsupported store: ${url}`);
+}
+
+/** Whether several processes may share this store (`--workers`). */
+export function isSharedStore(url: string): boolean {
+  return !url.startsWith("sqlite:");
+}

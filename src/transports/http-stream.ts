@@ -1,0 +1,97 @@
+import type { ServerResponse } from "node:http";
+import type { Chat } from "../core/chat.js";
+import type { ErrorCode } from "../core/errors.js";
+import { EventStream, type Sink, type TransportKind } from "../core/stream.js";
+import type { StreamRequest } from "./cursor.js";
+
+/** How one streaming format frames events and keep-alives. */
+interface Framing {
+  kind: TransportKind;
+  contentType: string;
+  event(json: string, seq: number | null): string;
+  keepAlive: string;
+}
+
+const SSE: Framing = {
+  kind: "sse",
+  contentType: "text/event-stream; charset=utf-8",
+  event: (json, seq) => (seq === null ? `data: ${json}\n\n` : `id: ${seq}\ndata: ${json}\n\n`),
+  keepAlive: ": ping\n\n",
+};
+
+const NDJSON: Framing = {
+  kind: "stream",
+  contentType: "application/x-ndjson; charset=utf-8",
+  event: (json) => `${json}\n`,
+  keepAlive: '{"type":"ping"}\n',
+};
+
+/** A held-open response written to as events arrive: SSE or NDJSON. */
+class ResponseSink implements Sink {
+  readonly kind: TransportKind;
+  private readonly res: ServerResponse;
+  private readonly framing: Framing;
+  private readonly bufferLimit: number;
+  private corked = false;
+
+  constructor(res: ServerResponse, framing: Framing, bufferLimit: number) {
+    this.res = res;
+    this.framing = framing;
+    this.kind = framing.kind;
+    this.bufferLimit = bufferLimit;
+  }
+
+  write(json: string, seq: number | null): void {
+    this.raw(this.framing.event(json, seq));
+  }
+
+  private raw(chunk: string): void {
+    const res = this.res;
+    if (res.writableEnded || res.destroyed) return;
+    if (!this.corked) {
+      this.corked = true;
+      res.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        res.uncork();
+      });
+    }
+    res.write(chunk);
+    if (res.writableLength > this.bufferLimit) this.close("slow_consumer");
+  }
+
+  close(reason: ErrorCode): void {
+    if (reason === "slow_consumer") this.res.destroy();
+    else if (!this.res.writableEnded) this.res.end();
+  }
+
+  heartbeat(): void {
+    this.raw(this.framing.keepAlive);
+  }
+}
+
+/** Starts an SSE (`sse`) or NDJSON (`stream`) response for an authenticated request. */
+export function serveStream(
+  chat: Chat,
+  res: ServerResponse,
+  request: StreamRequest,
+  kind: "sse" | "stream",
+  bufferLimit: number,
+) {
+  const framing = kind === "sse" ? SSE : NDJSON;
+  res.writeHead(200, {
+    "content-type": framing.contentType,
+    "cache-control": "no-cache, no-transform",
+    // Tells nginx (and proxies that honour it) not to buffer: events must leave at once.
+    "x-accel-buffering": "no",
+    connection: "keep-alive",
+  });
+  res.flushHeaders();
+  const sink = new ResponseSink(res, framing, bufferLimit);
+  const events = new EventStream(chat.hub, chat.store, request.user, sink);
+  res.on("close", () => events.stop());
+  return events.start(request.cursor).catch(() => {
+    events.stop();
+    sink.close("store_unavailable");
+  });
+}

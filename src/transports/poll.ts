@@ -1,0 +1,101 @@
+import type { ServerResponse } from "node:http";
+import type { Chat } from "../core/chat.js";
+import type { ErrorCode } from "../core/errors.js";
+import { EventStream, type Sink } from "../core/stream.js";
+import type { StreamRequest } from "./cursor.js";
+
+/** Most events in one poll answer (SPEC section 6). */
+export const POLL_MAX_EVENTS = 500;
+
+/**
+ * A poll is an EventStream whose sink collects instead of writing: it answers as soon as it holds
+ * something past the cursor (after the turn's other events have joined it), or empty at the
+ * deadline. The resume logic is the same object the streaming transports use.
+ */
+class PollSink implements Sink {
+  readonly kind = "poll";
+  readonly events: string[] = [];
+  seq = 0;
+  private answered = false;
+  private scheduled = false;
+  private readonly res: ServerResponse;
+  private readonly epoch: string;
+  private readonly onAnswer: () => void;
+  waiting = false;
+  deadline = 0;
+
+  constructor(res: ServerResponse, epoch: string, onAnswer: () => void) {
+    this.res = res;
+    this.epoch = epoch;
+    this.onAnswer = onAnswer;
+  }
+
+  write(json: string, seq: number | null): void {
+    if (this.answered) return;
+    if (json.startsWith('{"type":"hello"')) return; // the answer itself carries seq and epoch
+    if (seq !== null) this.seq = seq;
+    this.events.push(json);
+    if (this.events.length >= POLL_MAX_EVENTS) this.answer();
+    else if (this.waiting && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.answer());
+    }
+  }
+
+  answer(): void {
+    if (this.answered) return;
+    this.answered = true;
+    this.onAnswer();
+    if (this.res.destroyed || this.res.writableEnded) return;
+    const body = `{"events":[${this.events.join(",")}],"seq":${this.seq},"epoch":${JSON.stringify(this.epoch)}}`;
+    this.res.writeHead(200, {
+      "content-type": "application/json; charset=utf-8",
+      "content-length": Buffer.byteLength(body),
+      "cache-control": "no-store",
+    });
+    this.res.end(body);
+  }
+
+  get done(): boolean {
+    return this.answered;
+  }
+
+  close(_reason: ErrorCode): void {
+    this.answer();
+  }
+
+  /** The hub's sweep: answer empty once the deadline has passed. */
+  heartbeat(): void {
+    if (this.waiting && Date.now() >= this.deadline) this.answer();
+  }
+}
+
+/** GET /v1/poll: short poll (`timeout=0`) or long-poll, from the same cursor as every transport. */
+export async function servePoll(
+  chat: Chat,
+  res: ServerResponse,
+  request: StreamRequest,
+  timeoutSeconds: number,
+) {
+  let stream: EventStream | undefined;
+  const sink = new PollSink(res, chat.store.epoch, () => {
+    stream?.stop();
+    chat.presence.polled(request.user);
+  });
+  stream = new EventStream(chat.hub, chat.store, request.user, sink);
+  res.on("close", () => sink.answer());
+  try {
+    await stream.start(request.cursor);
+  } catch (err) {
+    stream.stop();
+    throw err;
+  }
+  sink.seq = Math.max(sink.seq, stream.lastSeq);
+  // Without a cursor the client only wants one; with events waiting, answer now.
+  if (sink.events.length > 0 || timeoutSeconds === 0 || request.cursor.since === undefined) {
+    sink.answer();
+    return;
+  }
+  sink.deadline = Date.now() + timeoutSeconds * 1000;
+  sink.waiting = true;
+}

@@ -1,0 +1,134 @@
+/** Starting duet for tests: in this process (fast, inspectable) or as a real child process. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { SignJWT } from "jose";
+import { type Config, loadConfig } from "../../src/config.js";
+import { createLogger } from "../../src/log.js";
+import { type RunningServer, startServer } from "../../src/server.js";
+
+export const SECRET = "test-secret-0123456789abcdef0123456789";
+export const API_KEY = "test-api-key";
+const ROOT = new URL("../../", import.meta.url);
+
+export function tempDbUrl(): string {
+  return `sqlite:${join(mkdtempSync(join(tmpdir(), "duet-test-")), "duet.db")}`;
+}
+
+/** A token for `user`, signed like an app backend would (HS256, shared secret). */
+export async function tokenFor(user: string, ttlSeconds = 3600, secret = SECRET): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(user)
+    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
+    .sign(new TextEncoder().encode(secret));
+}
+
+export interface TestServer extends RunningServer {
+  config: Config;
+}
+
+/** Starts duet in this process on a free port with a fresh SQLite file unless `store` is given. */
+export async function startDuet(options: Record<string, string> = {}): Promise<TestServer> {
+  const env: Record<string, string> = {
+    DUET_PORT: "0",
+    DUET_HOST: "127.0.0.1",
+    DUET_JWT_SECRET: SECRET,
+    DUET_API_KEY: API_KEY,
+    DUET_STORE: tempDbUrl(),
+    DUET_LOG_LEVEL: "silent",
+    ...options,
+  };
+  const { config } = loadConfig([], env);
+  const server = await startServer(config, createLogger(config.logLevel));
+  return Object.assign(server, { config });
+}
+
+export interface ChildDuet {
+  url: string;
+  proc: ChildProcess;
+  /** Resolves with the exit code (or signal) once the process is gone. */
+  exited: Promise<number | string>;
+  logs: string[];
+  kill(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+/** Runs `duet` as a real process (src/cli.ts through tsx) and waits for its "listening" line. */
+export async function spawnDuet(env: Record<string, string> = {}, args: string[] = []): Promise<ChildDuet> {
+  const proc = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DUET_PORT: "0",
+      DUET_HOST: "127.0.0.1",
+      DUET_JWT_SECRET: SECRET,
+      DUET_API_KEY: API_KEY,
+      DUET_LOG_LEVEL: "info",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: string[] = [];
+  const exited = new Promise<number | string>((resolve) => {
+    proc.on("exit", (code, signal) => resolve(code ?? signal ?? -1));
+  });
+  proc.stderr?.on("data", (d: Buffer) => logs.push(d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`duet did not start:\n${logs.join("")}`)), 20_000);
+    const lines = createInterface({ input: proc.stdout! });
+    lines.on("line", (line) => {
+      logs.push(line);
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === "listening" && entry.url) {
+          clearTimeout(timer);
+          resolve(entry.url);
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`duet exited (${code}) before listening:\n${logs.join("\n")}`));
+    });
+  });
+  return {
+    url,
+    proc,
+    exited,
+    logs,
+    kill(signal = "SIGTERM") {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** fetch with a user's token and JSON. */
+export async function api(
+  base: string,
+  token: string | null,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const headers: Record<string, string> = {};
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(base + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    parsed = { raw: text };
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
+}
