@@ -23,7 +23,12 @@ export interface HubOptions {
  */
 export class Hub {
   private readonly users = new Map<string, Set<Listener>>();
-  private readonly counts: Record<TransportKind, number> = { ws: 0, sse: 0, stream: 0, poll: 0 };
+  private readonly byKind: Record<TransportKind, Set<Listener>> = {
+    ws: new Set(),
+    sse: new Set(),
+    stream: new Set(),
+    poll: new Set(),
+  };
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly broker: Broker;
   private readonly presence: PresenceRegistry;
@@ -44,11 +49,13 @@ export class Hub {
   }
 
   get connectionCount(): number {
-    return this.counts.ws + this.counts.sse + this.counts.stream + this.counts.poll;
+    const k = this.byKind;
+    return k.ws.size + k.sse.size + k.stream.size + k.poll.size;
   }
 
   connectionsByTransport(): Record<TransportKind, number> {
-    return { ...this.counts };
+    const k = this.byKind;
+    return { ws: k.ws.size, sse: k.sse.size, stream: k.stream.size, poll: k.poll.size };
   }
 
   attach(listener: Listener): void {
@@ -65,7 +72,7 @@ export class Hub {
       oldest.sink.close("replaced");
     }
     set.add(listener);
-    this.counts[listener.sink.kind]++;
+    this.byKind[listener.sink.kind].add(listener);
     if (listener.sink.kind !== "poll") this.presence.connected(listener.user);
   }
 
@@ -76,7 +83,7 @@ export class Hub {
 
   private remove(listener: Listener, set: Set<Listener>): void {
     set.delete(listener);
-    this.counts[listener.sink.kind]--;
+    this.byKind[listener.sink.kind].delete(listener);
     if (listener.sink.kind !== "poll") this.presence.disconnected(listener.user);
     if (set.size === 0) {
       this.users.delete(listener.user);
@@ -105,16 +112,13 @@ export class Hub {
   }
 
   private sweep(kind: TransportKind): void {
-    for (const set of this.users.values()) {
-      for (const listener of set) if (listener.sink.kind === kind) listener.sink.heartbeat?.();
-    }
+    for (const listener of this.byKind[kind]) listener.sink.heartbeat?.();
   }
 
   /** Every listener, for shutdown. */
   all(): Listener[] {
-    const out: Listener[] = [];
-    for (const set of this.users.values()) out.push(...set);
-    return out;
+    const k = this.byKind;
+    return [...k.ws, ...k.sse, ...k.stream, ...k.poll];
   }
 
   close(): void {
