@@ -29,11 +29,15 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   if (config.workers > 1 && cluster.isPrimary) {
+    let stopping = false;
     for (let i = 0; i < config.workers; i++) cluster.fork();
     cluster.on("exit", (worker, code, signal) => {
       log.warn({ msg: "worker exited", worker: worker.id, code, signal });
+      // A crashed worker is replaced; its clients reconnect and resume from their cursors.
+      if (!stopping) cluster.fork();
     });
     const stop = () => {
+      stopping = true;
       for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
     };
     process.on("SIGTERM", stop);
