@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     cluster.on("exit", (worker, code, signal) => {
       log.warn({ msg: "worker exited", worker: worker.id, code, signal });
       // A crashed worker is replaced; its clients reconnect and resume from their cursors.
-      if (!stopping) cluster.fork();
+      if (!stopping) setTimeout(() => stopping || cluster.fork(), 1000);
     });
     const stop = () => {
       stopping = true;
