@@ -1,0 +1,122 @@
+import { Cluster, type ClusterNode, Redis, type RedisOptions } from "ioredis";
+import { DuetError } from "../../core/errors.js";
+
+export type RedisClient = Redis | Cluster;
+
+export interface RedisEndpoint {
+  cluster: boolean;
+  /** The URL as ioredis takes it (standalone). */
+  url: string;
+  /** Seed nodes (cluster). */
+  nodes: ClusterNode[];
+  username?: string;
+  password?: string;
+}
+
+/**
+ * `redis://[user:pass@]host:port[/db]` (or `rediss://`) is one server;
+ * `redis-cluster://[user:pass@]h1:p1,h2:p2` is a Redis Cluster, given by any of its nodes.
+ */
+export function parseRedisUrl(url: string): RedisEndpoint {
+  if (/^rediss?:\/\//.test(url)) return { cluster: false, url, nodes: [] };
+  const match = /^redis-cluster:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]+)\/?$/.exec(url);
+  if (!match) throw new Error(`Not a Redis URL: ${url} (redis://host:port or redis-cluster://h1:p1,h2:p2).`);
+  const nodes = match[3].split(",").map((hostPort) => {
+    const at = hostPort.lastIndexOf(":");
+    const host = at > 0 ? hostPort.slice(0, at) : hostPort;
+    const port = at > 0 ? Number(hostPort.slice(at + 1)) : 6379;
+    if (!host || !Number.isInteger(port) || port < 1 || port > 65535)
+      throw new Error(`Bad cluster node "${hostPort}".`);
+    return { host, port };
+  });
+  const endpoint: RedisEndpoint = { cluster: true, url, nodes };
+  if (match[1]) endpoint.username = decodeURIComponent(match[1]);
+  if (match[2]) endpoint.password = decodeURIComponent(match[2]);
+  return endpoint;
+}
+
+export interface ConnectOptions {
+  /** Shown in CLIENT LIST. */
+  name: string;
+  /** A command without a reply after this long fails (ms). */
+  commandTimeoutMs: number;
+  /**
+   * false (commands): a command while Redis is unreachable fails at once instead of waiting.
+   * true (subscriber): SSUBSCRIBE/SUNSUBSCRIBE wait for the reconnection and then run, in order.
+   */
+  queueWhileOffline: boolean;
+  /** Sharded pub/sub on a cluster (one subscriber connection per master). */
+  shardedSubscribers?: boolean;
+}
+
+/** Reconnects quickly and forever: an outage must heal without restarting duet. */
+const reconnectDelay = (attempt: number) => Math.min(50 * 2 ** attempt, 1000);
+
+export function createClient(url: string, options: ConnectOptions): RedisClient {
+  const endpoint = parseRedisUrl(url);
+  const common: RedisOptions = {
+    connectionName: options.name,
+    commandTimeout: options.commandTimeoutMs,
+    connectTimeout: Math.max(options.commandTimeoutMs, 2000),
+    // A command that may have run must not run twice after a reconnect (a send without
+    // clientMsgId would be stored twice): fail it, and let the caller decide.
+    autoResendUnfulfilledCommands: options.queueWhileOffline,
+    maxRetriesPerRequest: options.queueWhileOffline ? null : 0,
+    lazyConnect: true,
+  };
+  let client: RedisClient;
+  if (endpoint.cluster) {
+    client = new Cluster(endpoint.nodes, {
+      enableOfflineQueue: options.queueWhileOffline,
+      enableAutoPipelining: true,
+      clusterRetryStrategy: reconnectDelay,
+      shardedSubscribers: options.shardedSubscribers ?? false,
+      lazyConnect: true,
+      redisOptions: { ...common, username: endpoint.username, password: endpoint.password },
+    });
+  } else {
+    client = new Redis(endpoint.url, {
+      ...common,
+      enableOfflineQueue: options.queueWhileOffline,
+      enableAutoPipelining: true,
+      retryStrategy: reconnectDelay,
+    });
+  }
+  // Without a listener ioredis prints every connection error; callers observe failures through
+  // rejected commands and `status` instead.
+  client.on("error", () => {});
+  return client;
+}
+
+/** Connects (or waits for the connection) within `timeoutMs`; rejects with store_unavailable. */
+export async function connect(client: RedisClient, timeoutMs: number): Promise<void> {
+  if (client.status === "ready") return;
+  let timer: NodeJS.Timeout | undefined;
+  const ready = new Promise<void>((resolve) => client.once("ready", () => resolve()));
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    if (client.status === "wait") client.connect().catch(() => {});
+    await Promise.race([ready, timeout]);
+  } catch (err) {
+    client.disconnect();
+    throw new DuetError("store_unavailable", `Cannot reach Redis: ${(err as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Closes politely (QUIT after pending replies), or drops the connection if that takes too long. */
+export async function disconnect(client: RedisClient, timeoutMs = 1000): Promise<void> {
+  if (client.status === "end") return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    client.quit().catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  client.disconnect();
+}

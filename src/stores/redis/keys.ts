@@ -1,0 +1,106 @@
+/**
+ * The Redis key schema. Every key carries a hash tag, so on Redis Cluster all of one user's keys
+ * share a slot, and all of one conversation's keys share another; no script ever needs two slots.
+ *
+ * user `u` (tag `{u:<u>}`):
+ *   seq     string  head of the event log (INCR; never expires, so seqs never repeat)
+ *   log     stream  the event log: entry id `<seq>-0`, fields e (event JSON) and t (append time, ms)
+ *   convs   zset    peer -> updatedAt (ms) of the conversation's last message
+ *   last    hash    peer -> body of the conversation's last message
+ *   rd      hash    "<peer> <reader>" -> upTo of the newest `read` event in this log
+ *   ap      zset    message id -> seq, recent messages applied to this log (cluster only: retries)
+ *   blocks  set     users this user blocked (the listing; `blk` below is what sends check)
+ *   pr      hash    presence: node id -> open connections there, `seen` -> last seen (ms)
+ *   ev      channel sharded pub/sub channel of the user's live events
+ * conversation of a and b, a < b (tag `{c:<a>|<b>}`):
+ *   meta    hash    last -> newest message id; r:<user> -> that user's read marker
+ *   msg     hash    message id -> message body (JSON)
+ *   ids     zset    every message id, score 0 (lexicographic = commit order)
+ *   from:<user> zset the ids that user sent (unread counts and pages)
+ *   cmid    hash    "<sender> <clientMsgId>" -> message id
+ *   blk     set     which of the two blocked the other
+ * global:
+ *   epoch   string  the data set's epoch (SET NX on first use)
+ *   {n<k>}:count  string  messages stored, in COUNT_SHARDS counters spread over the slots
+ *   node:<id>     string  a live duet process (presence), expires unless its heartbeat renews it
+ */
+
+export const COUNT_SHARDS = 16;
+
+export class RedisKeys {
+  readonly prefix: string;
+
+  constructor(prefix = "duet:") {
+    if (/[{}]/.test(prefix))
+      throw new Error("A Redis key prefix must not contain { or }: they are hash tags.");
+    this.prefix = prefix;
+  }
+
+  user(user: string): UserKeys {
+    const base = `${this.prefix}{u:${user}}:`;
+    return {
+      seq: `${base}seq`,
+      log: `${base}log`,
+      convs: `${base}convs`,
+      last: `${base}last`,
+      rd: `${base}rd`,
+      ap: `${base}ap`,
+      blocks: `${base}blocks`,
+      presence: `${base}pr`,
+      channel: `${base}ev`,
+    };
+  }
+
+  conversation(a: string, b: string): ConversationKeys {
+    const [lo, hi] = a < b ? [a, b] : [b, a];
+    const base = `${this.prefix}{c:${lo}|${hi}}:`;
+    return {
+      meta: `${base}meta`,
+      msg: `${base}msg`,
+      ids: `${base}ids`,
+      from: (user: string) => `${base}from:${user}`,
+      cmid: `${base}cmid`,
+      blk: `${base}blk`,
+    };
+  }
+
+  get epoch(): string {
+    return `${this.prefix}epoch`;
+  }
+
+  count(shard: number): string {
+    return `${this.prefix}{n${shard}}:count`;
+  }
+
+  node(id: string): string {
+    return `${this.prefix}node:${id}`;
+  }
+
+  /** The user a channel belongs to, or null for a channel that is not a duet user channel. */
+  channelUser(channel: string): string | null {
+    const head = `${this.prefix}{u:`;
+    if (!channel.startsWith(head) || !channel.endsWith("}:ev")) return null;
+    return channel.slice(head.length, -4);
+  }
+}
+
+export interface UserKeys {
+  seq: string;
+  log: string;
+  convs: string;
+  last: string;
+  rd: string;
+  ap: string;
+  blocks: string;
+  presence: string;
+  channel: string;
+}
+
+export interface ConversationKeys {
+  meta: string;
+  msg: string;
+  ids: string;
+  from: (user: string) => string;
+  cmid: string;
+  blk: string;
+}

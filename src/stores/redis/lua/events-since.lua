@@ -1,0 +1,22 @@
+-- Stored events after a cursor (the user's slot).
+-- KEYS: seq, log. ARGV: since, limit.
+-- Returns {head, 1 if the cursor needs a reset else 0, event JSON...}. The floor (newest trimmed
+-- seq) is the first retained entry's seq - 1, or the head when everything was trimmed or expired.
+local head = tonumber(redis.call("GET", KEYS[1]) or "0")
+local since, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local first = redis.call("XRANGE", KEYS[2], "-", "+", "COUNT", 1)[1]
+local floor = head
+if first then
+  floor = seq_of(first[1]) - 1
+end
+if since > head or since < floor then
+  return { head, 1 }
+end
+local out = { head, 0 }
+if since == head or limit < 1 then
+  return out
+end
+for _, entry in ipairs(redis.call("XRANGE", KEYS[2], string.format("%d-0", since + 1), "+", "COUNT", limit)) do
+  out[#out + 1] = entry[2][2]
+end
+return out

@@ -1,0 +1,81 @@
+-- Helpers prepended to every duet script (see scripts.ts).
+-- Message ids are ULIDs: 10 characters of time (ms) then 16 of randomness, Crockford base 32,
+-- so they sort as strings in time order.
+local B32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+-- The Redis server's clock, not the caller's: processes with skewed clocks agree on it.
+local function now_ms()
+  local t = redis.call("TIME")
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function encode_time(ms)
+  local out = {}
+  for i = 10, 1, -1 do
+    local digit = ms % 32
+    out[i] = string.sub(B32, digit + 1, digit + 1)
+    ms = (ms - digit) / 32
+  end
+  return table.concat(out)
+end
+
+local function decode_time(id)
+  local ms = 0
+  for i = 1, 10 do
+    ms = ms * 32 + string.find(B32, string.sub(id, i, i), 1, true) - 1
+  end
+  return ms
+end
+
+-- The id right after `id` (+1 in base 32, carrying into the time part if it must).
+local function next_id(id)
+  local chars = {}
+  for i = 1, 26 do
+    chars[i] = string.sub(id, i, i)
+  end
+  for i = 26, 1, -1 do
+    local digit = string.find(B32, chars[i], 1, true)
+    if digit < 32 then
+      chars[i] = string.sub(B32, digit + 1, digit + 1)
+      return table.concat(chars)
+    end
+    chars[i] = "0"
+  end
+  return redis.error_reply("message id space exhausted")
+end
+
+local function seq_of(stream_id)
+  return tonumber(string.match(stream_id, "^%d+"))
+end
+
+-- Age retention without scanning: drops expired entries from the head of the log, at most 32 per
+-- write, so a busy log sheds its backlog quickly; an idle log expires as a whole (PEXPIRE below).
+local function trim_by_age(log, now, max_age_ms)
+  local oldest = redis.call("XRANGE", log, "-", "+", "COUNT", 1)[1]
+  if not oldest or tonumber(oldest[2][4]) >= now - max_age_ms then
+    return
+  end
+  local keep
+  for _, entry in ipairs(redis.call("XRANGE", log, "-", "+", "COUNT", 32)) do
+    keep = seq_of(entry[1])
+    if tonumber(entry[2][4]) >= now - max_age_ms then
+      break
+    end
+    keep = keep + 1
+  end
+  redis.call("XTRIM", log, "MINID", string.format("%d-0", keep))
+end
+
+-- Appends one event to a user's log and returns its seq. Count retention is part of the XADD.
+-- `make_json(seq)` renders the event. The log's floor is not stored: it is the first retained
+-- entry's seq - 1 (or the head when the log is empty), see events-since.lua.
+local function append_event(seq_key, log, make_json, max_events, max_age_ms)
+  local seq = redis.call("INCR", seq_key)
+  local now = now_ms()
+  redis.call("XADD", log, "MAXLEN", "=", max_events, string.format("%d-0", seq), "e", make_json(seq), "t", now)
+  if max_age_ms > 0 then
+    trim_by_age(log, now, max_age_ms)
+    redis.call("PEXPIRE", log, max_age_ms)
+  end
+  return seq
+end

@@ -1,0 +1,16 @@
+-- Standalone Redis: a whole send in one script, so one round trip and atomic.
+-- KEYS: 1-6 conversation (store_message), 7-11 sender, 12-16 recipient (apply_message),
+--       17 a message counter shard
+-- ARGV: 1-7 as store_message, 8 max_events, 9 max_age_ms
+-- Returns {"new", id, ts, sender seq, recipient seq}, {"dup", body} or {"blocked"}.
+local r = store_message({ KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6] }, ARGV)
+if r[1] ~= "new" then
+  return r
+end
+local id, ts, body = r[2], r[3], r[4]
+local s1 = apply_message({ KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11] },
+  { ARGV[2], id, ts, body, ARGV[8], ARGV[9], "0" })
+local s2 = apply_message({ KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16] },
+  { ARGV[1], id, ts, body, ARGV[8], ARGV[9], "0" })
+redis.call("INCR", KEYS[17])
+return { "new", id, ts, s1, s2 }

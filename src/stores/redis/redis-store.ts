@@ -1,0 +1,400 @@
+import { randomUUID } from "node:crypto";
+import type { Redis } from "ioredis";
+import { DuetError } from "../../core/errors.js";
+import type { ConversationSummary, Message, ReadEvent, SendInput, StoredEvent } from "../../core/types.js";
+import type {
+  EventPage,
+  HistoryQuery,
+  ReadResult,
+  SendResult,
+  Store,
+  StoreOptions,
+  UserEvent,
+} from "../store.js";
+import { connect, createClient, disconnect, parseRedisUrl, type RedisClient } from "./connection.js";
+import { COUNT_SHARDS, RedisKeys, type UserKeys } from "./keys.js";
+import { bodyParts, fullBody, randomIdPart } from "./message-body.js";
+import { type ScriptArg, type ScriptName, Scripts } from "./scripts.js";
+
+export interface RedisStoreOptions extends StoreOptions {
+  /** Prepended to every key (default "duet:"), so several data sets can share one Redis. */
+  prefix?: string;
+  /** A Redis call that has not answered after this long fails with store_unavailable (default 2000). */
+  timeoutMs?: number;
+}
+
+/**
+ * Redis or Redis Cluster (see Store for the contract, keys.ts for the schema). Every operation that
+ * must be atomic is one Lua script. On standalone Redis a send, a mark-read or a read-and-mark is
+ * one script over all its keys: one round trip. On a cluster no script spans two slots: a send is
+ * step 1 in the conversation's slot, then steps 2 and 3 (one per user, in parallel), each
+ * idempotent by message id, so a retry after a crash between steps (the client's clientMsgId
+ * retry) completes the send; on such a retry `duplicate` is true and `events` holds whatever the
+ * retry had to append. Marking read works the same way (marker, then each side's `read` event).
+ */
+export class RedisStore implements Store {
+  readonly name: string;
+  readonly epoch: string;
+  /** Redis requests made so far: one per script or command (or MULTI). Tests count them per send. */
+  roundTrips = 0;
+  readonly client: RedisClient;
+  private readonly keys: RedisKeys;
+  private readonly scripts: Scripts;
+  private readonly cluster: boolean;
+  private readonly timeoutMs: number;
+  private readonly maxEvents: string;
+  private readonly maxAgeMs: string;
+  private closed = false;
+
+  constructor(client: RedisClient, epoch: string, options: RedisStoreOptions & { cluster: boolean }) {
+    this.client = client;
+    this.epoch = epoch;
+    this.cluster = options.cluster;
+    this.name = options.cluster ? "redis-cluster" : "redis";
+    this.keys = new RedisKeys(options.prefix);
+    this.scripts = new Scripts(client);
+    this.timeoutMs = options.timeoutMs ?? 2000;
+    this.maxEvents = String(Math.max(1, Math.floor(options.retention.maxEvents)));
+    const age = options.retention.maxAgeMs;
+    this.maxAgeMs = Number.isFinite(age) && age > 0 ? String(Math.floor(age)) : "0";
+  }
+
+  // ---- plumbing ----
+
+  /** One request, with a deadline; any failure to get an answer is store_unavailable. */
+  private async call<T>(request: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new DuetError("store_unavailable", "The store is closed.");
+    this.roundTrips++;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([request(), deadline]);
+    } catch (err) {
+      if (err instanceof DuetError) throw err;
+      throw new DuetError("store_unavailable", `Redis: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private script(name: ScriptName, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown[]> {
+    return this.call(() => this.scripts.run(name, keys, args) as Promise<unknown[]>);
+  }
+
+  private messageKeys(u: UserKeys): string[] {
+    return [u.seq, u.log, u.convs, u.last, u.ap];
+  }
+
+  private readKeys(u: UserKeys): string[] {
+    return [u.seq, u.log, u.rd];
+  }
+
+  // ---- sending ----
+
+  async send(input: SendInput): Promise<SendResult> {
+    const conv = this.keys.conversation(input.from, input.to);
+    const convKeys = [conv.meta, conv.msg, conv.ids, conv.from(input.from), conv.cmid, conv.blk];
+    const parts = bodyParts(input);
+    const args = [
+      input.from,
+      input.to,
+      input.clientMsgId ?? "",
+      input.kind === "system" ? "0" : "1",
+      randomIdPart(),
+      parts.head,
+      parts.tail,
+    ];
+    const sender = this.keys.user(input.from);
+    const recipient = this.keys.user(input.to);
+    if (!this.cluster) {
+      const keys = [
+        ...convKeys,
+        ...this.messageKeys(sender),
+        ...this.messageKeys(recipient),
+        this.keys.count(Math.floor(Math.random() * COUNT_SHARDS)),
+      ];
+      const r = await this.script("duetSend", keys, [...args, this.maxEvents, this.maxAgeMs]);
+      if (r[0] === "blocked") throw new DuetError("blocked");
+      if (r[0] === "dup")
+        return { message: JSON.parse(String(r[1])) as Message, duplicate: true, events: [] };
+      const message = JSON.parse(fullBody(String(r[1]), String(r[2]), parts)) as Message;
+      return { message, duplicate: false, events: this.messageEvents(message, Number(r[3]), Number(r[4])) };
+    }
+    const r = await this.script("duetStoreMessage", convKeys, args);
+    if (r[0] === "blocked") throw new DuetError("blocked");
+    const duplicate = r[0] === "dup";
+    const body = duplicate ? String(r[1]) : fullBody(String(r[1]), String(r[2]), parts);
+    const message = JSON.parse(body) as Message;
+    // Idempotent per side: on a duplicate this completes a send that was interrupted after step 1.
+    const apply = (u: UserKeys, peer: string) =>
+      this.script("duetApplyMessage", this.messageKeys(u), [
+        peer,
+        message.id,
+        message.ts,
+        body,
+        this.maxEvents,
+        this.maxAgeMs,
+        "1",
+      ]);
+    const [s1, s2] = await Promise.all([
+      apply(sender, input.to),
+      apply(recipient, input.from),
+      duplicate ? null : this.countMessage(),
+    ]);
+    return { message, duplicate, events: this.messageEvents(message, Number(s1), Number(s2)) };
+  }
+
+  private countMessage(): Promise<unknown> {
+    const key = this.keys.count(Math.floor(Math.random() * COUNT_SHARDS));
+    return this.call(() => this.client.incr(key));
+  }
+
+  private messageEvents(message: Message, senderSeq: number, recipientSeq: number): UserEvent[] {
+    const events: UserEvent[] = [];
+    if (senderSeq > 0)
+      events.push({ user: message.from, event: { type: "message", seq: senderSeq, message } });
+    if (recipientSeq > 0)
+      events.push({ user: message.to, event: { type: "message", seq: recipientSeq, message } });
+    return events;
+  }
+
+  // ---- reading and marking read ----
+
+  async markRead(reader: string, peer: string, upTo: string): Promise<ReadResult> {
+    const conv = this.keys.conversation(reader, peer);
+    if (!this.cluster) {
+      const keys = [
+        conv.meta,
+        conv.from(peer),
+        ...this.readKeys(this.keys.user(reader)),
+        ...this.readKeys(this.keys.user(peer)),
+      ];
+      const r = await this.script("duetMarkRead", keys, [reader, peer, upTo, this.maxEvents, this.maxAgeMs]);
+      const marker = String(r[0]) || null;
+      return { upTo: marker, events: this.readEvents(reader, peer, marker, Number(r[1]), Number(r[2])) };
+    }
+    const r = await this.script("duetMoveMarker", [conv.meta, conv.from(peer)], [reader, upTo]);
+    const marker = String(r[0]) || null;
+    return { upTo: marker, events: await this.applyReads(reader, peer, marker) };
+  }
+
+  async readUnread(
+    reader: string,
+    peer: string,
+    limit: number,
+    markRead: boolean,
+  ): Promise<{ messages: Message[]; events: UserEvent[] }> {
+    const conv = this.keys.conversation(reader, peer);
+    const convKeys = [conv.meta, conv.from(peer), conv.msg];
+    if (!this.cluster) {
+      const keys = [
+        ...convKeys,
+        ...this.readKeys(this.keys.user(reader)),
+        ...this.readKeys(this.keys.user(peer)),
+      ];
+      const args = [reader, peer, limit, markRead ? "1" : "0", this.maxEvents, this.maxAgeMs];
+      const r = await this.script("duetReadUnread", keys, args);
+      const marker = String(r[1]) || null;
+      return {
+        messages: (r[0] as string[]).map((b) => JSON.parse(b) as Message),
+        events: this.readEvents(reader, peer, marker, Number(r[2]), Number(r[3])),
+      };
+    }
+    const r = await this.script("duetTakeUnread", convKeys, [reader, limit, markRead ? "1" : "0"]);
+    const messages = (r[0] as string[]).map((b) => JSON.parse(b) as Message);
+    const marker = String(r[1]) || null;
+    const events = markRead && messages.length > 0 ? await this.applyReads(reader, peer, marker) : [];
+    return { messages, events };
+  }
+
+  /**
+   * Cluster: both sides' `read` events for the marker. Run even when the marker did not move, so
+   * repeating a mark-read completes one interrupted after the marker moved (apply_read appends
+   * nothing a second time).
+   */
+  private async applyReads(reader: string, peer: string, marker: string | null): Promise<UserEvent[]> {
+    if (marker === null) return [];
+    const apply = (owner: string, other: string) =>
+      this.script("duetApplyRead", this.readKeys(this.keys.user(owner)), [
+        other,
+        reader,
+        marker,
+        this.maxEvents,
+        this.maxAgeMs,
+      ]);
+    const [s1, s2] = await Promise.all([apply(reader, peer), apply(peer, reader)]);
+    return this.readEvents(reader, peer, marker, Number(s1), Number(s2));
+  }
+
+  private readEvents(
+    reader: string,
+    peer: string,
+    upTo: string | null,
+    readerSeq: number,
+    peerSeq: number,
+  ): UserEvent[] {
+    if (upTo === null) return [];
+    const events: UserEvent[] = [];
+    const event = (seq: number, other: string): ReadEvent => ({
+      type: "read",
+      seq,
+      peer: other,
+      reader,
+      upTo,
+    });
+    if (readerSeq > 0) events.push({ user: reader, event: event(readerSeq, peer) });
+    if (peerSeq > 0) events.push({ user: peer, event: event(peerSeq, reader) });
+    return events;
+  }
+
+  async history(
+    user: string,
+    peer: string,
+    query: HistoryQuery,
+  ): Promise<{ messages: Message[]; hasMore: boolean }> {
+    const conv = this.keys.conversation(user, peer);
+    const r = await this.script(
+      "duetHistory",
+      [conv.ids, conv.msg],
+      [query.after ?? "", query.before ?? "", query.limit],
+    );
+    const bodies = r.slice(1) as string[];
+    return { messages: bodies.map((b) => JSON.parse(b) as Message), hasMore: Number(r[0]) === 1 };
+  }
+
+  async conversations(user: string, limit: number, before?: number): Promise<ConversationSummary[]> {
+    const u = this.keys.user(user);
+    const rows = await this.script(
+      "duetConversations",
+      [u.convs, u.last],
+      [before === undefined ? "+inf" : String(before), limit],
+    );
+    const summaries: ConversationSummary[] = [];
+    for (let i = 0; i < rows.length; i += 3) {
+      const body = rows[i + 2];
+      summaries.push({
+        peer: String(rows[i]),
+        unread: 0,
+        lastMessage: typeof body === "string" ? (JSON.parse(body) as Message) : null,
+        updatedAt: Number(rows[i + 1]),
+      });
+    }
+    // Unread counts live with each conversation (another slot each): one pipelined batch.
+    const counts = await Promise.all(
+      summaries.map((s) => {
+        const conv = this.keys.conversation(user, s.peer);
+        return this.call(() => this.scripts.run("duetUnreadCount", [conv.meta, conv.from(s.peer)], [user]));
+      }),
+    );
+    summaries.forEach((s, i) => {
+      s.unread = Number(counts[i]);
+    });
+    return summaries.sort(
+      (a, b) => b.updatedAt - a.updatedAt || (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0),
+    );
+  }
+
+  async eventsSince(user: string, since: number, limit: number): Promise<EventPage> {
+    const u = this.keys.user(user);
+    const r = await this.script("duetEventsSince", [u.seq, u.log], [since, limit]);
+    const events = (r.slice(2) as string[]).map((json) => JSON.parse(json) as StoredEvent);
+    return { events, head: Number(r[0]), reset: Number(r[1]) === 1 };
+  }
+
+  async head(user: string): Promise<number> {
+    const seq = await this.call(() => this.client.get(this.keys.user(user).seq));
+    return seq === null ? 0 : Number(seq);
+  }
+
+  // ---- blocks: the conversation's `blk` set is what a send checks; the user's set is the listing ----
+
+  block(blocker: string, blocked: string): Promise<void> {
+    return this.setBlock(blocker, blocked, true);
+  }
+
+  unblock(blocker: string, blocked: string): Promise<void> {
+    return this.setBlock(blocker, blocked, false);
+  }
+
+  private async setBlock(blocker: string, blocked: string, on: boolean): Promise<void> {
+    const convSet = this.keys.conversation(blocker, blocked).blk;
+    const userSet = this.keys.user(blocker).blocks;
+    if (!this.cluster) {
+      const tx = (this.client as Redis).multi();
+      if (on) tx.sadd(convSet, blocker).sadd(userSet, blocked);
+      else tx.srem(convSet, blocker).srem(userSet, blocked);
+      const results = await this.call(() => tx.exec());
+      const failed = results?.find(([err]) => err !== null);
+      if (failed) throw new DuetError("store_unavailable", `Redis: ${(failed[0] as Error).message}`);
+      return;
+    }
+    // Two slots: two idempotent writes; repeating the call repairs a half-done one.
+    await Promise.all(
+      on
+        ? [
+            this.call(() => this.client.sadd(convSet, blocker)),
+            this.call(() => this.client.sadd(userSet, blocked)),
+          ]
+        : [
+            this.call(() => this.client.srem(convSet, blocker)),
+            this.call(() => this.client.srem(userSet, blocked)),
+          ],
+    );
+  }
+
+  async blocks(blocker: string): Promise<string[]> {
+    const members = await this.call(() => this.client.smembers(this.keys.user(blocker).blocks));
+    return members.sort();
+  }
+
+  async isBlocked(blocker: string, blocked: string): Promise<boolean> {
+    const convSet = this.keys.conversation(blocker, blocked).blk;
+    return (await this.call(() => this.client.sismember(convSet, blocker))) === 1;
+  }
+
+  async countMessages(): Promise<number> {
+    const keys = Array.from({ length: COUNT_SHARDS }, (_, i) => this.keys.count(i));
+    const values = this.cluster
+      ? await Promise.all(keys.map((key) => this.call(() => this.client.get(key))))
+      : await this.call(() => this.client.mget(keys));
+    return values.reduce((sum, v) => sum + Number(v ?? 0), 0);
+  }
+
+  async ping(): Promise<void> {
+    await this.call(() => this.client.ping());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await disconnect(this.client);
+  }
+}
+
+/**
+ * Opens a Redis store: `redis://host:port` or `redis-cluster://h1:p1,h2:p2`. Connects, then reads
+ * (or creates, on first use of this data set) the epoch. Rejects with store_unavailable if Redis
+ * cannot be reached within the timeout.
+ */
+export async function openRedisStore(url: string, options: RedisStoreOptions): Promise<RedisStore> {
+  const cluster = parseRedisUrl(url).cluster;
+  const timeoutMs = options.timeoutMs ?? 2000;
+  const client = createClient(url, {
+    name: "duet-store",
+    commandTimeoutMs: timeoutMs,
+    queueWhileOffline: false,
+  });
+  await connect(client, Math.max(timeoutMs, 5000));
+  const keys = new RedisKeys(options.prefix);
+  const candidate = randomUUID();
+  let previous: string | null;
+  try {
+    previous = await client.set(keys.epoch, candidate, "NX", "GET");
+  } catch (err) {
+    client.disconnect();
+    throw new DuetError("store_unavailable", `Redis: ${(err as Error).message}`);
+  }
+  return new RedisStore(client, previous ?? candidate, { ...options, cluster });
+}

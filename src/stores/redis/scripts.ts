@@ -1,0 +1,58 @@
+import { readFileSync } from "node:fs";
+import type { Cluster, Redis } from "ioredis";
+
+/**
+ * The Lua scripts, one per atomic operation, each the concatenation of shared step files and its
+ * own entry file (lua/*.lua, read next to this module: the build copies them, see
+ * scripts/copy-lua.mjs). Defined once per client with defineCommand: EVALSHA, EVAL on NOSCRIPT.
+ */
+const SCRIPTS = {
+  duetSend: { files: ["lib", "send-steps", "send"], keys: 17 },
+  duetStoreMessage: { files: ["lib", "send-steps", "store-message"], keys: 6 },
+  duetApplyMessage: { files: ["lib", "send-steps", "apply-message"], keys: 5 },
+  duetMarkRead: { files: ["lib", "read-steps", "mark-read"], keys: 8 },
+  duetMoveMarker: { files: ["lib", "read-steps", "move-marker"], keys: 2 },
+  duetApplyRead: { files: ["lib", "read-steps", "apply-read"], keys: 3 },
+  duetReadUnread: { files: ["lib", "read-steps", "read-unread"], keys: 9 },
+  duetTakeUnread: { files: ["lib", "read-steps", "take-unread"], keys: 3 },
+  duetHistory: { files: ["history"], keys: 2 },
+  duetConversations: { files: ["conversations"], keys: 2 },
+  duetUnreadCount: { files: ["unread-count"], keys: 2 },
+  duetEventsSince: { files: ["lib", "events-since"], keys: 2 },
+} as const;
+
+export type ScriptName = keyof typeof SCRIPTS;
+export type ScriptArg = string | number;
+type ScriptCall = (...args: ScriptArg[]) => Promise<unknown>;
+
+const cache = new Map<string, string>();
+function source(file: string): string {
+  let text = cache.get(file);
+  if (text === undefined) {
+    text = readFileSync(new URL(`./lua/${file}.lua`, import.meta.url), "utf8");
+    cache.set(file, text);
+  }
+  return text;
+}
+
+export function scriptSource(name: ScriptName): string {
+  return SCRIPTS[name].files.map(source).join("\n");
+}
+
+/** Runs duet's scripts on one client. */
+export class Scripts {
+  private readonly client: Redis | Cluster;
+
+  constructor(client: Redis | Cluster) {
+    this.client = client;
+    for (const [name, def] of Object.entries(SCRIPTS)) {
+      client.defineCommand(name, { lua: scriptSource(name as ScriptName), numberOfKeys: def.keys });
+    }
+  }
+
+  run(name: ScriptName, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
+    if (keys.length !== SCRIPTS[name].keys) throw new Error(`${name} takes ${SCRIPTS[name].keys} keys`);
+    const call = (this.client as unknown as Record<ScriptName, ScriptCall>)[name];
+    return call.apply(this.client, [...keys, ...args]);
+  }
+}
