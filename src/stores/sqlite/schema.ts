@@ -21,13 +21,17 @@ CREATE INDEX IF NOT EXISTS messages_by_conv ON messages (conv, id);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_client_id ON messages (sender, client_msg_id)
   WHERE client_msg_id IS NOT NULL;
 
+-- A rowid table: rows append at the end in time order (age trimming walks rid order, no ts
+-- index); only the small (user, seq) index takes random inserts.
 CREATE TABLE IF NOT EXISTS events (
+  rid INTEGER PRIMARY KEY,
   user TEXT NOT NULL,
   seq INTEGER NOT NULL,
   ts INTEGER NOT NULL,
-  body TEXT NOT NULL,
-  PRIMARY KEY (user, seq)
-) WITHOUT ROWID;
+  body TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_user ON events (user, seq);
+
 
 -- floor: the highest seq trimmed from the user's log (0 when nothing was trimmed).
 CREATE TABLE IF NOT EXISTS logs (

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { monotonicFactory } from "ulid";
 import { DuetError } from "../../core/errors.js";
+import { MonotonicUlid } from "../../core/ids.js";
 import type { ConversationSummary, Message, ReadEvent, SendInput, StoredEvent } from "../../core/types.js";
 import type {
   EventPage,
@@ -41,7 +41,7 @@ export class SqliteStore implements Store {
   readonly epoch: string;
   private readonly db: Database.Database;
   private readonly options: SqliteStoreOptions;
-  private readonly nextId = monotonicFactory();
+  private readonly ids = new MonotonicUlid();
   private readonly heads = new Map<string, number>();
   private readonly touched = new Set<string>();
   private queue: PendingWrite[] = [];
@@ -57,6 +57,7 @@ export class SqliteStore implements Store {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
     this.db.pragma("locking_mode = EXCLUSIVE");
+    this.db.pragma("cache_size = -65536");
     this.db.exec(SCHEMA);
     const db = this.db;
     const epochRow = db.prepare("SELECT value FROM meta WHERE key = 'epoch'").get() as Row | undefined;
@@ -107,11 +108,15 @@ export class SqliteStore implements Store {
       unblock: db.prepare("DELETE FROM blocks WHERE blocker = ? AND blocked = ?"),
       blocks: db.prepare("SELECT blocked FROM blocks WHERE blocker = ? ORDER BY blocked").pluck(),
       countMessages: db.prepare("SELECT count(*) FROM messages").pluck(),
-      floorsByAge: db.prepare(
-        `INSERT INTO logs (user, floor) SELECT user, max(seq) FROM events WHERE ts < ? GROUP BY user
+      // Events are appended in time order, so the expired ones are a prefix in rid order.
+      lastExpired: db
+        .prepare("SELECT max(rid) FROM (SELECT rid, ts FROM events ORDER BY rid LIMIT 10000) WHERE ts < ?")
+        .pluck(),
+      floorsUpToRid: db.prepare(
+        `INSERT INTO logs (user, floor) SELECT user, max(seq) FROM events WHERE rid <= ? GROUP BY user
          ON CONFLICT (user) DO UPDATE SET floor = max(floor, excluded.floor)`,
       ),
-      trimByAge: db.prepare("DELETE FROM events WHERE ts < ?"),
+      trimUpToRid: db.prepare("DELETE FROM events WHERE rid <= ?"),
     };
     this.runBatch = db.transaction((batch: PendingWrite[]) => {
       const results = batch.map((item) => {
@@ -207,10 +212,15 @@ export class SqliteStore implements Store {
   /** Age-based retention, run by the server's maintenance timer. */
   trimByAge(now = Date.now()): void {
     const cutoff = now - this.options.retention.maxAgeMs;
-    this.db.transaction(() => {
-      this.stmt.floorsByAge.run(cutoff);
-      this.stmt.trimByAge.run(cutoff);
-    })();
+    // In chunks of at most 10,000 rows, so one sweep never holds the writer for long.
+    for (;;) {
+      const rid = this.stmt.lastExpired.get(cutoff) as number | null;
+      if (rid === null) return;
+      this.db.transaction(() => {
+        this.stmt.floorsUpToRid.run(rid);
+        this.stmt.trimUpToRid.run(rid);
+      })();
+    }
   }
 
   send(input: SendInput): Promise<SendResult> {
@@ -227,7 +237,7 @@ export class SqliteStore implements Store {
     }
     const ts = Date.now();
     const message: Message = {
-      id: this.nextId(ts),
+      id: this.ids.next(ts),
       from: input.from,
       to: input.to,
       ts,
