@@ -44,6 +44,8 @@ export class SqliteStore implements Store {
   private readonly ids = new MonotonicUlid();
   private readonly heads = new Map<string, number>();
   private readonly touched = new Set<string>();
+  /** The four shapes of a history query (before/after each present or not), prepared once. */
+  private readonly historyStatements = new Map<string, Database.Statement>();
   private queue: PendingWrite[] = [];
   private flushScheduled = false;
   private closed = false;
@@ -333,10 +335,12 @@ export class SqliteStore implements Store {
       // With only `after`, page forward from it; otherwise page back from `before` (or the end).
       const forward = query.after !== undefined && query.before === undefined;
       const sql = `SELECT body FROM messages WHERE ${where.join(" AND ")} ORDER BY id ${forward ? "ASC" : "DESC"} LIMIT ?`;
-      const bodies = this.db
-        .prepare(sql)
-        .pluck()
-        .all(...params, query.limit + 1) as string[];
+      let statement = this.historyStatements.get(sql);
+      if (!statement) {
+        statement = this.db.prepare(sql).pluck();
+        this.historyStatements.set(sql, statement);
+      }
+      const bodies = statement.all(...params, query.limit + 1) as string[];
       const hasMore = bodies.length > query.limit;
       if (hasMore) bodies.pop();
       if (!forward) bodies.reverse();
