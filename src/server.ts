@@ -164,21 +164,31 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       const request = await admitStream({ req, res: undefined as never, url, params: {} }, false);
       ws.accept(req, socket, head, request);
     } catch (err) {
-      const error = toDuetError(err);
-      metrics.error(error.code);
-      const body = JSON.stringify({ error: error.toJSON() });
-      const retry = error.retryAfter === undefined ? "" : `Retry-After: ${error.retryAfter}\r\n`;
-      socket.end(
-        `HTTP/1.1 ${error.status} ${error.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retry}Connection: close\r\n\r\n${body}`,
-      );
+      rawError(socket, toDuetError(err));
     }
+  };
+
+  /** An error answer written straight to a socket (no ServerResponse: upgrades, unparsable requests). */
+  const rawError = (socket: Duplex, error: DuetError) => {
+    metrics.error(error.code);
+    const body = JSON.stringify({ error: error.toJSON() });
+    const retry = error.retryAfter === undefined ? "" : `Retry-After: ${error.retryAfter}\r\n`;
+    socket.end(
+      `HTTP/1.1 ${error.status} ${error.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retry}Connection: close\r\n\r\n${body}`,
+    );
   };
 
   const http = createServer({ keepAliveTimeout: 65_000 }, (req, res) => void handle(req, res));
   http.on("upgrade", (req, socket, head) => void upgrade(req, socket, head));
-  http.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
-    else socket.destroy();
+  // Requests node's parser refuses (oversized head, bad syntax, too slow) still get a JSON error.
+  http.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    if (err.code === "HPE_HEADER_OVERFLOW") rawError(socket, new DuetError("headers_too_large"));
+    else if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") rawError(socket, new DuetError("request_timeout"));
+    else rawError(socket, new DuetError("invalid_input", "The request is not valid HTTP."));
   });
 
   const maintenance = setInterval(() => backend.maintain(), 60_000);

@@ -19,6 +19,7 @@ export interface PresenceRegistry {
 export class LocalPresence implements PresenceRegistry {
   private readonly open = new Map<string, number>();
   private readonly lastSeen = new Map<string, number>();
+  private readonly lastPolled = new Map<string, number>();
   private readonly pollWindowMs: number;
 
   constructor(pollWindowMs = 60_000) {
@@ -37,7 +38,9 @@ export class LocalPresence implements PresenceRegistry {
   }
 
   polled(user: string): void {
-    this.lastSeen.set(user, Date.now());
+    const now = Date.now();
+    this.lastPolled.set(user, now);
+    this.lastSeen.set(user, now);
   }
 
   async query(users: string[]): Promise<Record<string, PresenceInfo>> {
@@ -45,8 +48,9 @@ export class LocalPresence implements PresenceRegistry {
     const out: Record<string, PresenceInfo> = {};
     for (const user of users) {
       const seen = this.lastSeen.get(user);
+      const polled = this.lastPolled.get(user);
       if (this.open.has(user)) out[user] = { online: true };
-      else if (seen !== undefined && now - seen < this.pollWindowMs) out[user] = { online: true };
+      else if (polled !== undefined && now - polled < this.pollWindowMs) out[user] = { online: true };
       else out[user] = seen === undefined ? { online: false } : { online: false, lastSeen: seen };
     }
     return out;

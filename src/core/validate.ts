@@ -10,8 +10,12 @@ const MAX_TITLE = 300;
 const MAX_CLIENT_MSG_ID = 64;
 const MAX_DIMENSION = 100_000;
 
+/**
+ * A user id per SPEC section 2, except "." and "..": URL paths resolve those as segments
+ * (`/v1/blocks/..` is `/v1`), so such a user could never be named in a path.
+ */
 export function isUserId(value: unknown): value is string {
-  return typeof value === "string" && USER_ID.test(value);
+  return typeof value === "string" && USER_ID.test(value) && value !== "." && value !== "..";
 }
 
 export function userId(value: unknown, field = "user"): string {

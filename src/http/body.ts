@@ -17,10 +17,16 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
   if (declared !== undefined && Number(declared) > limit) throw new DuetError("payload_too_large");
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new DuetError("payload_too_large");
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw new DuetError("payload_too_large");
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof DuetError) throw err;
+    // The client went away or sent broken framing mid-body: its fault, not an internal error.
+    throw new DuetError("invalid_input", "The body ended before it was complete.");
   }
   if (size === 0) throw new DuetError("invalid_json", "The body is empty; send a JSON object.");
   let text: string;
