@@ -129,8 +129,9 @@ export const OPTIONS = {
     flag: "max-poll-seconds",
     env: "DUET_MAX_POLL_SECONDS",
     kind: "int",
-    default: 60,
-    help: "cap on a long-poll's timeout",
+    // Under the 60 s read timeout that proxies default to (nginx's proxy_read_timeout).
+    default: 50,
+    help: "cap on a long-poll's timeout, in seconds (keep it under your proxy's read timeout)",
   },
   retentionEvents: {
     flag: "retention-events",
