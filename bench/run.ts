@@ -1,0 +1,467 @@
+/**
+ * `npm run bench`: starts duet (dist/cli.js, fresh store per run) and one load-generator process,
+ * runs the workloads of issue 6 and prints a table and one `BENCH_JSON {...}` line per run.
+ *
+ *   W1 chat relay   users in pairs, K messages in flight each (closed loop): throughput, latency,
+ *                   server CPU per delivered message (from /proc), loss/duplication/order checks.
+ *   W2 idle         C idle authenticated connections: server RSS per connection after GC.
+ *   W3 open loop    a fixed total send rate: delivery latency at a load that does not saturate.
+ *
+ * `--compare socketio` runs W1 and W2 against a minimal Socket.IO 4.8 relay too, interleaved
+ * with duet's runs in the same invocation, and prints the ratios. See docs/PERFORMANCE.md.
+ */
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { formatSummary } from "./profile-summary.js";
+import type { Command, Endpoint, FlowStats, Job, Reply, Target, Transport } from "./protocol.js";
+import { TRANSPORTS } from "./protocol.js";
+import { printSummary, type RunResult } from "./report.js";
+import {
+  compileEntry,
+  ensureBuilt,
+  fdLimits,
+  procUsage,
+  ROOT,
+  type ServerProcess,
+  sleep,
+  startDuet,
+  startLoadgen,
+  startRedis,
+  startSocketIo,
+  usageOf,
+} from "./servers.js";
+
+const USAGE = `Usage: npm run bench -- [options]
+
+  --workload w1|w2|w3|all   which workloads (default w1)
+  --transport <t>|all       ws | sse | stream | longpoll (default: ws for w1, all for w2 and w3)
+  --users N                 W1/W3 users, in pairs (default 1000)
+  --inflight K              W1 messages in flight per user (default 4)
+  --warmup S                W1/W3 warm-up seconds (default 2)
+  --seconds S               W1/W3 measured seconds (default 10)
+  --rate R                  W3 total messages per second (default 5000)
+  --conns C                 W2 idle connections per transport (default 10000)
+  --runs N                  interleaved runs of each case; tables show medians (default 1)
+  --compare socketio        also run W1 and W2 against a minimal Socket.IO 4.8 relay
+  --store sqlite|redis      duet's store; redis starts a private redis-server (default sqlite)
+  --workers N               duet processes on one port (needs --store redis; default 1)
+  --text-bytes N            message text size (default 100)
+  --http-sockets N          keep-alive sockets for HTTP sends (default 256)
+  --cpu-prof DIR            profile duet with node --cpu-prof into DIR and summarise each profile
+  --help
+`;
+
+const { values: flags } = parseArgs({
+  options: {
+    workload: { type: "string", default: "w1" },
+    transport: { type: "string" },
+    users: { type: "string", default: "1000" },
+    inflight: { type: "string", default: "4" },
+    warmup: { type: "string", default: "2" },
+    seconds: { type: "string", default: "10" },
+    rate: { type: "string", default: "5000" },
+    conns: { type: "string", default: "10000" },
+    runs: { type: "string", default: "1" },
+    compare: { type: "string" },
+    store: { type: "string", default: "sqlite" },
+    workers: { type: "string", default: "1" },
+    "text-bytes": { type: "string", default: "100" },
+    "http-sockets": { type: "string", default: "256" },
+    "cpu-prof": { type: "string" },
+    help: { type: "boolean", default: false },
+  },
+  strict: true,
+});
+
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function positive(name: string, value: string | undefined, float = false): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || (!float && !Number.isInteger(n)))
+    fail(`--${name} must be a positive number`);
+  return n;
+}
+
+if (flags.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+
+type Workload = "w1" | "w2" | "w3";
+const workloads: Workload[] =
+  flags.workload === "all"
+    ? ["w1", "w2", "w3"]
+    : (flags.workload?.split(",").map((w) => w as Workload) ?? []);
+if (workloads.length === 0 || !workloads.every((w) => w === "w1" || w === "w2" || w === "w3"))
+  fail("--workload must be w1, w2, w3 or all");
+const transportFlag = flags.transport;
+if (
+  transportFlag !== undefined &&
+  transportFlag !== "all" &&
+  !TRANSPORTS.includes(transportFlag as Transport)
+)
+  fail("--transport must be ws, sse, stream, longpoll or all");
+if (flags.compare !== undefined && flags.compare !== "socketio") fail("--compare takes socketio");
+if (flags.store !== "sqlite" && flags.store !== "redis" && !flags.store?.startsWith("redis://"))
+  fail("--store must be sqlite, redis (a private redis-server) or a redis:// URL");
+
+const opts = {
+  users: positive("users", flags.users),
+  inflight: positive("inflight", flags.inflight),
+  warmup: positive("warmup", flags.warmup, true),
+  seconds: positive("seconds", flags.seconds, true),
+  rate: positive("rate", flags.rate),
+  conns: positive("conns", flags.conns),
+  runs: positive("runs", flags.runs),
+  workers: positive("workers", flags.workers),
+  textBytes: positive("text-bytes", flags["text-bytes"]),
+  httpSockets: positive("http-sockets", flags["http-sockets"]),
+  compare: flags.compare === "socketio",
+  store: flags.store ?? "sqlite",
+  cpuProf: flags["cpu-prof"],
+};
+const useRedis = opts.store !== "sqlite";
+if (opts.workers > 1 && !useRedis) fail("--workers needs --store redis (SQLite is one process)");
+
+function transportsFor(workload: Workload): Transport[] {
+  if (transportFlag === "all") return [...TRANSPORTS];
+  if (transportFlag !== undefined) return [transportFlag as Transport];
+  return workload === "w1" ? ["ws"] : [...TRANSPORTS];
+}
+
+interface Case {
+  workload: Workload;
+  target: Target;
+  transport: Transport;
+}
+
+const cases: Case[] = [];
+for (const workload of workloads) {
+  for (const transport of transportsFor(workload)) {
+    cases.push({ workload, target: "duet", transport });
+    // The Socket.IO relay is WebSocket only; the issue compares W1 and W2.
+    if (opts.compare && transport === "ws" && workload !== "w3")
+      cases.push({ workload, target: "socketio", transport });
+  }
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const SECRET = "bench-secret-0123456789abcdef0123456789";
+
+/** Talks to the load generator: one reply per command, in order. */
+class Loadgen {
+  private readonly child: ChildProcess;
+  private readonly waiting: { resolve: (r: Reply) => void; reject: (e: Error) => void }[] = [];
+
+  constructor(child: ChildProcess) {
+    this.child = child;
+    child.on("message", (reply: Reply) => {
+      const next = this.waiting.shift();
+      if (!next) return;
+      if (reply.reply === "error") next.reject(new Error(`load generator: ${reply.message}`));
+      else next.resolve(reply);
+    });
+    child.on("exit", (code) => {
+      for (const w of this.waiting.splice(0)) w.reject(new Error(`load generator exited (${code})`));
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  request(command: Command): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.child.send(command);
+    });
+  }
+
+  async ready(job: Job): Promise<Extract<Reply, { reply: "ready" }>> {
+    const reply = await this.request({ cmd: "setup", job });
+    if (reply.reply !== "ready") throw new Error(`unexpected reply ${reply.reply}`);
+    return reply;
+  }
+
+  async stats(drainMs: number): Promise<FlowStats> {
+    const reply = await this.request({ cmd: "stop", drainMs });
+    if (reply.reply !== "stats") throw new Error(`unexpected reply ${reply.reply}`);
+    return reply.stats;
+  }
+}
+
+const live = new Set<ServerProcess>();
+process.on("exit", () => {
+  for (const server of live) if (server.running) server.proc.kill("SIGKILL");
+});
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    for (const server of live) if (server.running) server.proc.kill("SIGKILL");
+    process.exit(130);
+  });
+}
+
+interface Started {
+  server: ServerProcess;
+  redis?: ServerProcess;
+  endpoint: Endpoint;
+}
+
+let entries: { loadgen: string; socketio: string; gcHook: string };
+
+async function startTarget(target: Target, fdNeed: number): Promise<Started> {
+  let redis: ServerProcess | undefined;
+  let redisUrl: string | undefined;
+  if (useRedis) {
+    if (opts.store.startsWith("redis://")) redisUrl = opts.store;
+    else {
+      const started = await startRedis();
+      redis = started.server;
+      redisUrl = started.url;
+      live.add(redis);
+    }
+  }
+  const base = { nodeArgs: [] as string[], fdNeed, secret: SECRET, gcHook: entries.gcHook };
+  let server: ServerProcess;
+  try {
+    if (target === "duet") {
+      const nodeArgs = opts.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${opts.cpuProf}`] : [];
+      server = await startDuet({ ...base, nodeArgs, store: redisUrl ?? "", workers: opts.workers, env: {} });
+    } else {
+      server = await startSocketIo({ ...base, entry: entries.socketio, redisUrl, workers: opts.workers });
+    }
+  } catch (err) {
+    await redis?.stop();
+    throw err;
+  }
+  live.add(server);
+  return { server, redis, endpoint: { target, url: server.url, secret: SECRET } };
+}
+
+async function stopTarget(started: Started): Promise<void> {
+  await started.server.stop();
+  live.delete(started.server);
+  if (started.redis) {
+    await started.redis.stop();
+    live.delete(started.redis);
+  }
+}
+
+function serverPids(started: Started): number[] {
+  return [...started.server.pids(), ...(started.redis ? [started.redis.pid] : [])];
+}
+
+function describe(c: Case): Omit<RunResult, "run" | "metrics" | "errorSamples"> {
+  return {
+    workload: c.workload,
+    target: c.target,
+    transport: c.transport,
+    store: c.target === "duet" ? (useRedis ? "redis" : "sqlite") : useRedis ? "redis-adapter" : "none",
+    workers: opts.workers,
+  };
+}
+
+/** W1 or W3 once: fresh server, connect, warm up, measure, drain, check. */
+async function runTraffic(c: Case, run: number, loadgen: Loadgen): Promise<RunResult> {
+  const started = await startTarget(c.target, opts.users + 1024);
+  try {
+    const job: Job =
+      c.workload === "w1"
+        ? {
+            kind: "w1",
+            endpoint: started.endpoint,
+            transport: c.transport,
+            users: opts.users,
+            inflight: opts.inflight,
+            textBytes: opts.textBytes,
+            httpSockets: opts.httpSockets,
+          }
+        : {
+            kind: "w3",
+            endpoint: started.endpoint,
+            transport: c.transport,
+            users: opts.users,
+            rate: opts.rate,
+            textBytes: opts.textBytes,
+            httpSockets: opts.httpSockets,
+          };
+    const ready = await loadgen.ready(job);
+    if (ready.failed > 0)
+      throw new Error(`${ready.failed} connections failed: ${ready.errorSamples.join("; ")}`);
+    await loadgen.request({ cmd: "start" });
+    await sleep(opts.warmup * 1000);
+    const pids = serverPids(started);
+    const s0 = usageOf(pids);
+    const r0 = started.redis ? procUsage(started.redis.pid) : undefined;
+    const l0 = procUsage(loadgen.pid);
+    const t0 = performance.now();
+    await loadgen.request({ cmd: "mark" });
+    await sleep(opts.seconds * 1000);
+    const s1 = usageOf(pids);
+    const r1 = started.redis ? procUsage(started.redis.pid) : undefined;
+    const l1 = procUsage(loadgen.pid);
+    const elapsed = (performance.now() - t0) / 1000;
+    const stats = await loadgen.stats(15_000);
+    await loadgen.request({ cmd: "close" });
+    const rate = stats.delivered / stats.windowSec;
+    const serverCpuSec = s1.cpuSec - s0.cpuSec;
+    const cpuPerSec = serverCpuSec / elapsed;
+    const usPerMsg = rate > 0 ? (cpuPerSec / rate) * 1e6 : Number.NaN;
+    return {
+      ...describe(c),
+      run,
+      metrics: {
+        msgsPerSec: rate,
+        p50Ms: stats.latency.p50,
+        p99Ms: stats.latency.p99,
+        maxMs: stats.latency.max,
+        lost: stats.lost,
+        duplicated: stats.duplicated,
+        outOfOrder: stats.outOfOrder,
+        errors: stats.errors,
+        disconnects: stats.disconnects,
+        serverCpuSec,
+        serverCores: cpuPerSec,
+        usPerMsg,
+        capacityPerCore: 1e6 / usPerMsg,
+        redisCpuSec: r0 && r1 ? r1.cpuSec - r0.cpuSec : undefined,
+        loadgenCpuSec: l1.cpuSec - l0.cpuSec,
+        loadgenCores: (l1.cpuSec - l0.cpuSec) / elapsed,
+        serverRssBytes: s1.rssBytes,
+        windowSec: stats.windowSec,
+        sent: stats.sent,
+        accepted: stats.accepted,
+        received: stats.received,
+        samples: stats.latency.samples,
+      },
+      errorSamples: stats.errorSamples,
+    };
+  } finally {
+    await stopTarget(started);
+  }
+}
+
+/** Waits for RSS to stop moving after a GC: the reading W2 divides by the connections. */
+async function settledRss(started: Started): Promise<number> {
+  let previous = -1;
+  for (let i = 0; i < 20; i++) {
+    started.server.collectGarbage();
+    await sleep(700);
+    const rss = usageOf(serverPids(started)).rssBytes;
+    if (previous > 0 && Math.abs(rss - previous) < 0.002 * previous) return rss;
+    previous = rss;
+  }
+  return previous;
+}
+
+/** W2 once: fresh server, a warm-up round of connections, then C idle ones; RSS delta / C. */
+async function runIdle(c: Case, run: number, loadgen: Loadgen): Promise<RunResult> {
+  const started = await startTarget(c.target, opts.conns + 1024);
+  try {
+    const job = (conns: number, userPrefix: string): Job => ({
+      kind: "w2",
+      endpoint: started.endpoint,
+      transport: c.transport,
+      conns,
+      concurrency: 100,
+      userPrefix,
+    });
+    // Code paths are compiled and pools grown once before the baseline, not charged per connection.
+    await loadgen.ready(job(Math.min(500, opts.conns), "warm"));
+    await loadgen.request({ cmd: "close" });
+    await sleep(1000);
+    const before = await settledRss(started);
+    const ready = await loadgen.ready(job(opts.conns, "idle"));
+    await sleep(1000);
+    const after = await settledRss(started);
+    await loadgen.request({ cmd: "close" });
+    return {
+      ...describe(c),
+      run,
+      metrics: {
+        conns: ready.connected,
+        failed: ready.failed,
+        rssBeforeBytes: before,
+        rssAfterBytes: after,
+        bytesPerConn: ready.connected > 0 ? (after - before) / ready.connected : Number.NaN,
+      },
+      errorSamples: ready.errorSamples,
+    };
+  } finally {
+    await stopTarget(started);
+  }
+}
+
+function checkRedisStore(): void {
+  if (!useRedis) return;
+  const built = existsSync(join(ROOT, "dist", "stores", "redis"));
+  if (!built) {
+    fail(
+      "--store redis needs duet's Redis store (src/stores/redis), which is not in this build; " +
+        "run the SQLite bench, or build a tree that has it.",
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  ensureBuilt(log);
+  checkRedisStore();
+  const [loadgenEntry, socketio, gcHook] = await Promise.all([
+    compileEntry("loadgen"),
+    compileEntry("socketio-server"),
+    compileEntry("gc-hook"),
+  ]);
+  entries = { loadgen: loadgenEntry, socketio, gcHook };
+  if (opts.cpuProf) mkdirSync(opts.cpuProf, { recursive: true });
+  const fdNeed = Math.max(opts.users, workloads.includes("w2") ? opts.conns : 0) + 1024;
+  const { soft, hard } = fdLimits();
+  if (fdNeed > hard)
+    log(`warning: ${fdNeed} open files needed, the hard limit is ${hard}; some connections will fail`);
+  else if (fdNeed > soft) log(`raising the open-file limit to ${fdNeed} for the child processes (ulimit -n)`);
+  const loadgen = new Loadgen(startLoadgen(loadgenEntry, fdNeed));
+  log(
+    `bench: ${cases.length} case(s) × ${opts.runs} run(s) on ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), node ${process.version}`,
+  );
+  const results: RunResult[] = [];
+  let failed = false;
+  for (let run = 1; run <= opts.runs; run++) {
+    for (const c of cases) {
+      log(`run ${run}/${opts.runs}: ${c.workload} ${c.target} ${c.transport} ...`);
+      try {
+        const result =
+          c.workload === "w2" ? await runIdle(c, run, loadgen) : await runTraffic(c, run, loadgen);
+        results.push(result);
+        process.stdout.write(
+          `BENCH_JSON ${JSON.stringify({ kind: "run", ...result, at: new Date().toISOString() })}\n`,
+        );
+      } catch (err) {
+        failed = true;
+        log(`  failed: ${(err as Error).message}`);
+        await loadgen.request({ cmd: "close" }).catch(() => undefined);
+      }
+    }
+  }
+  await loadgen.request({ cmd: "exit" }).catch(() => undefined);
+  process.stdout.write(printSummary(results, opts));
+  if (opts.cpuProf) {
+    for (const file of readdirSync(opts.cpuProf).filter((f) => f.endsWith(".cpuprofile"))) {
+      process.stdout.write(`\n${formatSummary(join(opts.cpuProf, file), 30)}\n`);
+    }
+  }
+  const broken = results.some(
+    (r) => (r.metrics.lost ?? 0) + (r.metrics.duplicated ?? 0) + (r.metrics.outOfOrder ?? 0) > 0,
+  );
+  if (broken) log("FAILED: messages were lost, duplicated or delivered out of order (see the table)");
+  process.exit(failed || broken ? 1 : 0);
+}
+
+main().catch((err: unknown) => {
+  log(`bench: ${(err as Error).stack ?? String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,90 @@
+/**
+ * The minimal Socket.IO 4.8 relay duet is compared with: WebSocket transport only, each socket
+ * joins a room named after its user, and a `send` is emitted to the peer's room. It stores
+ * nothing and resumes nothing. Users authenticate with the same HS256 tokens as duet's, checked
+ * once per connection. With WORKERS > 1 and REDIS_URL it runs that many processes on one port
+ * with the Redis adapter (@socket.io/redis-adapter), as a scaled-out Socket.IO deployment would.
+ *
+ * Environment: PORT, BENCH_SECRET, WORKERS (default 1), REDIS_URL.
+ */
+import cluster from "node:cluster";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+
+const port = Number(process.env.PORT ?? 3000);
+const secret = process.env.BENCH_SECRET ?? "";
+const workers = Number(process.env.WORKERS ?? 1);
+const redisUrl = process.env.REDIS_URL;
+
+/** The user of a valid HS256 token, or null. */
+function verify(token: unknown): string | null {
+  if (typeof token !== "string") return null;
+  const [header, payload, signature] = token.split(".");
+  if (!header || !payload || !signature) return null;
+  const expected = createHmac("sha256", secret).update(`${header}.${payload}`).digest();
+  const given = Buffer.from(signature, "base64url");
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+  const claims = JSON.parse(Buffer.from(payload, "base64url").toString()) as { sub?: unknown; exp?: unknown };
+  if (typeof claims.sub !== "string" || typeof claims.exp !== "number") return null;
+  return claims.exp * 1000 > Date.now() ? claims.sub : null;
+}
+
+async function serve(): Promise<void> {
+  const http = createServer((req, res) => {
+    if (req.url === "/healthz") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end('{"ok":true}');
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  const io = new Server(http, { transports: ["websocket"], serveClient: false, perMessageDeflate: false });
+  if (redisUrl) {
+    const [{ createAdapter }, { Redis }] = await Promise.all([
+      import("@socket.io/redis-adapter"),
+      import("ioredis"),
+    ]);
+    const pub = new Redis(redisUrl);
+    io.adapter(createAdapter(pub, pub.duplicate()));
+  }
+  io.use((socket, next) => {
+    const user = verify((socket.handshake.auth as { token?: unknown }).token);
+    if (user === null) next(new Error("unauthorized"));
+    else {
+      socket.data.user = user;
+      next();
+    }
+  });
+  io.on("connection", (socket) => {
+    const user = socket.data.user as string;
+    socket.join(user);
+    socket.on("send", (payload: { to?: unknown; text?: unknown }) => {
+      if (typeof payload?.to !== "string" || typeof payload.text !== "string") return;
+      io.to(payload.to).emit("message", { from: user, text: payload.text });
+    });
+  });
+  http.listen(port, "127.0.0.1", () => {
+    process.stdout.write(`${JSON.stringify({ msg: "listening", url: `http://127.0.0.1:${port}` })}\n`);
+  });
+  const stop = () => {
+    io.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+if (workers > 1 && cluster.isPrimary) {
+  if (!redisUrl) throw new Error("WORKERS > 1 needs REDIS_URL");
+  for (let i = 0; i < workers; i++) cluster.fork();
+  const stop = () => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
+    process.exit(0);
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+} else {
+  void serve();
+}

@@ -1,0 +1,109 @@
+/**
+ * A smoke run of `npm run bench`: a few users for about a second, as a real child process against
+ * real servers. It checks what the bench reports about correctness (nothing lost, duplicated or out
+ * of order; every confirmed send received) and that its JSON lines parse. Never a timing assertion.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { test } from "node:test";
+
+const ROOT = new URL("../../", import.meta.url);
+
+interface BenchLine {
+  kind: "run" | "median" | "ratio";
+  workload?: string;
+  target?: string;
+  transport?: string;
+  metrics?: Record<string, number>;
+  ratios?: Record<string, number>;
+  errorSamples?: string[];
+}
+
+async function bench(args: string[]): Promise<{ code: number | null; lines: BenchLine[]; output: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "bench/run.ts", ...args], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+  const lines = stdout
+    .split("\n")
+    .filter((line) => line.startsWith("BENCH_JSON "))
+    .map((line) => JSON.parse(line.slice("BENCH_JSON ".length)) as BenchLine);
+  return { code, lines, output: `${stdout}\n${stderr}` };
+}
+
+const QUICK = ["--users", "6", "--inflight", "2", "--warmup", "0.3", "--seconds", "1"];
+
+test("W1 over every transport and against Socket.IO: nothing lost, duplicated or reordered", async () => {
+  const { code, lines, output } = await bench([
+    "--workload",
+    "w1",
+    "--transport",
+    "all",
+    "--compare",
+    "socketio",
+    ...QUICK,
+  ]);
+  assert.equal(code, 0, output);
+  const runs = lines.filter((l) => l.kind === "run");
+  const seen = runs.map((r) => `${r.target} ${r.transport}`).sort();
+  assert.deepEqual(seen, ["duet longpoll", "duet sse", "duet stream", "duet ws", "socketio ws"], output);
+  for (const run of runs) {
+    const m = run.metrics!;
+    const what = `${run.target} ${run.transport}: ${JSON.stringify(run)}`;
+    assert.equal(m.lost, 0, what);
+    assert.equal(m.duplicated, 0, what);
+    assert.equal(m.outOfOrder, 0, what);
+    assert.equal(m.errors, 0, what);
+    assert.equal(m.disconnects, 0, what);
+    assert.ok(m.accepted > 0, what);
+    assert.equal(m.received, m.accepted, what);
+    for (const key of ["msgsPerSec", "p50Ms", "p99Ms", "serverCpuSec", "loadgenCpuSec", "serverRssBytes"]) {
+      assert.equal(typeof m[key], "number", `${key} in ${what}`);
+    }
+  }
+  assert.equal(lines.filter((l) => l.kind === "median").length, 5, output);
+  const ratio = lines.find((l) => l.kind === "ratio");
+  assert.equal(typeof ratio?.ratios?.usPerMsg, "number", output);
+  assert.match(output, /W1 chat relay/);
+});
+
+test("W2 and W3 run on a small scale and report per-connection memory and latency", async () => {
+  const { code, lines, output } = await bench([
+    "--workload",
+    "w2,w3",
+    "--transport",
+    "ws",
+    "--conns",
+    "20",
+    "--rate",
+    "100",
+    ...QUICK,
+  ]);
+  assert.equal(code, 0, output);
+  const idle = lines.find((l) => l.kind === "run" && l.workload === "w2");
+  assert.equal(idle?.metrics?.conns, 20, output);
+  assert.equal(idle?.metrics?.failed, 0, output);
+  assert.equal(typeof idle?.metrics?.bytesPerConn, "number", output);
+  const open = lines.find((l) => l.kind === "run" && l.workload === "w3");
+  assert.equal(open?.metrics?.lost, 0, output);
+  assert.equal(open?.metrics?.outOfOrder, 0, output);
+  assert.equal(open?.metrics?.received, open?.metrics?.accepted, output);
+});
+
+test("bad flags are refused with the usage, and --store redis --workers needs what it needs", async () => {
+  const bad = await bench(["--workload", "w9"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.output, /--workload must be/);
+  const workers = await bench(["--workers", "2"]);
+  assert.equal(workers.code, 2);
+  assert.match(workers.output, /--workers needs --store redis/);
+});
