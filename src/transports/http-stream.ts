@@ -3,6 +3,7 @@ import type { Chat } from "../core/chat.js";
 import type { ErrorCode } from "../core/errors.js";
 import { EventStream, type Sink, type TransportKind } from "../core/stream.js";
 import type { StreamRequest } from "./cursor.js";
+import { drained } from "./drained.js";
 
 /** How one streaming format frames events and keep-alives. */
 interface Framing {
@@ -33,6 +34,8 @@ class ResponseSink implements Sink {
   private readonly framing: Framing;
   private readonly bufferLimit: number;
   private corked = false;
+  /** The last keep-alive is still queued in this process (not yet handed to the kernel). */
+  private beatQueued = false;
 
   constructor(res: ServerResponse, framing: Framing, bufferLimit: number) {
     this.res = res;
@@ -45,7 +48,7 @@ class ResponseSink implements Sink {
     this.raw(this.framing.event(json, seq));
   }
 
-  private raw(chunk: string): void {
+  private raw(chunk: string, flushed?: () => void): void {
     const res = this.res;
     if (res.writableEnded || res.destroyed) return;
     if (!this.corked) {
@@ -56,8 +59,13 @@ class ResponseSink implements Sink {
         res.uncork();
       });
     }
-    res.write(chunk);
+    res.write(chunk, flushed);
     if (res.writableLength > this.bufferLimit) this.close("slow_consumer");
+  }
+
+  whenWritable(): Promise<void> | undefined {
+    if (!this.res.writableNeedDrain) return undefined;
+    return drained(this.res);
   }
 
   close(reason: ErrorCode): void {
@@ -65,8 +73,21 @@ class ResponseSink implements Sink {
     else if (!this.res.writableEnded) this.res.end();
   }
 
+  /**
+   * The shared sweep's keep-alive. These transports have no way back from the client, so a dead
+   * (half-open) peer shows only as writes that stop leaving once the socket buffers are full: a
+   * keep-alive still queued at the next sweep means nothing left for a whole interval, and the
+   * stream is closed like a slow consumer (the client resumes from its cursor).
+   */
   heartbeat(): void {
-    this.raw(this.framing.keepAlive);
+    if (this.beatQueued) {
+      this.close("slow_consumer");
+      return;
+    }
+    this.beatQueued = true;
+    this.raw(this.framing.keepAlive, () => {
+      this.beatQueued = false;
+    });
   }
 }
 
