@@ -16,6 +16,13 @@ export interface Sink {
   close(reason: ErrorCode): void;
   /** Called by the hub's shared sweep; stream transports send their keep-alive here. */
   heartbeat?(): void;
+  /**
+   * Flow control for replays from the store: undefined while the connection can take more now,
+   * else a promise that settles once its buffer has drained (or it closed). Live events do not
+   * wait (a connection that cannot keep up with them is cut at its buffer limit); a replay does,
+   * so a client resuming a long backlog over a slow link is paced rather than cut for being slow.
+   */
+  whenWritable?(): Promise<void> | undefined;
 }
 
 /** Events replayed per store read while catching up. */
@@ -72,7 +79,7 @@ export class EventStream {
           this.resetTo(page.head);
         } else {
           this.hello(page.head);
-          this.writeStored(page.events);
+          await this.writeStored(page.events);
         }
       }
       this.started = true;
@@ -93,10 +100,16 @@ export class EventStream {
     this.sink.write(JSON.stringify({ type: "reset", seq: head, epoch: this.store.epoch }), head);
   }
 
-  private writeStored(events: { seq: number }[]): void {
+  /** Writes a page read from the store, pausing whenever the connection's buffer is full. */
+  private async writeStored(events: { seq: number }[]): Promise<void> {
     for (const event of events) {
       if (this.closed) return;
       if (event.seq <= this.lastSeq) continue;
+      const room = this.sink.whenWritable?.();
+      if (room) {
+        await room;
+        if (this.closed) return;
+      }
       this.lastSeq = event.seq;
       this.sink.write(JSON.stringify(event), event.seq);
     }
@@ -112,7 +125,7 @@ export class EventStream {
       if (page.reset) {
         this.resetTo(page.head);
       } else {
-        this.writeStored(page.events);
+        await this.writeStored(page.events);
         if (page.events.length === PAGE) this.dirty = true;
       }
     } while (this.dirty && !this.closed);

@@ -7,6 +7,7 @@ import { RateLimiter } from "../core/rate-limit.js";
 import { EventStream, type Sink } from "../core/stream.js";
 import { asObject, messageId, sendInput, userId } from "../core/validate.js";
 import type { StreamRequest } from "./cursor.js";
+import { drained } from "./drained.js";
 
 export interface WsOptions {
   maxPayload: number;
@@ -55,6 +56,11 @@ class WsSink implements Sink {
     }
     this.ws.send(frame);
     if (this.ws.bufferedAmount > this.bufferLimit) this.close("slow_consumer");
+  }
+
+  whenWritable(): Promise<void> | undefined {
+    if (!this.socket.writableNeedDrain || this.ws.readyState !== WebSocket.OPEN) return undefined;
+    return drained(this.socket);
   }
 
   close(reason: ErrorCode): void {
