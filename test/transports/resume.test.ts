@@ -1,0 +1,181 @@
+/**
+ * Issue 3, item 2: resume without gap or duplicate. A client is dropped abruptly (its TCP socket
+ * destroyed) in the middle of a burst of 1,000 messages sent concurrently over HTTP, reconnects
+ * from its cursor while the burst goes on, is dropped again and comes back to a backlog bigger
+ * than one store page while more messages arrive live. Across all its connections it must have
+ * seen every stored event exactly once, in seq order (the store's seqs are consecutive, so any
+ * gap or repeat shows), and every message id the sender was given a 201 for.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import {
+  connect,
+  consecutive,
+  open,
+  type SseClient,
+  sendMany,
+  type TestClient,
+  TRANSPORTS,
+  type TransportName,
+  type WireEvent,
+  waitUntil,
+} from "../helpers/clients.js";
+import { startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
+
+let server: TestServer;
+
+before(async () => {
+  server = await startDuet({ DUET_SEND_RATE: "100000", DUET_SEND_BURST: "100000" });
+});
+
+after(() => server.close());
+
+/** Sends in the background; `sent()` tells how many got their 201 so far. */
+function pump(from: string, token: string, to: string, count: number, parallel: number, prefix: string) {
+  let sent = 0;
+  const done = sendMany(server.url, token, to, count, { parallel, prefix, onSent: (n) => (sent = n) });
+  return { done, sent: () => sent, from };
+}
+
+function messageIds(events: WireEvent[]): string[] {
+  return events.filter((e) => e.type === "message").map((e) => (e.message as { id: string }).id);
+}
+
+/** Everything the connections received is every event 1..head exactly once, in order. */
+function assertExactlyOnce(clients: TestClient[], head: number, sentIds: string[]): void {
+  const all = clients.flatMap((c) => c.stored());
+  assert.equal(consecutive(all, 1, head), null);
+  const ids = messageIds(all);
+  assert.deepEqual([...ids].sort(), [...sentIds].sort(), "every accepted message, once");
+  // One conversation: message ids sort in its order, so seq order and id order agree.
+  for (let i = 1; i < ids.length; i++) assert.ok(ids[i - 1] < ids[i], `message order at ${i}`);
+}
+
+for (const transport of TRANSPORTS) {
+  test(`${transport}: dropped mid-burst and again before a backlog, resumed with nothing lost or repeated`, async () => {
+    const alice = `alice-${transport}`;
+    const bob = `bob-${transport}`;
+    const aliceToken = await tokenFor(alice);
+    const bobToken = await tokenFor(bob);
+    const clients: TestClient[] = [];
+    try {
+      const first = await connect(transport, server.url, bobToken);
+      clients.push(first);
+      assert.equal(first.cursor.since, 0);
+
+      // 1. A burst of 1,000; the connection drops after ~150 and comes back while it goes on.
+      const burst = pump(alice, aliceToken, bob, 1000, 20, "burst-");
+      await first.waitFor("part of the burst", () => first.stored().length >= 150);
+      first.abort();
+      const dropped = first.cursor.since ?? 0;
+      await waitUntil("messages sent while disconnected", () => burst.sent() >= dropped + 150);
+      const second = await connect(transport, server.url, bobToken, { ...first.cursor });
+      clients.push(second);
+      const burstIds = await burst.done;
+      await second.waitForSeq(1000);
+
+      // 2. Dropped again; 700 arrive meanwhile (more than a store page and a poll answer), and
+      //    100 more arrive live while it reconnects and catches up.
+      second.abort();
+      const backlogIds = await sendMany(server.url, aliceToken, bob, 700, {
+        parallel: 50,
+        prefix: "backlog-",
+      });
+      const live = pump(alice, aliceToken, bob, 100, 5, "live-");
+      const third = await connect(transport, server.url, bobToken, { ...second.cursor });
+      clients.push(third);
+      const liveIds = await live.done;
+      await third.waitForSeq(1800);
+
+      assert.ok(first.stored().length > 0 && second.stored().length > 0 && third.stored().length >= 700);
+      assertExactlyOnce(clients, 1800, [...burstIds, ...backlogIds, ...liveIds]);
+    } finally {
+      for (const client of clients) client.abort();
+    }
+  });
+}
+
+test("a user switches transport between connections: ws, long-poll, sse (Last-Event-ID), stream, poll, ws", async () => {
+  const sender = "switch-sender";
+  const user = "switcher";
+  const senderToken = await tokenFor(sender);
+  const token = await tokenFor(user);
+  const plan: TransportName[] = ["ws", "longpoll", "sse", "stream", "poll", "ws"];
+  const clients: TestClient[] = [await connect("ws", server.url, token)];
+  const flow = pump(sender, senderToken, user, 1200, 10, "switch-");
+  let finished = false;
+  void flow.done.then(() => {
+    finished = true;
+  });
+  try {
+    for (const [i, transport] of plan.entries()) {
+      const previous = clients.at(-1) as TestClient;
+      if (i > 0) {
+        const cursor = { ...previous.cursor };
+        // SSE resumes the way a browser does: the seq in Last-Event-ID, only the epoch in the URL.
+        const options =
+          transport === "sse" ? { epoch: cursor.epoch, lastEventId: String(cursor.since) } : cursor;
+        clients.push(await connect(transport, server.url, token, options));
+      }
+      const client = clients.at(-1) as TestClient;
+      if (i === plan.length - 1) break;
+      await client.waitFor("its share of the flow", () => client.stored().length >= 100 || finished);
+      client.abort();
+      const at = client.cursor.since ?? 0;
+      await waitUntil("messages sent between connections", () => flow.sent() >= at + 50 || finished);
+    }
+    const ids = await flow.done;
+    const last = clients.at(-1) as TestClient;
+    await last.waitForSeq(1200);
+    assert.ok(
+      clients.slice(0, 3).every((c) => c.stored().length > 0),
+      "the flow was still going when the first connections dropped",
+    );
+    assertExactlyOnce(clients, 1200, ids);
+  } finally {
+    for (const client of clients) client.abort();
+  }
+});
+
+test("sse: EventSource reconnects by itself after a dropped socket and resumes with Last-Event-ID", async () => {
+  const senderToken = await tokenFor("es-sender");
+  const token = await tokenFor("es-user");
+  const es = open("sse", server.url, token, { autoReconnect: true }) as SseClient;
+  try {
+    await es.ready();
+    const flow = pump("es-sender", senderToken, "es-user", 300, 5, "es-");
+    await es.waitFor("part of the flow", () => es.stored().length >= 50);
+    es.dropSocket();
+    const at = es.cursor.since ?? 0;
+    await waitUntil("messages sent while it is away", () => flow.sent() >= at + 50);
+    const ids = await flow.done;
+    await es.waitForSeq(300);
+    assert.equal(es.opens, 2, "one automatic reconnect");
+    assert.equal(es.sentLastEventIds.length, 2);
+    assert.equal(es.sentLastEventIds[0], null);
+    assert.equal(Number(es.sentLastEventIds[1]), at, "Last-Event-ID is the last seq it got");
+    assert.equal(es.ofType("hello").length, 2);
+    assertExactlyOnce([es], 300, ids);
+  } finally {
+    es.abort();
+  }
+});
+
+test("sse: Last-Event-ID wins over a stale since in the URL (a browser reconnects to the same URL)", async () => {
+  const token = await tokenFor("lei-user");
+  await sendMany(server.url, await tokenFor("lei-sender"), "lei-user", 5, { parallel: 1 });
+  const client = await connect("sse", server.url, token, {
+    since: 1,
+    epoch: server.chat.store.epoch,
+    lastEventId: "3",
+  });
+  try {
+    await client.waitForSeq(5);
+    assert.deepEqual(
+      client.stored().map((e) => e.seq),
+      [4, 5],
+    );
+  } finally {
+    client.abort();
+  }
+});
