@@ -98,4 +98,6 @@ export async function servePoll(
   }
   sink.deadline = Date.now() + timeoutSeconds * 1000;
   sink.waiting = true;
+  // A held long-poll is a client polling right now: online from the start, not once answered.
+  chat.presence.polled(request.user);
 }
