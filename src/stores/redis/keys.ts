@@ -10,7 +10,7 @@
  *   rd      hash    "<peer> <reader>" -> upTo of the newest `read` event in this log
  *   ap      zset    message id -> seq, recent messages applied to this log (cluster only: retries)
  *   blocks  set     users this user blocked (the listing; `blk` below is what sends check)
- *   pr      hash    presence: node id -> open connections there, `seen` -> last seen (ms)
+ *   pr      hash    presence: n:<node> -> open connections there, `seen` -> last seen (ms)
  *   ev      channel sharded pub/sub channel of the user's live events
  * conversation of a and b, a < b (tag `{c:<a>|<b>}`):
  *   meta    hash    last -> newest message id; r:<user> -> that user's read marker
@@ -22,7 +22,8 @@
  * global:
  *   epoch   string  the data set's epoch (SET NX on first use)
  *   {n<k>}:count  string  messages stored, in COUNT_SHARDS counters spread over the slots
- *   node:<id>     string  a live duet process (presence), expires unless its heartbeat renews it
+ *   nodes         hash    node id -> JSON {id, host, pid, startedAt} of the duet processes
+ *   node:<id>     string  a live duet process, expires unless its heartbeat renews it
  */
 
 export const COUNT_SHARDS = 16;
@@ -70,6 +71,10 @@ export class RedisKeys {
 
   count(shard: number): string {
     return `${this.prefix}{n${shard}}:count`;
+  }
+
+  get nodes(): string {
+    return `${this.prefix}nodes`;
   }
 
   node(id: string): string {

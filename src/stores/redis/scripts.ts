@@ -19,6 +19,7 @@ const SCRIPTS = {
   duetConversations: { files: ["conversations"], keys: 2 },
   duetUnreadCount: { files: ["unread-count"], keys: 2 },
   duetEventsSince: { files: ["lib", "events-since"], keys: 2 },
+  duetPresence: { files: ["presence"], keys: 1 },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

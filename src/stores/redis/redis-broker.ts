@@ -1,0 +1,153 @@
+import { randomBytes } from "node:crypto";
+import type { Broker, BrokerHandler, BrokerMessage } from "../../core/broker.js";
+import { connect, createClient, disconnect, type RedisClient } from "./connection.js";
+import { RedisKeys } from "./keys.js";
+
+export interface RedisBrokerOptions {
+  /** The key prefix of the data set (default "duet:"); channels live under it. */
+  prefix?: string;
+  /** Identifies this process in its publications (default: random). */
+  nodeId?: string;
+  /** Deadline for a Redis reply (ms, default 2000). */
+  timeoutMs?: number;
+}
+
+/** A random id without the framing character. */
+export function newNodeId(): string {
+  return randomBytes(6).toString("base64url").replace(/[|]/g, "_");
+}
+
+/**
+ * Cross-process delivery over Redis sharded pub/sub (SSUBSCRIBE/SPUBLISH; Redis 7 has them on
+ * standalone servers too). Each user has a channel tagged like the user's keys, so on a cluster
+ * it lives on the shard that holds the user, and a process subscribes only to the users that have
+ * a connection on it: a publication reaches only the processes that need it, and no shard relays
+ * another's traffic. Publications are `<node>|e|<seq>|<json>` or `<node>|d`; a process drops its
+ * own. Publishing goes over a command connection (auto-pipelined: one write per event-loop turn),
+ * subscribing over a separate subscriber connection.
+ *
+ * Contract (Broker): `publish` never throws or waits; while Redis is unreachable publications are
+ * dropped (counted in `dropped`) and readers repair the gap from the store. The subscriber
+ * connection queues (un)subscriptions while offline and resubscribes after a reconnection.
+ */
+export class RedisBroker implements Broker {
+  readonly nodeId: string;
+  /** Publications that could not be sent. */
+  dropped = 0;
+  private readonly keys: RedisKeys;
+  private readonly pub: RedisClient;
+  private readonly sub: RedisClient;
+  private readonly timeoutMs: number;
+  private readonly subscribed = new Map<string, Promise<void>>();
+  private handler: BrokerHandler = () => {};
+  private resync: () => void = () => {};
+  private wasReady = false;
+
+  constructor(url: string, options: RedisBrokerOptions = {}) {
+    this.keys = new RedisKeys(options.prefix);
+    this.nodeId = options.nodeId ?? newNodeId();
+    this.timeoutMs = options.timeoutMs ?? 2000;
+    this.pub = createClient(url, {
+      name: "duet-pub",
+      commandTimeoutMs: this.timeoutMs,
+      queueWhileOffline: false,
+    });
+    this.sub = createClient(url, {
+      name: "duet-sub",
+      commandTimeoutMs: this.timeoutMs,
+      queueWhileOffline: true,
+      shardedSubscribers: true,
+    });
+    this.sub.on("smessage", (channel: string, payload: string) => this.receive(channel, payload));
+    this.sub.on("ready", () => {
+      if (this.wasReady) this.resync();
+      this.wasReady = true;
+    });
+  }
+
+  /** Connects both connections; rejects with store_unavailable when Redis cannot be reached. */
+  async connect(): Promise<void> {
+    await Promise.all([connect(this.pub, this.timeoutMs * 2), connect(this.sub, this.timeoutMs * 2)]);
+  }
+
+  onMessage(handler: BrokerHandler): void {
+    this.handler = handler;
+  }
+
+  /**
+   * Called when the subscriber connection is back after a loss: publications made meanwhile never
+   * arrived, so the caller should have its sessions catch up from the store.
+   */
+  onResync(handler: () => void): void {
+    this.resync = handler;
+  }
+
+  publish(user: string, message: BrokerMessage): void {
+    const payload =
+      message.kind === "event" ? `${this.nodeId}|e|${message.seq ?? ""}|${message.json}` : `${this.nodeId}|d`;
+    try {
+      this.pub.spublish(this.keys.user(user).channel, payload).catch(() => {
+        this.dropped++;
+      });
+    } catch {
+      this.dropped++;
+    }
+  }
+
+  subscribe(user: string): void {
+    if (this.subscribed.has(user)) return;
+    const ack = this.sub.ssubscribe(this.keys.user(user).channel).then(
+      () => {},
+      () => {},
+    );
+    this.subscribed.set(user, ack);
+  }
+
+  /**
+   * Resolves once Redis has acknowledged the subscription of `user` (at once if there is none):
+   * a caller that reads the store after this cannot miss a publication in between.
+   */
+  whenSubscribed(user: string): Promise<void> {
+    return this.subscribed.get(user) ?? Promise.resolve();
+  }
+
+  unsubscribe(user: string): void {
+    if (!this.subscribed.delete(user)) return;
+    this.sub.sunsubscribe(this.keys.user(user).channel).catch(() => {});
+  }
+
+  private receive(channel: string, payload: string): void {
+    const user = this.keys.channelUser(channel);
+    // A message can still arrive just after the last local connection of its user went away.
+    if (user === null || !this.subscribed.has(user)) return;
+    const nodeEnd = payload.indexOf("|");
+    if (nodeEnd < 0 || payload.slice(0, nodeEnd) === this.nodeId) return;
+    const kind = payload[nodeEnd + 1];
+    if (kind === "d") {
+      this.handler(user, { kind: "disconnect" });
+      return;
+    }
+    const seqEnd = payload.indexOf("|", nodeEnd + 3);
+    if (kind !== "e" || seqEnd < 0) return;
+    const seqText = payload.slice(nodeEnd + 3, seqEnd);
+    const seq = seqText === "" ? null : Number(seqText);
+    this.handler(user, { kind: "event", seq, json: payload.slice(seqEnd + 1) });
+  }
+
+  async close(): Promise<void> {
+    this.subscribed.clear();
+    await Promise.all([disconnect(this.pub), disconnect(this.sub)]);
+  }
+}
+
+/** A RedisBroker, connected. */
+export async function openRedisBroker(url: string, options: RedisBrokerOptions = {}): Promise<RedisBroker> {
+  const broker = new RedisBroker(url, options);
+  try {
+    await broker.connect();
+  } catch (err) {
+    await broker.close();
+    throw err;
+  }
+  return broker;
+}
