@@ -116,6 +116,8 @@ export class RedisServer {
     if (this.options.cluster) {
       args.push("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf");
       args.push("--cluster-node-timeout", "1500", "--cluster-port", String(this.busPort));
+      // Replicas sync at once (not after the default 5 s), so a failover test can start right away.
+      args.push("--repl-diskless-sync-delay", "0");
     }
     const child = spawn("redis-server", args, { stdio: "ignore" });
     this.child = child;
@@ -144,10 +146,21 @@ export class RedisServer {
   async stop(signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
     if (!this.child) return;
     this.child.kill(signal);
+    this.child.kill("SIGCONT");
     await this.exited;
   }
 
+  /** SIGSTOP: the server keeps its connections open but answers nothing (a hung Redis). */
+  pause(): void {
+    this.child?.kill("SIGSTOP");
+  }
+
+  resume(): void {
+    this.child?.kill("SIGCONT");
+  }
+
   killNow(): void {
+    this.child?.kill("SIGCONT");
     this.child?.kill("SIGKILL");
   }
 

@@ -1,5 +1,12 @@
-import { after, before } from "node:test";
-import { openRedisStore } from "../../src/stores/redis/redis-store.js";
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { BrokerMessage } from "../../src/core/broker.js";
+import type { SendInput } from "../../src/core/types.js";
+import { RedisKeys } from "../../src/stores/redis/keys.js";
+import { bodyParts, randomIdPart } from "../../src/stores/redis/message-body.js";
+import { openRedisBroker } from "../../src/stores/redis/redis-broker.js";
+import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-store.js";
+import { Scripts } from "../../src/stores/redis/scripts.js";
 import { type RedisCluster, startRedisCluster, stopAllRedis } from "../helpers/redis-server.js";
 import { runStoreContract } from "./contract.js";
 
@@ -10,10 +17,138 @@ before(async () => {
 });
 after(stopAllRedis);
 
+const retention = { maxEvents: 100, maxAgeMs: 30 * 86_400_000 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 runStoreContract("redis cluster (3 masters, 3 replicas)", {
   makeStore: ({ maxEvents }) =>
-    openRedisStore(cluster.url, {
-      prefix: `t${++dataSets}:`,
-      retention: { maxEvents, maxAgeMs: 30 * 86_400_000 },
-    }),
+    openRedisStore(cluster.url, { prefix: `t${++dataSets}:`, retention: { ...retention, maxEvents } }),
+});
+
+function text(from: string, to: string, body: string, clientMsgId: string | null = null): SendInput {
+  return { from, to, kind: "text", text: body, image: null, links: [], clientMsgId };
+}
+
+describe("redis cluster specifics", () => {
+  let store: RedisStore;
+  let keys: RedisKeys;
+  let scripts: Scripts;
+  before(async () => {
+    const prefix = `s${++dataSets}:`;
+    store = await openRedisStore(cluster.url, { prefix, retention });
+    keys = new RedisKeys(prefix);
+    scripts = new Scripts(store.client);
+  });
+  after(() => store.close());
+
+  it("sends in four requests over two round-trip times: conversation, then both sides and the counter", async () => {
+    await store.send(text("alice", "bob", "warm-up"));
+    const before = store.roundTrips;
+    await store.send(text("alice", "bob", "hi"));
+    assert.equal(store.roundTrips - before, 4);
+  });
+
+  it("completes a send interrupted after the conversation step when the client retries it", async () => {
+    const input = text("carol", "dave", "half-sent", "r-1");
+    const conv = keys.conversation("carol", "dave");
+    const parts = bodyParts(input);
+    // Step 1 only, as if the process died right after it.
+    await scripts.run(
+      "duetStoreMessage",
+      [conv.meta, conv.msg, conv.ids, conv.from("carol"), conv.cmid, conv.blk],
+      ["carol", "dave", "r-1", "1", randomIdPart(), parts.head, parts.tail],
+    );
+    assert.equal(await store.head("dave"), 0);
+    const retry = await store.send(input);
+    assert.equal(retry.duplicate, true);
+    assert.deepEqual(
+      retry.events.map((e) => [e.user, e.event.seq]),
+      [
+        ["carol", 1],
+        ["dave", 1],
+      ],
+    );
+    const again = await store.send(input);
+    assert.deepEqual(again.events, []);
+    assert.deepEqual((await store.eventsSince("dave", 0, 10)).events, [retry.events[1].event]);
+    const [summary] = await store.conversations("dave", 10);
+    assert.deepEqual([summary.peer, summary.unread, summary.lastMessage], ["carol", 1, retry.message]);
+  });
+
+  it("completes a mark-read interrupted after the marker moved when it is repeated", async () => {
+    const sent = await store.send(text("erin", "frank", "read me"));
+    const conv = keys.conversation("erin", "frank");
+    await scripts.run("duetMoveMarker", [conv.meta, conv.from("erin")], ["frank", sent.message.id]);
+    assert.equal((await store.conversations("frank", 10))[0].unread, 0);
+    const repeat = await store.markRead("frank", "erin", sent.message.id);
+    assert.deepEqual(
+      repeat.events.map((e) => [e.user, e.event.type]),
+      [
+        ["frank", "read"],
+        ["erin", "read"],
+      ],
+    );
+    assert.deepEqual((await store.markRead("frank", "erin", sent.message.id)).events, []);
+  });
+
+  it("delivers broker messages between processes through sharded pub/sub", async () => {
+    const [a, b] = await Promise.all([openRedisBroker(cluster.url), openRedisBroker(cluster.url)]);
+    try {
+      const got: Array<[string, BrokerMessage]> = [];
+      a.onMessage((user, message) => got.push([user, message]));
+      b.onMessage(() => assert.fail("echo"));
+      const users = Array.from({ length: 12 }, (_, i) => `user${i}`); // spread over the shards
+      for (const user of users) {
+        a.subscribe(user);
+        b.subscribe(user);
+      }
+      await Promise.all(users.map((u) => a.whenSubscribed(u)));
+      for (const user of users)
+        for (let seq = 1; seq <= 5; seq++) b.publish(user, { kind: "event", seq, json: "{}" });
+      const deadline = Date.now() + 3000;
+      while (got.length < 60 && Date.now() < deadline) await sleep(10);
+      for (const user of users) {
+        assert.deepEqual(
+          got.filter(([u]) => u === user).map(([, m]) => (m.kind === "event" ? m.seq : 0)),
+          [1, 2, 3, 4, 5],
+        );
+      }
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it("keeps storing and delivering after a master fails and its replica takes over", async () => {
+    const [a, b] = await Promise.all([openRedisBroker(cluster.url), openRedisBroker(cluster.url)]);
+    try {
+      const got: number[] = [];
+      a.onMessage((_user, m) => got.push(m.kind === "event" ? (m.seq ?? 0) : 0));
+      a.subscribe("hank");
+      await a.whenSubscribed("hank");
+      const before = await store.send(text("gina", "hank", "before"));
+      // The master of hank's slot: his event log and his pub/sub channel.
+      const master = await cluster.masterFor(keys.user("hank").channel);
+      await master.stop("SIGKILL");
+      const start = Date.now();
+      let after: Awaited<ReturnType<RedisStore["send"]>> | undefined;
+      while (!after) {
+        assert.ok(Date.now() - start < 15_000, "no failover within 15 s");
+        after = await store.send(text("hank", "gina", "after", "f-1")).catch(() => undefined);
+        if (!after) await sleep(100);
+      }
+      const history = await store.history("gina", "hank", { limit: 10 });
+      assert.deepEqual(
+        history.messages.map((m) => m.id),
+        [before.message.id, after.message.id],
+      );
+      assert.equal(await store.head("hank"), 2);
+      while (!got.includes(7)) {
+        assert.ok(Date.now() - start < 20_000, "no delivery after the failover");
+        b.publish("hank", { kind: "event", seq: 7, json: "{}" });
+        await sleep(100);
+      }
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
 });

@@ -1,5 +1,9 @@
-import { after, before } from "node:test";
-import { openRedisStore } from "../../src/stores/redis/redis-store.js";
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Redis } from "ioredis";
+import type { SendInput } from "../../src/core/types.js";
+import { RedisKeys } from "../../src/stores/redis/keys.js";
+import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-store.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 import { runStoreContract } from "./contract.js";
 
@@ -10,11 +14,98 @@ before(async () => {
 });
 after(stopAllRedis);
 
+const MONTH = 30 * 86_400_000;
+
 runStoreContract("redis (standalone)", {
   // A fresh key prefix is a fresh, empty data set on the same server.
   makeStore: ({ maxEvents }) =>
-    openRedisStore(server.url, {
-      prefix: `t${++dataSets}:`,
-      retention: { maxEvents, maxAgeMs: 30 * 86_400_000 },
-    }),
+    openRedisStore(server.url, { prefix: `t${++dataSets}:`, retention: { maxEvents, maxAgeMs: MONTH } }),
+});
+
+function text(from: string, to: string, body: string, clientMsgId: string | null = null): SendInput {
+  return { from, to, kind: "text", text: body, image: null, links: [], clientMsgId };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("redis store (standalone) specifics", () => {
+  let store: RedisStore;
+  let prefix: string;
+  before(async () => {
+    prefix = `s${++dataSets}:`;
+    store = await openRedisStore(server.url, { prefix, retention: { maxEvents: 100, maxAgeMs: MONTH } });
+  });
+  after(() => store.close());
+
+  it("sends in exactly one round trip: one script call, nothing else", async () => {
+    await store.send(text("alice", "bob", "warm-up"));
+    const admin = new Redis(server.url);
+    const monitor = await admin.monitor();
+    const seen: string[] = [];
+    monitor.on("monitor", (_time: string, args: string[], source: string) => {
+      if (source !== "lua") seen.push(args[0].toLowerCase());
+    });
+    await sleep(50);
+    const before = store.roundTrips;
+    const sent = await store.send(text("alice", "bob", "hi", "c-1"));
+    assert.equal(store.roundTrips - before, 1);
+    assert.equal(sent.events.length, 2);
+    const repeat = await store.send(text("alice", "bob", "hi", "c-1"));
+    assert.equal(repeat.duplicate, true);
+    const marked = await store.markRead("bob", "alice", sent.message.id);
+    assert.equal(marked.events.length, 2);
+    assert.equal(store.roundTrips - before, 3);
+    await sleep(100);
+    monitor.disconnect();
+    admin.disconnect();
+    // ioredis sends a script's first call on a connection as EVAL, later ones as EVALSHA.
+    assert.deepEqual(
+      seen.map((command) => command.replace(/sha$/, "")),
+      ["eval", "eval", "eval"],
+    );
+  });
+
+  it("assigns ids after the conversation's last one even when the clock is behind it", async () => {
+    const first = await store.send(text("carol", "dave", "one"));
+    // As if a process on a server with a clock far ahead had sent the last message.
+    const last = `${first.message.id.slice(0, 8)}ZZ${"Z".repeat(16)}`;
+    const admin = new Redis(server.url);
+    try {
+      await admin.hset(new RedisKeys(prefix).conversation("carol", "dave").meta, "last", last);
+    } finally {
+      admin.disconnect();
+    }
+    const next = await store.send(text("dave", "carol", "two"));
+    assert.ok(next.message.id > last, `${next.message.id} > ${last}`);
+    assert.match(next.message.id, /^[0-9A-HJKMNP-TV-Z]{26}$/);
+    assert.ok(next.message.ts > first.message.ts);
+    const { messages } = await store.history("carol", "dave", { limit: 10 });
+    assert.deepEqual(
+      messages.map((m) => m.text),
+      ["one", "two"],
+    );
+  });
+
+  it("drops events older than maxAgeMs as part of the writes, and expires an idle log", async () => {
+    const aged = await openRedisStore(server.url, {
+      prefix: `s${++dataSets}:`,
+      retention: { maxEvents: 100, maxAgeMs: 300 },
+    });
+    try {
+      for (let i = 0; i < 3; i++) await aged.send(text("erin", "frank", `old${i}`));
+      await sleep(400);
+      await aged.send(text("erin", "frank", "new"));
+      const page = await aged.eventsSince("frank", 3, 10);
+      assert.deepEqual([page.reset, page.head, page.events.length], [false, 4, 1]);
+      assert.equal((await aged.eventsSince("frank", 2, 10)).reset, true);
+      await sleep(400);
+      // The whole log expired; the head (and so the next seq) did not.
+      assert.equal((await aged.eventsSince("frank", 3, 10)).reset, true);
+      assert.deepEqual(await aged.eventsSince("frank", 4, 10), { events: [], head: 4, reset: false });
+      assert.equal((await aged.send(text("erin", "frank", "next"))).events[1].event.seq, 5);
+      assert.equal((await aged.history("erin", "frank", { limit: 10 })).messages.length, 5);
+    } finally {
+      await aged.close();
+    }
+  });
 });

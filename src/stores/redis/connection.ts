@@ -88,22 +88,29 @@ export function createClient(url: string, options: ConnectOptions): RedisClient 
   return client;
 }
 
-/** Connects (or waits for the connection) within `timeoutMs`; rejects with store_unavailable. */
+/**
+ * Connects within `timeoutMs`, or rejects with store_unavailable at the first connection error:
+ * at start-up an unreachable Redis is reported at once rather than retried in the background.
+ */
 export async function connect(client: RedisClient, timeoutMs: number): Promise<void> {
   if (client.status === "ready") return;
   let timer: NodeJS.Timeout | undefined;
-  const ready = new Promise<void>((resolve) => client.once("ready", () => resolve()));
-  const timeout = new Promise<never>((_, reject) => {
+  let onError: ((err: Error) => void) | undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    client.once("ready", () => resolve());
+    onError = (err: Error) => reject(err);
+    client.once("error", onError);
     timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs} ms`)), timeoutMs);
   });
   try {
     if (client.status === "wait") client.connect().catch(() => {});
-    await Promise.race([ready, timeout]);
+    await ready;
   } catch (err) {
     client.disconnect();
     throw new DuetError("store_unavailable", `Cannot reach Redis: ${(err as Error).message}`);
   } finally {
     clearTimeout(timer);
+    if (onError) client.off("error", onError);
   }
 }
 

@@ -21,6 +21,8 @@ export interface RedisStoreOptions extends StoreOptions {
   prefix?: string;
   /** A Redis call that has not answered after this long fails with store_unavailable (default 2000). */
   timeoutMs?: number;
+  /** How often to check that the data set was not wiped under us (ms, default 10 s). */
+  epochCheckMs?: number;
 }
 
 /**
@@ -34,7 +36,6 @@ export interface RedisStoreOptions extends StoreOptions {
  */
 export class RedisStore implements Store {
   readonly name: string;
-  readonly epoch: string;
   /** Redis requests made so far: one per script or command (or MULTI). Tests count them per send. */
   roundTrips = 0;
   readonly client: RedisClient;
@@ -45,10 +46,12 @@ export class RedisStore implements Store {
   private readonly maxEvents: string;
   private readonly maxAgeMs: string;
   private closed = false;
+  private currentEpoch: string;
+  private readonly epochTimer: NodeJS.Timeout;
 
   constructor(client: RedisClient, epoch: string, options: RedisStoreOptions & { cluster: boolean }) {
     this.client = client;
-    this.epoch = epoch;
+    this.currentEpoch = epoch;
     this.cluster = options.cluster;
     this.name = options.cluster ? "redis-cluster" : "redis";
     this.keys = new RedisKeys(options.prefix);
@@ -57,6 +60,27 @@ export class RedisStore implements Store {
     this.maxEvents = String(Math.max(1, Math.floor(options.retention.maxEvents)));
     const age = options.retention.maxAgeMs;
     this.maxAgeMs = Number.isFinite(age) && age > 0 ? String(Math.floor(age)) : "0";
+    // A Redis that comes back empty (restarted without persistence, or flushed) is a wiped store:
+    // its logs start again at seq 1, and clients must see a new epoch to know their cursors are void.
+    this.epochTimer = setInterval(() => this.checkEpoch(), options.epochCheckMs ?? 10_000);
+    this.epochTimer.unref();
+    client.on("ready", () => this.checkEpoch());
+  }
+
+  /** Identifies the event logs; changes when the data set is wiped (noticed on reconnection or by a timer). */
+  get epoch(): string {
+    return this.currentEpoch;
+  }
+
+  private checkEpoch(): void {
+    if (this.closed) return;
+    const candidate = randomUUID();
+    this.client
+      .set(this.keys.epoch, candidate, "NX", "GET")
+      .then((found) => {
+        this.currentEpoch = found ?? candidate;
+      })
+      .catch(() => {});
   }
 
   // ---- plumbing ----
@@ -369,6 +393,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.epochTimer);
     await disconnect(this.client);
   }
 }

@@ -37,8 +37,9 @@ local function store_message(keys, args)
   return { "new", id, ts, body }
 end
 
--- How many applied message ids a user's `ap` set remembers (cluster retries).
-local APPLIED_WINDOW = 4096
+-- How many applied message ids a user's `ap` set remembers for retries (cluster only); it also
+-- expires with the log. A retry older than both appends the event again (a new seq).
+local APPLIED_WINDOW = 1024
 
 -- Steps 2 and 3, in one user's slot: the `message` event and the conversation summary.
 -- With `check` (cluster), a message already applied here is skipped, so a retry completes an
@@ -59,6 +60,9 @@ local function apply_message(keys, args)
   if check then
     redis.call("ZADD", ap, seq, id)
     redis.call("ZREMRANGEBYRANK", ap, 0, -APPLIED_WINDOW - 1)
+    if tonumber(args[6]) > 0 then
+      redis.call("PEXPIRE", ap, args[6])
+    end
   end
   -- Steps of different sends may land out of order: the summary only ever moves forward.
   redis.call("ZADD", convs, "GT", ts, peer)
