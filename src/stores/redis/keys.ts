@@ -10,7 +10,7 @@
  *   rd      hash    "<peer> <reader>" -> upTo of the newest `read` event in this log
  *   ap      zset    message id -> seq, recent messages applied to this log (cluster only: retries)
  *   blocks  set     users this user blocked (the listing; `blk` below is what sends check)
- *   pr      hash    presence: n:<node> -> open connections there, `seen` -> last seen (ms)
+ *   pr      hash    presence: n:<node> -> open connections there; seen, polled -> times (ms)
  *   ev      channel sharded pub/sub channel of the user's live events
  * conversation of a and b, a < b (tag `{c:<a>|<b>}`):
  *   meta    hash    last -> newest message id; r:<user> -> that user's read marker

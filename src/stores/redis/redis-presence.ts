@@ -12,7 +12,7 @@ export interface RedisPresenceOptions {
   prefix?: string;
   /** This process's id (default: random; use the broker's so stats name one id per process). */
   nodeId?: string;
-  /** A user answered a poll (or disconnected) this recently still counts as online (default 60 s). */
+  /** A user answered a poll this recently counts as online (default 60 s). */
   pollWindowMs?: number;
   /** How often this process renews its liveness key (default 5 s). */
   heartbeatMs?: number;
@@ -31,7 +31,8 @@ export interface NodeInfo {
 
 /**
  * Presence shared by every process (see PresenceRegistry for the contract). Each user has a hash
- * in its own slot: per process, the count of the user's open connections there, plus `seen`.
+ * in its own slot: per process, the count of the user's open connections there, plus `seen` (last
+ * disconnection or poll) and `polled` (last poll).
  * Counts are written as absolute values from this process's own tally, so a write is idempotent
  * and the whole tally is written again whenever the connection to Redis comes back. A process
  * that dies takes its counts with it: they only count while its liveness key (renewed by a
@@ -88,7 +89,7 @@ export class RedisPresence implements PresenceRegistry {
 
   private write(user: string, seen: number | null): void {
     const count = this.local.get(user) ?? 0;
-    const args = [`n:${this.nodeId}`, String(count), seen === null ? "" : String(seen)];
+    const args = [`n:${this.nodeId}`, String(count), seen === null ? "" : String(seen), "0"];
     this.scripts.run("duetPresence", [this.keys.user(user).presence], args).catch(() => {});
   }
 
@@ -105,9 +106,8 @@ export class RedisPresence implements PresenceRegistry {
   }
 
   polled(user: string): void {
-    this.scripts
-      .run("duetPresence", [this.keys.user(user).presence], ["", "", String(Date.now())])
-      .catch(() => {});
+    const args = ["", "", String(Date.now()), "1"];
+    this.scripts.run("duetPresence", [this.keys.user(user).presence], args).catch(() => {});
   }
 
   async query(users: string[]): Promise<Record<string, PresenceInfo>> {
@@ -129,7 +129,8 @@ export class RedisPresence implements PresenceRegistry {
         else this.client.hdel(this.keys.user(user).presence, field).catch(() => {});
       }
       const seen = hash.seen === undefined ? undefined : Number(hash.seen);
-      if (online || (seen !== undefined && now - seen < this.pollWindowMs)) out[user] = { online: true };
+      const polled = hash.polled === undefined ? undefined : Number(hash.polled);
+      if (online || (polled !== undefined && now - polled < this.pollWindowMs)) out[user] = { online: true };
       else out[user] = seen === undefined ? { online: false } : { online: false, lastSeen: seen };
     });
     return out;
