@@ -53,7 +53,10 @@ export class Metrics implements ChatObserver {
       labelNames: ["code"],
       registers,
     });
-    hub.onDeliver = (n) => this.delivered.inc(n);
+    hub.onDeliver = (n, sentAt) => {
+      this.delivered.inc(n);
+      if (sentAt !== undefined) this.deliveredAfter(Math.max(0, Date.now() - sentAt) / 1000);
+    };
   }
 
   messageStored(kind: string): void {

@@ -2,7 +2,15 @@
  * What a Broker carries for one user: an event already serialised for that user (sent as is to
  * each of the user's connections), or an order to close the user's connections.
  */
-export type BrokerMessage = { kind: "event"; seq: number | null; json: string } | { kind: "disconnect" };
+export type BrokerMessage =
+  | {
+      kind: "event";
+      seq: number | null;
+      json: string;
+      /** When a message was accepted (ms), for the delivery latency metric; optional on the wire. */
+      sentAt?: number;
+    }
+  | { kind: "disconnect" };
 
 export type BrokerHandler = (user: string, message: BrokerMessage) => void;
 

@@ -62,7 +62,8 @@ export class Chat {
   /** Serialises each event once for its user and hands it to every connection of that user. */
   private publish(events: UserEvent[]): void {
     for (const { user, event } of events) {
-      this.hub.publish(user, { kind: "event", seq: event.seq, json: JSON.stringify(event) });
+      const sentAt = event.type === "message" ? event.message.ts : undefined;
+      this.hub.publish(user, { kind: "event", seq: event.seq, json: JSON.stringify(event), sentAt });
     }
   }
 

@@ -33,8 +33,11 @@ export class Hub {
   private readonly broker: Broker;
   private readonly presence: PresenceRegistry;
   private readonly options: HubOptions;
-  /** Called on each local delivery of a stored event, for the delivery metrics. */
-  onDeliver: (count: number) => void = () => {};
+  /**
+   * Called on each local delivery of a stored event to `count` connections, for the delivery
+   * metrics; `sentAt` is when a message was accepted, when the publication carries it.
+   */
+  onDeliver: (count: number, sentAt?: number) => void = () => {};
 
   constructor(broker: Broker, presence: PresenceRegistry, options: HubOptions) {
     this.broker = broker;
@@ -108,7 +111,7 @@ export class Hub {
       return;
     }
     for (const listener of set) listener.push(message.json, message.seq);
-    if (message.seq !== null) this.onDeliver(set.size);
+    if (message.seq !== null) this.onDeliver(set.size, message.sentAt);
   }
 
   private sweep(kind: TransportKind): void {
