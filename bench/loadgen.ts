@@ -142,14 +142,27 @@ class Traffic implements ClientHooks {
     this.measuring = false;
     this.running = false;
     if (this.ticker) clearInterval(this.ticker);
-    const deadline = Date.now() + drainMs;
-    while (this.outstanding() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // Wait for what is in flight while it keeps arriving: give up after `drainMs` without progress.
     const ledger = this.ledger;
+    let progressAt = Date.now();
+    let last = -1;
+    while (this.outstanding() > 0 && Date.now() - progressAt < drainMs) {
+      const done = ledger.received + this.errors;
+      if (done !== last) {
+        last = done;
+        progressAt = Date.now();
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const outstanding = this.outstanding();
+    if (outstanding > 0) ledger.note(`the drain gave up with ${outstanding} messages in flight`);
     return {
       windowSec,
       delivered: this.delivered,
       sent: this.sent,
       accepted: ledger.accepted,
+      unanswered: this.sent - ledger.accepted - this.errors,
+      undrained: outstanding,
       received: ledger.received,
       lost: ledger.lost(),
       duplicated: ledger.duplicated,

@@ -60,7 +60,7 @@ export type Command =
   | { cmd: "start" }
   /** The measured window begins: counters restart. */
   | { cmd: "mark" }
-  /** The measured window ends: stop sending, wait up to `drainMs` for messages in flight, report. */
+  /** The measured window ends: stop sending, wait for messages in flight (until `drainMs` pass without one arriving), report. */
   | { cmd: "stop"; drainMs: number }
   /** Close every connection of the job. */
   | { cmd: "close" }
@@ -84,6 +84,10 @@ export interface FlowStats {
   sent: number;
   /** Sends the server confirmed (a WebSocket `result`, a 201; Socket.IO has no ack: every send). */
   accepted: number;
+  /** Sends the server had neither confirmed nor refused at the end (HTTP requests still queued, ...). */
+  unanswered: number;
+  /** Messages still in flight when the drain gave up (0 when everything arrived). */
+  undrained: number;
   /** Distinct messages received by their recipient over the whole run. */
   received: number;
   /** Accepted and never received, after the drain. */

@@ -8,6 +8,8 @@ export interface RunResult {
   transport: Transport;
   store: string;
   workers: number;
+  /** Extra duet environment of an experiment (--duet-env). */
+  env?: Record<string, string>;
   run: number;
   /** Numbers only, so medians can be taken key by key; absent when not measured. */
   metrics: Record<string, number | undefined>;
@@ -15,7 +17,7 @@ export interface RunResult {
 }
 
 /** Counts where any non-zero run matters: summed over runs, not a median. */
-const SUMMED = new Set(["lost", "duplicated", "outOfOrder", "errors", "disconnects", "failed"]);
+const SUMMED = new Set(["lost", "duplicated", "outOfOrder", "errors", "disconnects", "failed", "undrained"]);
 
 interface Group {
   key: string;
@@ -89,6 +91,7 @@ export function printSummary(results: RunResult[], options: SummaryOptions): str
           "dup",
           "ooo",
           "err",
+          "undrained",
           "srv cores",
           "µs/msg",
           "msgs/s/core",
@@ -108,6 +111,7 @@ export function printSummary(results: RunResult[], options: SummaryOptions): str
           int(m.duplicated),
           int(m.outOfOrder),
           int(m.errors),
+          int(m.undrained),
           fixed(2)(m.serverCores),
           fixed(1)(m.usPerMsg),
           int(m.capacityPerCore),
@@ -122,7 +126,19 @@ export function printSummary(results: RunResult[], options: SummaryOptions): str
     out.push(`W2 idle connections${median}`);
     out.push(
       table(
-        ["wl", "server", "transport", "store", "conns", "failed", "RSS before MB", "RSS after MB", "KB/conn"],
+        [
+          "wl",
+          "server",
+          "transport",
+          "store",
+          "conns",
+          "failed",
+          "RSS before MB",
+          "RSS after MB",
+          "KB/conn (RSS)",
+          "JS heap KB/conn",
+          "external KB/conn",
+        ],
         idle.map(({ first, metrics: m }) => [
           first.workload,
           first.target,
@@ -133,6 +149,8 @@ export function printSummary(results: RunResult[], options: SummaryOptions): str
           mb(m.rssBeforeBytes),
           mb(m.rssAfterBytes),
           kb(m.bytesPerConn),
+          kb(m.heapBytesPerConn),
+          kb(m.externalBytesPerConn),
         ]),
       ),
     );

@@ -150,13 +150,19 @@ export class ServerProcess {
   readonly url: string;
   readonly logs: string[] = [];
   readonly exited: Promise<number | string>;
+  /** Where the GC hook of each of its processes writes process.memoryUsage(). */
+  readonly memDir: string;
   private readonly cleanup: () => void;
 
-  constructor(name: string, proc: ChildProcess, url: string, cleanup: () => void = () => {}) {
+  constructor(name: string, proc: ChildProcess, url: string, memDir: string, cleanup: () => void = () => {}) {
     this.name = name;
     this.proc = proc;
     this.url = url;
-    this.cleanup = cleanup;
+    this.memDir = memDir;
+    this.cleanup = () => {
+      cleanup();
+      rmSync(memDir, { recursive: true, force: true });
+    };
     const keep = (chunk: Buffer) => {
       this.logs.push(chunk.toString());
       if (this.logs.length > 200) this.logs.shift();
@@ -188,6 +194,24 @@ export class ServerProcess {
       clearTimeout(timer);
     }
     this.cleanup();
+  }
+
+  /** JS heap used and external memory summed over its processes, as of the last collectGarbage(). */
+  heap(): { heapUsed: number; external: number } {
+    let heapUsed = 0;
+    let external = 0;
+    for (const pid of this.pids()) {
+      try {
+        const usage = JSON.parse(
+          readFileSync(join(this.memDir, `${pid}.json`), "utf8"),
+        ) as NodeJS.MemoryUsage;
+        heapUsed += usage.heapUsed;
+        external += usage.external;
+      } catch {
+        // no reading from that process (yet)
+      }
+    }
+    return { heapUsed, external };
   }
 
   /** Sends SIGUSR2 to each of its processes: the GC hook collects garbage there. */
@@ -244,6 +268,7 @@ export interface DuetOptions extends ServerOptions {
 /** duet from dist/cli.js, on a free port, limits raised so the bench measures the server, not its guards. */
 export async function startDuet(options: DuetOptions): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), "duet-bench-"));
+  const memDir = mkdtempSync(join(tmpdir(), "duet-bench-mem-"));
   const port = await freePort();
   const store = options.store || `sqlite:${join(dir, "duet.db")}`;
   const [cmd, args] = withFdLimit(
@@ -266,11 +291,12 @@ export async function startDuet(options: DuetOptions): Promise<ServerProcess> {
       DUET_MAX_CONNECTIONS: "1000000",
       DUET_MAX_CONNECTIONS_PER_USER: "100",
       DUET_MAX_POLL_SECONDS: "3600",
+      BENCH_MEM_DIR: memDir,
       ...options.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const server = new ServerProcess("duet", proc, `http://127.0.0.1:${port}`, () =>
+  const server = new ServerProcess("duet", proc, `http://127.0.0.1:${port}`, memDir, () =>
     rmSync(dir, { recursive: true, force: true }),
   );
   await waitHealthy(server);
@@ -282,6 +308,7 @@ export async function startSocketIo(
   options: ServerOptions & { entry: string; redisUrl?: string; workers: number },
 ) {
   const port = await freePort();
+  const memDir = mkdtempSync(join(tmpdir(), "duet-bench-mem-"));
   const [cmd, args] = withFdLimit(
     process.execPath,
     ["--expose-gc", "--import", options.gcHook, ...options.nodeArgs, options.entry],
@@ -293,11 +320,12 @@ export async function startSocketIo(
       PORT: String(port),
       BENCH_SECRET: options.secret,
       WORKERS: String(options.workers),
+      BENCH_MEM_DIR: memDir,
       ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const server = new ServerProcess("socketio", proc, `http://127.0.0.1:${port}`);
+  const server = new ServerProcess("socketio", proc, `http://127.0.0.1:${port}`, memDir);
   await waitHealthy(server);
   return server;
 }
@@ -321,13 +349,14 @@ export async function startRedis(): Promise<{ url: string; server: ServerProcess
   const which = spawnSync("sh", ["-c", "command -v redis-server"]);
   if (which.status !== 0) throw new Error("redis-server is not installed (apt-get install redis-server)");
   const dir = mkdtempSync(join(tmpdir(), "duet-bench-redis-"));
+  const memDir = mkdtempSync(join(tmpdir(), "duet-bench-mem-"));
   const port = await freePort();
   const proc = spawn(
     "redis-server",
     ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
-  const server = new ServerProcess("redis", proc, `redis://127.0.0.1:${port}`, () =>
+  const server = new ServerProcess("redis", proc, `redis://127.0.0.1:${port}`, memDir, () =>
     rmSync(dir, { recursive: true, force: true }),
   );
   const deadline = Date.now() + 10_000;
