@@ -382,12 +382,9 @@ export class HttpStreamClient extends TestClient {
         const { done, value } = await reader.read();
         if (done) break;
         this.bytes += value.byteLength;
-        buffered += decoder.decode(value, { stream: true });
-        let nl = buffered.indexOf("\n");
-        while (nl >= 0) {
-          const line = buffered.slice(0, nl);
-          buffered = buffered.slice(nl + 1);
-          nl = buffered.indexOf("\n");
+        const lines = (buffered + decoder.decode(value, { stream: true })).split("\n");
+        buffered = lines.pop() ?? "";
+        for (const line of lines) {
           if (format === "ndjson") {
             if (line === "") continue;
             const event = JSON.parse(line) as WireEvent;

@@ -20,7 +20,7 @@ import {
   type WireEvent,
   waitUntil,
 } from "../helpers/clients.js";
-import { startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
+import { api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
 
 let server: TestServer;
 
@@ -42,58 +42,71 @@ function messageIds(events: WireEvent[]): string[] {
 }
 
 /** Everything the connections received is every event 1..head exactly once, in order. */
-function assertExactlyOnce(clients: TestClient[], head: number, sentIds: string[]): void {
+function assertExactlyOnce(clients: TestClient[], head: number, sentIds: string[], label = ""): void {
   const all = clients.flatMap((c) => c.stored());
-  assert.equal(consecutive(all, 1, head), null);
+  assert.equal(consecutive(all, 1, head), null, label);
   const ids = messageIds(all);
-  assert.deepEqual([...ids].sort(), [...sentIds].sort(), "every accepted message, once");
+  assert.deepEqual([...ids].sort(), [...sentIds].sort(), `${label}: every accepted message, once`);
   // One conversation: message ids sort in its order, so seq order and id order agree.
-  for (let i = 1; i < ids.length; i++) assert.ok(ids[i - 1] < ids[i], `message order at ${i}`);
+  for (let i = 1; i < ids.length; i++) assert.ok(ids[i - 1] < ids[i], `${label}: message order at ${i}`);
 }
 
-for (const transport of TRANSPORTS) {
-  test(`${transport}: dropped mid-burst and again before a backlog, resumed with nothing lost or repeated`, async () => {
-    const alice = `alice-${transport}`;
-    const bob = `bob-${transport}`;
-    const aliceToken = await tokenFor(alice);
-    const bobToken = await tokenFor(bob);
-    const clients: TestClient[] = [];
-    try {
-      const first = await connect(transport, server.url, bobToken);
-      clients.push(first);
-      assert.equal(first.cursor.since, 0);
+test("every transport, dropped mid-burst and again before a backlog, resumes with nothing lost or repeated", async () => {
+  // One user with a connection on each of the five transports (five devices), all fed by the
+  // same bursts. Each device drops at a different point and comes back from its own cursor.
+  const aliceToken = await tokenFor("alice");
+  const bobToken = await tokenFor("bob");
+  const lanes = new Map<TransportName, TestClient[]>();
+  for (const transport of TRANSPORTS) lanes.set(transport, [await connect(transport, server.url, bobToken)]);
+  const last = (transport: TransportName) => lanes.get(transport)?.at(-1) as TestClient;
+  try {
+    // 1. A burst of 1,000: each connection drops after 100-420 events and comes back while the
+    //    burst goes on.
+    const burst = pump("alice", aliceToken, "bob", 1000, 50, "burst-");
+    let burstOver = false;
+    void burst.done.then(() => {
+      burstOver = true;
+    });
+    await Promise.all(
+      TRANSPORTS.map(async (transport, i) => {
+        const first = last(transport);
+        assert.equal(first.cursor.since, 0);
+        await first.waitFor("part of the burst", () => first.stored().length >= 100 + 80 * i);
+        first.abort();
+        const dropped = first.cursor.since ?? 0;
+        await waitUntil("messages sent while disconnected", () => burst.sent() >= dropped + 150 || burstOver);
+        lanes.get(transport)?.push(await connect(transport, server.url, bobToken, { ...first.cursor }));
+      }),
+    );
+    const burstIds = await burst.done;
+    await Promise.all(TRANSPORTS.map((t) => last(t).waitForSeq(1000)));
+    assert.ok(!TRANSPORTS.some((t) => lanes.get(t)?.[0].cursor.since === 1000), "every drop was mid-burst");
 
-      // 1. A burst of 1,000; the connection drops after ~150 and comes back while it goes on.
-      const burst = pump(alice, aliceToken, bob, 1000, 20, "burst-");
-      await first.waitFor("part of the burst", () => first.stored().length >= 150);
-      first.abort();
-      const dropped = first.cursor.since ?? 0;
-      await waitUntil("messages sent while disconnected", () => burst.sent() >= dropped + 150);
-      const second = await connect(transport, server.url, bobToken, { ...first.cursor });
-      clients.push(second);
-      const burstIds = await burst.done;
-      await second.waitForSeq(1000);
+    // 2. All drop again; 550 arrive meanwhile (more than a store page and a poll answer), and 50
+    //    more arrive live while they reconnect and catch up.
+    for (const t of TRANSPORTS) last(t).abort();
+    const backlogIds = await sendMany(server.url, aliceToken, "bob", 550, {
+      parallel: 50,
+      prefix: "backlog-",
+    });
+    const live = pump("alice", aliceToken, "bob", 50, 2, "live-");
+    for (const t of TRANSPORTS) lanes.get(t)?.push(open(t, server.url, bobToken, { ...last(t).cursor }));
+    const liveIds = await live.done;
+    await Promise.all(TRANSPORTS.map((t) => last(t).waitForSeq(1600)));
 
-      // 2. Dropped again; 700 arrive meanwhile (more than a store page and a poll answer), and
-      //    100 more arrive live while it reconnects and catches up.
-      second.abort();
-      const backlogIds = await sendMany(server.url, aliceToken, bob, 700, {
-        parallel: 50,
-        prefix: "backlog-",
-      });
-      const live = pump(alice, aliceToken, bob, 100, 5, "live-");
-      const third = await connect(transport, server.url, bobToken, { ...second.cursor });
-      clients.push(third);
-      const liveIds = await live.done;
-      await third.waitForSeq(1800);
-
-      assert.ok(first.stored().length > 0 && second.stored().length > 0 && third.stored().length >= 700);
-      assertExactlyOnce(clients, 1800, [...burstIds, ...backlogIds, ...liveIds]);
-    } finally {
-      for (const client of clients) client.abort();
+    for (const transport of TRANSPORTS) {
+      const clients = lanes.get(transport) as TestClient[];
+      assert.equal(clients.length, 3);
+      assert.ok(
+        clients.every((c) => c.stored().length > 0),
+        transport,
+      );
+      assertExactlyOnce(clients, 1600, [...burstIds, ...backlogIds, ...liveIds], transport);
     }
-  });
-}
+  } finally {
+    for (const clients of lanes.values()) for (const c of clients) c.abort();
+  }
+});
 
 test("a user switches transport between connections: ws, long-poll, sse (Last-Event-ID), stream, poll, ws", async () => {
   const sender = "switch-sender";
@@ -102,7 +115,7 @@ test("a user switches transport between connections: ws, long-poll, sse (Last-Ev
   const token = await tokenFor(user);
   const plan: TransportName[] = ["ws", "longpoll", "sse", "stream", "poll", "ws"];
   const clients: TestClient[] = [await connect("ws", server.url, token)];
-  const flow = pump(sender, senderToken, user, 1200, 10, "switch-");
+  const flow = pump(sender, senderToken, user, 800, 10, "switch-");
   let finished = false;
   void flow.done.then(() => {
     finished = true;
@@ -126,12 +139,12 @@ test("a user switches transport between connections: ws, long-poll, sse (Last-Ev
     }
     const ids = await flow.done;
     const last = clients.at(-1) as TestClient;
-    await last.waitForSeq(1200);
+    await last.waitForSeq(800);
     assert.ok(
       clients.slice(0, 3).every((c) => c.stored().length > 0),
       "the flow was still going when the first connections dropped",
     );
-    assertExactlyOnce(clients, 1200, ids);
+    assertExactlyOnce(clients, 800, ids);
   } finally {
     for (const client of clients) client.abort();
   }
@@ -179,3 +192,47 @@ test("sse: Last-Event-ID wins over a stale since in the URL (a browser reconnect
     client.abort();
   }
 });
+
+for (const transport of TRANSPORTS) {
+  test(`${transport}: a live event lost or reordered on its way is repaired from the store`, async () => {
+    const user = `gap-${transport}`;
+    const token = await tokenFor(user);
+    const client = await connect(transport, server.url, token);
+    try {
+      const input = (text: string) => ({
+        from: "gap-sender",
+        to: user,
+        kind: "text" as const,
+        text,
+        image: null,
+        links: [],
+        clientMsgId: null,
+      });
+      const event = (r: Awaited<ReturnType<typeof server.chat.store.send>>) => {
+        const e = r.events.find((u) => u.user === user)?.event as { seq: number };
+        return { kind: "event" as const, seq: e.seq, json: JSON.stringify(e) };
+      };
+      // Seq 1 is stored but its publication is lost; seq 2's arrives: the stream fetches 1 and 2.
+      await server.chat.store.send(input("lost"));
+      const second = await server.chat.store.send(input("arrives"));
+      server.chat.hub.publish(user, event(second));
+      await client.waitForSeq(2);
+      // Seqs 3 and 4 are published in the wrong order: 4 fetches 3 and 4, the late 3 is dropped.
+      const third = await server.chat.store.send(input("late"));
+      const fourth = await server.chat.store.send(input("early"));
+      server.chat.hub.publish(user, event(fourth));
+      server.chat.hub.publish(user, event(third));
+      await client.waitForSeq(4);
+      // A last ordinary message shows nothing else was queued behind.
+      await api(server.url, await tokenFor("gap-sender"), "POST", "/v1/messages", {
+        to: user,
+        text: "normal",
+      });
+      await client.waitForSeq(5);
+      assert.equal(consecutive(client.stored(), 1, 5), null);
+      assert.deepEqual(client.texts(), ["lost", "arrives", "late", "early", "normal"]);
+    } finally {
+      client.abort();
+    }
+  });
+}
