@@ -197,7 +197,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const host = config.host ?? (config.dev ? "127.0.0.1" : "0.0.0.0");
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
-    http.listen(config.port, host, () => resolve());
+    // A deep accept queue (Node's default is 511): after a network blip every client reconnects
+    // at once, and SYNs dropped by a full queue come back only after 1 s, 3 s, 7 s of TCP backoff.
+    // The kernel caps it at net.core.somaxconn.
+    http.listen({ port: config.port, host, backlog: 4096 }, () => resolve());
   });
   const port = (http.address() as AddressInfo).port;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;

@@ -281,7 +281,8 @@ export class ChaosProxy {
     const server = createServer({ pauseOnConnect: true });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
+      // A deep accept queue: a reconnect storm must not lose SYNs here rather than at the server.
+      server.listen({ port: 0, host: "127.0.0.1", backlog: 4096 }, () => resolve());
     });
     const address = server.address();
     if (address === null || typeof address === "string") throw new Error("proxy has no port");
