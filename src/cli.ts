@@ -11,7 +11,7 @@ async function main(): Promise<void> {
     loaded = loadConfig(process.argv.slice(2), process.env);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`duet: ${err.message}\nRun duet --help for the options.\n`);
+      process.stderr.write(`duet: ${err.message} (duet --help lists the options)\n`);
       process.exit(2);
     }
     throw err;
@@ -20,6 +20,10 @@ async function main(): Promise<void> {
   if (help) {
     process.stdout.write(`${helpText()}\n`);
     return;
+  }
+  if (!config.dev && config.jwtSecret === undefined && config.jwtPublicKey === undefined) {
+    process.stderr.write("duet: set DUET_JWT_SECRET or DUET_JWT_PUBLIC_KEY, or run with --dev\n");
+    process.exit(2);
   }
   const log = createLogger(config.logLevel);
   if (config.workers > 1 && !isSharedStore(config.store)) {

@@ -216,6 +216,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): { config: Co
   return { config, help: values.help === true };
 }
 
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
 function validate(config: Config): void {
   if (config.port > 65535) throw new ConfigError("--port must be 0-65535");
   if (config.workers < 1 || config.workers > 64) throw new ConfigError("--workers must be 1-64");
@@ -231,6 +233,8 @@ function validate(config: Config): void {
     throw new ConfigError("retention must be at least 1");
   if (config.sqliteSync !== "normal" && config.sqliteSync !== "full")
     throw new ConfigError("--sqlite-sync must be normal or full");
+  if (!LOG_LEVELS.includes(config.logLevel))
+    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
   if (!/^(sqlite:|redis:\/\/|rediss:\/\/|redis-cluster:\/\/)/.test(config.store)) {
     throw new ConfigError("--store must start with sqlite:, redis:// or redis-cluster://");
   }

@@ -1,0 +1,223 @@
+/** The `duet` command (SPEC section 8): --help, flags and environment variables, bad values. */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { describe, it } from "node:test";
+import { ConfigError, loadConfig, OPTIONS } from "../../src/config.js";
+import { api, spawnDuet, tempDbUrl, tokenFor } from "../helpers/duet.js";
+
+const ROOT = new URL("../../", import.meta.url);
+
+/** Runs `duet args` (src/cli.ts through tsx) to its end with exactly `env` (plus PATH). */
+function runDuet(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", DUET_PORT: "0", DUET_HOST: "127.0.0.1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    proc.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error(`duet ${args.join(" ")} did not exit:\n${stdout}\n${stderr}`));
+    }, 60_000);
+    proc.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+type Key = keyof typeof OPTIONS;
+
+/**
+ * Two valid values per option (as they would be typed), and what each parses to. Typed by the
+ * option names, so a new option in src/config.ts fails to compile here until it is covered.
+ */
+const SAMPLES: Record<Key, [string, unknown, string, unknown]> = {
+  port: ["1234", 1234, "0", 0],
+  host: ["127.0.0.1", "127.0.0.1", "::1", "::1"],
+  dev: ["1", true, "false", false],
+  store: ["sqlite:/tmp/a.db", "sqlite:/tmp/a.db", "redis://127.0.0.1:6379", "redis://127.0.0.1:6379"],
+  workers: ["2", 2, "4", 4],
+  jwtSecret: ["s1", "s1", "s2", "s2"],
+  jwtPublicKey: ["@/tmp/k1.pem", "@/tmp/k1.pem", "@/tmp/k2.pem", "@/tmp/k2.pem"],
+  apiKey: ["k1", "k1", "k2", "k2"],
+  maxTextLength: ["100", 100, "200", 200],
+  bodyLimit: ["2048", 2048, "4096", 4096],
+  sendRate: ["5", 5, "6", 6],
+  sendBurst: ["7", 7, "8", 8],
+  maxConnectionsPerUser: ["3", 3, "4", 4],
+  maxConnections: ["500", 500, "600", 600],
+  bufferLimit: ["10000", 10000, "20000", 20000],
+  wsPingMs: ["1000", 1000, "2000", 2000],
+  streamPingMs: ["3000", 3000, "4000", 4000],
+  maxPollSeconds: ["10", 10, "20", 20],
+  retentionEvents: ["100", 100, "200", 200],
+  retentionDays: ["1", 1, "2", 2],
+  sqliteSync: ["full", "full", "normal", "normal"],
+  logLevel: ["debug", "debug", "silent", "silent"],
+};
+
+const entries = Object.entries(OPTIONS) as [Key, (typeof OPTIONS)[Key]][];
+const flagArgs = (def: (typeof OPTIONS)[Key], raw: string): string[] => {
+  if (def.kind !== "bool") return [`--${def.flag}`, raw];
+  return raw === "1" || raw === "true" ? [`--${def.flag}`] : [];
+};
+
+describe("configuration (loadConfig)", () => {
+  it("has the documented defaults with no flags and no environment", () => {
+    const { config, help } = loadConfig([], {});
+    assert.equal(help, false);
+    for (const [key, def] of entries) assert.equal(config[key], def.default, key);
+    assert.equal(config.port, 8080);
+    assert.equal(config.store, "sqlite:./data/duet.db");
+    assert.equal(config.dev, false);
+  });
+
+  it("reads every option from its environment variable and from its flag; the flag wins", () => {
+    for (const [key, def] of entries) {
+      const [raw1, value1, raw2, value2] = SAMPLES[key];
+      assert.equal(loadConfig([], { [def.env]: raw1 }).config[key], value1, `${def.env}=${raw1}`);
+      assert.equal(loadConfig([], { [def.env]: raw2 }).config[key], value2, `${def.env}=${raw2}`);
+      if (def.kind !== "bool") {
+        assert.equal(loadConfig(flagArgs(def, raw1), {}).config[key], value1, `--${def.flag} ${raw1}`);
+        assert.equal(
+          loadConfig(flagArgs(def, raw2), { [def.env]: raw1 }).config[key],
+          value2,
+          `--${def.flag} wins`,
+        );
+        assert.equal(loadConfig([`--${def.flag}=${raw2}`], {}).config[key], value2, `--${def.flag}=${raw2}`);
+      }
+    }
+    // A boolean flag is set by its presence and beats a false environment value.
+    assert.equal(loadConfig(["--dev"], { DUET_DEV: "0" }).config.dev, true);
+    // An empty environment variable counts as unset.
+    assert.equal(loadConfig([], { DUET_PORT: "" }).config.port, 8080);
+  });
+
+  it("refuses bad values with a ConfigError naming the option", () => {
+    const bad: [string[], Record<string, string>, RegExp][] = [
+      [["--port", "abc"], {}, /--port/],
+      [["--port", "70000"], {}, /--port/],
+      [["--port", "-1"], {}, /--port/],
+      [["--port", "1.5"], {}, /--port/],
+      [[], { DUET_PORT: "eighty" }, /DUET_PORT/],
+      [["--workers", "0"], {}, /--workers/],
+      [["--workers", "65"], {}, /--workers/],
+      [["--send-rate", "0"], {}, /--send-rate/],
+      [["--body-limit", "10"], {}, /--body-limit/],
+      [["--max-text-length", "0"], {}, /--max-text-length/],
+      [["--store", "mysql://x"], {}, /--store/],
+      [["--sqlite-sync", "fast"], {}, /--sqlite-sync/],
+      [["--log-level", "loud"], {}, /--log-level/],
+      [["--ws-ping-ms", "1"], {}, /ping/],
+      [[], { DUET_DEV: "maybe" }, /DUET_DEV/],
+      [["--dev=maybe"], {}, /dev/],
+      [["--bogus"], {}, /bogus/],
+      [["--port"], {}, /port/],
+      [["stray"], {}, /stray/],
+    ];
+    for (const [argv, env, message] of bad) {
+      assert.throws(
+        () => loadConfig(argv, env),
+        (err: unknown) => err instanceof ConfigError && message.test(err.message),
+        `${argv.join(" ")} ${JSON.stringify(env)}`,
+      );
+    }
+  });
+});
+
+describe("the duet command", () => {
+  it("--help lists every option with its flag and environment variable", async () => {
+    const { code, stdout, stderr } = await runDuet(["--help"]);
+    assert.equal(code, 0, stderr);
+    for (const [, def] of entries) {
+      const line = stdout.split("\n").find((l) => new RegExp(`^\\s*--${def.flag}(\\s|$)`).test(l));
+      assert.ok(line, `--${def.flag} missing from --help`);
+      assert.ok(line.includes(def.env), `${def.env} missing from the --${def.flag} line`);
+      if (def.default !== undefined && def.default !== false) {
+        assert.ok(line.includes(`default: ${def.default}`), `default of --${def.flag} missing`);
+      }
+    }
+    assert.match(stdout, /--help/);
+  });
+
+  it("exits with code 2 and a one-line message on a bad value", async () => {
+    // Every bad value is covered above through loadConfig; here, that the process reports them.
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [["--port", "abc"], {}, /--port/],
+      [[], { DUET_DEV: "maybe" }, /DUET_DEV/],
+      [["--log-level", "loud"], {}, /--log-level/],
+      // No way to verify tokens is a configuration error too.
+      [[], {}, /DUET_JWT_SECRET/],
+    ];
+    const results = await Promise.all(cases.map(([args, env]) => runDuet(args, env)));
+    results.forEach(({ code, stdout, stderr }, i) => {
+      const [args, env, message] = cases[i];
+      const what = `${args.join(" ")} ${JSON.stringify(env)}`;
+      assert.equal(code, 2, `${what}: ${stderr}`);
+      assert.equal(stdout, "", what);
+      const lines = stderr.split("\n").filter((l) => l !== "");
+      assert.equal(lines.length, 1, `${what}: ${stderr}`);
+      assert.match(lines[0], /^duet: /, what);
+      assert.match(lines[0], message, what);
+    });
+  });
+
+  it("refuses --workers 2 on SQLite with a clear error", async () => {
+    const { code, stderr } = await runDuet(["--workers", "2"], {
+      DUET_STORE: tempDbUrl(),
+      DUET_JWT_SECRET: "s",
+    });
+    assert.equal(code, 2);
+    const lines = stderr.split("\n").filter((l) => l !== "");
+    assert.equal(lines.length, 1, stderr);
+    assert.match(lines[0], /^duet: --workers needs a Redis store/);
+  });
+
+  it("takes options from the environment and from flags, the flag winning", async () => {
+    // DUET_MAX_TEXT_LENGTH says 5, --max-text-length says 8: 8 holds.
+    const duet = await spawnDuet({ DUET_STORE: tempDbUrl(), DUET_MAX_TEXT_LENGTH: "5" }, [
+      "--max-text-length",
+      "8",
+    ]);
+    try {
+      const token = await tokenFor("alice");
+      assert.equal(
+        (await api(duet.url, token, "POST", "/v1/messages", { to: "bob", text: "12345678" })).status,
+        201,
+      );
+      assert.equal(
+        (await api(duet.url, token, "POST", "/v1/messages", { to: "bob", text: "123456789" })).status,
+        400,
+      );
+    } finally {
+      await duet.kill("SIGTERM");
+    }
+    // The environment alone.
+    const envOnly = await spawnDuet({ DUET_STORE: tempDbUrl(), DUET_MAX_TEXT_LENGTH: "5" });
+    try {
+      const token = await tokenFor("alice");
+      assert.equal(
+        (await api(envOnly.url, token, "POST", "/v1/messages", { to: "bob", text: "12345" })).status,
+        201,
+      );
+      assert.equal(
+        (await api(envOnly.url, token, "POST", "/v1/messages", { to: "bob", text: "123456" })).status,
+        400,
+      );
+    } finally {
+      await envOnly.kill("SIGTERM");
+    }
+  });
+});
