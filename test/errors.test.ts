@@ -1,0 +1,87 @@
+/** Pins the error registry (src/core/errors.ts) against docs/ERRORS.md, and the registry's own rules. */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { closeCodeOf, DuetError, ERRORS, type ErrorCode, toDuetError } from "../src/core/errors.js";
+
+interface DocRow {
+  status: number;
+  close: number | null;
+}
+
+/** The rows of the table in docs/ERRORS.md: | `code` | status | close or — | meaning |. */
+function documented(): Map<string, DocRow> {
+  const doc = readFileSync(new URL("../docs/ERRORS.md", import.meta.url), "utf8");
+  const rows = new Map<string, DocRow>();
+  for (const line of doc.split("\n")) {
+    const m = /^\|\s*`([^`]+)`\s*\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*\|\s*([^|]*?)\s*\|$/.exec(line);
+    if (!m) continue;
+    const [, code, status, close, meaning] = m;
+    assert.ok(!rows.has(code), `${code} is documented twice`);
+    assert.match(status, /^\d{3}$/, `${code}: status`);
+    assert.match(close, /^(\d{4}|—)$/, `${code}: close code`);
+    assert.ok(meaning.length > 10, `${code}: no meaning`);
+    rows.set(code, { status: Number(status), close: close === "—" ? null : Number(close) });
+  }
+  return rows;
+}
+
+const codes = Object.keys(ERRORS) as ErrorCode[];
+
+describe("the error registry", () => {
+  it("is documented in docs/ERRORS.md, code for code, with the same numbers", () => {
+    const docs = documented();
+    assert.deepEqual([...docs.keys()].sort(), [...codes].sort());
+    for (const code of codes) {
+      const entry: { status: number; close?: number } = ERRORS[code];
+      assert.deepEqual(docs.get(code), { status: entry.status, close: entry.close ?? null }, code);
+    }
+  });
+
+  it("uses snake_case codes, error statuses, and distinct close codes in the allowed ranges", () => {
+    const closes = new Map<number, string>();
+    for (const code of codes) {
+      const entry: { status: number; message: string; close?: number } = ERRORS[code];
+      assert.match(code, /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/);
+      assert.ok(entry.status >= 400 && entry.status <= 599, code);
+      assert.ok(entry.message.length > 0 && entry.message.endsWith("."), code);
+      if (entry.close !== undefined) {
+        // 1000-2999 are the protocol's (only the defined 1008-1013 make sense), 4000-4999 are ours.
+        assert.ok(
+          [1008, 1009, 1011, 1012, 1013].includes(entry.close) || (entry.close >= 4000 && entry.close < 5000),
+          code,
+        );
+        assert.ok(!closes.has(entry.close), `${code} and ${closes.get(entry.close)} share ${entry.close}`);
+        closes.set(entry.close, code);
+      }
+    }
+  });
+
+  it("builds errors with the registry's status, message and close code", () => {
+    for (const code of codes) {
+      const err = new DuetError(code);
+      assert.equal(err.code, code);
+      assert.equal(err.status, ERRORS[code].status);
+      assert.equal(err.message, ERRORS[code].message);
+      assert.deepEqual(err.toJSON(), { code, message: ERRORS[code].message });
+      const entry: { close?: number } = ERRORS[code];
+      assert.equal(closeCodeOf(code), entry.close ?? 1011);
+    }
+    const specific = new DuetError("rate_limited", "Slow down.", 3);
+    assert.deepEqual(specific.toJSON(), { code: "rate_limited", message: "Slow down." });
+    assert.equal(specific.retryAfter, 3);
+    assert.equal(
+      JSON.stringify({ error: specific }),
+      '{"error":{"code":"rate_limited","message":"Slow down."}}',
+    );
+  });
+
+  it("turns anything else into internal, without leaking its message", () => {
+    const err = toDuetError(new Error("SQLITE_CORRUPT: secret path /var/db"));
+    assert.equal(err.code, "internal");
+    assert.equal(err.status, 500);
+    assert.doesNotMatch(err.message, /SQLITE|secret/);
+    const same = new DuetError("blocked");
+    assert.equal(toDuetError(same), same);
+  });
+});
