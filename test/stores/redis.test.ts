@@ -71,7 +71,7 @@ describe("redis store (standalone) specifics", () => {
     const last = `${first.message.id.slice(0, 8)}ZZ${"Z".repeat(16)}`;
     const admin = new Redis(server.url);
     try {
-      await admin.hset(new RedisKeys(prefix).conversation("carol", "dave").meta, "last", last);
+      await admin.zadd(new RedisKeys(prefix).conversation("carol", "dave").ids, 0, last);
     } finally {
       admin.disconnect();
     }
@@ -79,31 +79,45 @@ describe("redis store (standalone) specifics", () => {
     assert.ok(next.message.id > last, `${next.message.id} > ${last}`);
     assert.match(next.message.id, /^[0-9A-HJKMNP-TV-Z]{26}$/);
     assert.ok(next.message.ts > first.message.ts);
-    const { messages } = await store.history("carol", "dave", { limit: 10 });
-    assert.deepEqual(
-      messages.map((m) => m.text),
-      ["one", "two"],
-    );
+    const { messages } = await store.history("carol", "dave", { limit: 1 });
+    assert.deepEqual(messages, [next.message]);
   });
 
-  it("drops events older than maxAgeMs as part of the writes, and expires an idle log", async () => {
+  it("drops events older than maxAgeMs as part of the writes", async () => {
+    const aged = await openRedisStore(server.url, {
+      prefix: `s${++dataSets}:`,
+      retention: { maxEvents: 1000, maxAgeMs: 400 },
+    });
+    try {
+      // A steady writer: the log never idles long enough to expire, its head ages out.
+      for (let i = 0; i < 48; i++) {
+        await aged.send(text("gail", "hugo", `m${i}`));
+        await sleep(25);
+      }
+      const all = await aged.eventsSince("hugo", 1, 100);
+      assert.deepEqual([all.reset, all.head], [true, 48]);
+      const recent = await aged.eventsSince("hugo", 47, 100);
+      assert.deepEqual([recent.reset, recent.events.length], [false, 1]);
+    } finally {
+      await aged.close();
+    }
+  });
+
+  it("expires an idle log as a whole, keeping its head", async () => {
     const aged = await openRedisStore(server.url, {
       prefix: `s${++dataSets}:`,
       retention: { maxEvents: 100, maxAgeMs: 300 },
     });
     try {
       for (let i = 0; i < 3; i++) await aged.send(text("erin", "frank", `old${i}`));
+      assert.equal((await aged.eventsSince("frank", 0, 10)).events.length, 3);
       await sleep(400);
-      await aged.send(text("erin", "frank", "new"));
-      const page = await aged.eventsSince("frank", 3, 10);
-      assert.deepEqual([page.reset, page.head, page.events.length], [false, 4, 1]);
-      assert.equal((await aged.eventsSince("frank", 2, 10)).reset, true);
-      await sleep(400);
-      // The whole log expired; the head (and so the next seq) did not.
-      assert.equal((await aged.eventsSince("frank", 3, 10)).reset, true);
-      assert.deepEqual(await aged.eventsSince("frank", 4, 10), { events: [], head: 4, reset: false });
-      assert.equal((await aged.send(text("erin", "frank", "next"))).events[1].event.seq, 5);
-      assert.equal((await aged.history("erin", "frank", { limit: 10 })).messages.length, 5);
+      assert.deepEqual(await aged.eventsSince("frank", 2, 10), { events: [], head: 3, reset: true });
+      assert.deepEqual(await aged.eventsSince("frank", 3, 10), { events: [], head: 3, reset: false });
+      const next = await aged.send(text("erin", "frank", "next"));
+      assert.equal(next.events[1].event.seq, 4);
+      assert.deepEqual((await aged.eventsSince("frank", 3, 10)).events, [next.events[1].event]);
+      assert.equal((await aged.history("erin", "frank", { limit: 10 })).messages.length, 4);
     } finally {
       await aged.close();
     }

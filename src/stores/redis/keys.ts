@@ -13,7 +13,7 @@
  *   pr      hash    presence: n:<node> -> open connections there; seen, polled -> times (ms)
  *   ev      channel sharded pub/sub channel of the user's live events
  * conversation of a and b, a < b (tag `{c:<a>|<b>}`):
- *   meta    hash    last -> newest message id; r:<user> -> that user's read marker
+ *   meta    hash    r:<user> -> that user's read marker (the last message id it has read)
  *   msg     hash    message id -> message body (JSON)
  *   ids     zset    every message id, score 0 (lexicographic = commit order)
  *   from:<user> zset the ids that user sent (unread counts and pages)

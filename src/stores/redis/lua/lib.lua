@@ -48,8 +48,10 @@ local function seq_of(stream_id)
   return tonumber(string.match(stream_id, "^%d+"))
 end
 
--- Age retention without scanning: drops expired entries from the head of the log, at most 32 per
--- write, so a busy log sheds its backlog quickly; an idle log expires as a whole (PEXPIRE below).
+-- Age retention without scanning: every AGE_CHECK_EVERY appends, drops expired entries from the
+-- head of the log (at most 32), so a busy log sheds its backlog twice as fast as it grows; an idle
+-- log expires as a whole (PEXPIRE below).
+local AGE_CHECK_EVERY = 16
 local function trim_by_age(log, now, max_age_ms)
   local oldest = redis.call("XRANGE", log, "-", "+", "COUNT", 1)[1]
   if not oldest or tonumber(oldest[2][4]) >= now - max_age_ms then
@@ -67,14 +69,16 @@ local function trim_by_age(log, now, max_age_ms)
 end
 
 -- Appends one event to a user's log and returns its seq. Count retention is part of the XADD.
--- `make_json(seq)` renders the event. The log's floor is not stored: it is the first retained
--- entry's seq - 1 (or the head when the log is empty), see events-since.lua.
-local function append_event(seq_key, log, make_json, max_events, max_age_ms)
+-- `make_json(seq)` renders the event; `now` is the script's TIME. The log's floor is not stored:
+-- it is the first retained entry's seq - 1 (or the head when the log is empty), see
+-- events-since.lua.
+local function append_event(seq_key, log, make_json, max_events, max_age_ms, now)
   local seq = redis.call("INCR", seq_key)
-  local now = now_ms()
   redis.call("XADD", log, "MAXLEN", "=", max_events, string.format("%d-0", seq), "e", make_json(seq), "t", now)
   if max_age_ms > 0 then
-    trim_by_age(log, now, max_age_ms)
+    if seq % AGE_CHECK_EVERY == 0 then
+      trim_by_age(log, now, max_age_ms)
+    end
     redis.call("PEXPIRE", log, max_age_ms)
   end
   return seq

@@ -7,7 +7,8 @@ local marker, moved = move_marker(KEYS[1], KEYS[2], reader, ARGV[3])
 if not moved then
   return { marker or "", 0, 0 }
 end
+local now = now_ms()
 local max_events, max_age_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
-local s1 = apply_read({ KEYS[3], KEYS[4], KEYS[5] }, peer, reader, marker, max_events, max_age_ms)
-local s2 = apply_read({ KEYS[6], KEYS[7], KEYS[8] }, reader, reader, marker, max_events, max_age_ms)
+local s1 = apply_read({ KEYS[3], KEYS[4], KEYS[5] }, peer, reader, marker, max_events, max_age_ms, now)
+local s2 = apply_read({ KEYS[6], KEYS[7], KEYS[8] }, reader, reader, marker, max_events, max_age_ms, now)
 return { marker, s1, s2 }

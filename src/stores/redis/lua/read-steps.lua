@@ -35,9 +35,9 @@ end
 
 -- Appends a `read` event to one user's log unless the log already has one for this conversation
 -- and reader at least as far, so repeating it (a retry) appends nothing.
--- keys: seq, log, rd. `peer` is the other side from the log owner's point of view.
--- Returns the event's seq, or 0.
-local function apply_read(keys, peer, reader, up_to, max_events, max_age_ms)
+-- keys: seq, log, rd. `peer` is the other side from the log owner's point of view; `now` the
+-- script's TIME. Returns the event's seq, or 0.
+local function apply_read(keys, peer, reader, up_to, max_events, max_age_ms, now)
   local seq_key, log, rd = keys[1], keys[2], keys[3]
   local field = peer .. " " .. reader
   local done = redis.call("HGET", rd, field)
@@ -48,5 +48,5 @@ local function apply_read(keys, peer, reader, up_to, max_events, max_age_ms)
   return append_event(seq_key, log, function(s)
     return '{"type":"read","seq":' .. string.format("%d", s) .. ',"peer":' .. cjson.encode(peer)
       .. ',"reader":' .. cjson.encode(reader) .. ',"upTo":"' .. up_to .. '"}'
-  end, max_events, max_age_ms)
+  end, max_events, max_age_ms, now)
 end

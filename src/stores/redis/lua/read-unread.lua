@@ -8,7 +8,8 @@ local bodies, marker, moved = take_unread({ KEYS[1], KEYS[2], KEYS[3] }, reader,
 if not moved then
   return { bodies, marker or "", 0, 0 }
 end
+local now = now_ms()
 local max_events, max_age_ms = tonumber(ARGV[5]), tonumber(ARGV[6])
-local s1 = apply_read({ KEYS[4], KEYS[5], KEYS[6] }, peer, reader, marker, max_events, max_age_ms)
-local s2 = apply_read({ KEYS[7], KEYS[8], KEYS[9] }, reader, reader, marker, max_events, max_age_ms)
+local s1 = apply_read({ KEYS[4], KEYS[5], KEYS[6] }, peer, reader, marker, max_events, max_age_ms, now)
+local s2 = apply_read({ KEYS[7], KEYS[8], KEYS[9] }, reader, reader, marker, max_events, max_age_ms, now)
 return { bodies, marker, s1, s2 }

@@ -6,7 +6,7 @@
 -- keys: meta, msg, ids, from_ids (the sender's), cmid, blk
 -- args: from, to, clientMsgId or "", "1" to check blocks, 16 random id characters,
 --       the body between id and ts, the body after ts (see bodyParts in redis-store.ts)
--- Returns {"new", id, ts, body}, {"dup", body} or {"blocked"}.
+-- Returns {"new", id, ts, body, now}, {"dup", body} or {"blocked"}.
 local function store_message(keys, args)
   local meta, msg, ids, from_ids, cmid, blk = keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
   local from, to, client_id = args[1], args[2], args[3]
@@ -20,21 +20,21 @@ local function store_message(keys, args)
   if args[4] == "1" and redis.call("SISMEMBER", blk, to) == 1 then
     return { "blocked" }
   end
-  local id = encode_time(now_ms()) .. args[5]
-  local last = redis.call("HGET", meta, "last")
+  local now = now_ms()
+  local id = encode_time(now) .. args[5]
+  local last = redis.call("ZREVRANGEBYLEX", ids, "+", "-", "LIMIT", 0, 1)[1]
   if last and id <= last then
     id = next_id(last)
   end
   local ts = string.format("%d", decode_time(id))
   local body = '{"id":"' .. id .. '",' .. args[6] .. '"ts":' .. ts .. "," .. args[7]
-  redis.call("HSET", meta, "last", id)
   redis.call("HSET", msg, id, body)
   redis.call("ZADD", ids, 0, id)
   redis.call("ZADD", from_ids, 0, id)
   if client_id ~= "" then
     redis.call("HSET", cmid, cmid_field, id)
   end
-  return { "new", id, ts, body }
+  return { "new", id, ts, body, now }
 end
 
 -- How many applied message ids a user's `ap` set remembers for retries (cluster only); it also
@@ -43,11 +43,12 @@ local APPLIED_WINDOW = 1024
 
 -- Steps 2 and 3, in one user's slot: the `message` event and the conversation summary.
 -- With `check` (cluster), a message already applied here is skipped, so a retry completes an
--- interrupted send without a second event.
+-- interrupted send without a second event; and as the steps of different sends may land out of
+-- order, the summary only ever moves forward. (On standalone Redis a send is one script: in order.)
 -- keys: seq, log, convs, last, ap
--- args: peer, id, ts, body, max_events, max_age_ms, "1" to check
+-- args: peer, id, ts, body, max_events, max_age_ms, "1" to check; now: the script's TIME
 -- Returns the event's seq, or 0 when it was already applied.
-local function apply_message(keys, args)
+local function apply_message(keys, args, now)
   local seq_key, log, convs, last, ap = keys[1], keys[2], keys[3], keys[4], keys[5]
   local peer, id, ts, body = args[1], args[2], args[3], args[4]
   local check = args[7] == "1"
@@ -56,7 +57,7 @@ local function apply_message(keys, args)
   end
   local seq = append_event(seq_key, log, function(s)
     return '{"type":"message","seq":' .. string.format("%d", s) .. ',"message":' .. body .. "}"
-  end, tonumber(args[5]), tonumber(args[6]))
+  end, tonumber(args[5]), tonumber(args[6]), now)
   if check then
     redis.call("ZADD", ap, seq, id)
     redis.call("ZREMRANGEBYRANK", ap, 0, -APPLIED_WINDOW - 1)
@@ -64,7 +65,11 @@ local function apply_message(keys, args)
       redis.call("PEXPIRE", ap, args[6])
     end
   end
-  -- Steps of different sends may land out of order: the summary only ever moves forward.
+  if not check then
+    redis.call("ZADD", convs, ts, peer)
+    redis.call("HSET", last, peer, body)
+    return seq
+  end
   redis.call("ZADD", convs, "GT", ts, peer)
   local current = redis.call("HGET", last, peer)
   if not current or string.sub(current, 8, 33) < id then

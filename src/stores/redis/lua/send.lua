@@ -7,10 +7,10 @@ local r = store_message({ KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6] }
 if r[1] ~= "new" then
   return r
 end
-local id, ts, body = r[2], r[3], r[4]
+local id, ts, body, now = r[2], r[3], r[4], r[5]
 local s1 = apply_message({ KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11] },
-  { ARGV[2], id, ts, body, ARGV[8], ARGV[9], "0" })
+  { ARGV[2], id, ts, body, ARGV[8], ARGV[9], "0" }, now)
 local s2 = apply_message({ KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16] },
-  { ARGV[1], id, ts, body, ARGV[8], ARGV[9], "0" })
+  { ARGV[1], id, ts, body, ARGV[8], ARGV[9], "0" }, now)
 redis.call("INCR", KEYS[17])
 return { "new", id, ts, s1, s2 }
