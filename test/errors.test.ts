@@ -64,7 +64,7 @@ describe("the error registry", () => {
       assert.equal(err.status, ERRORS[code].status);
       assert.equal(err.message, ERRORS[code].message);
       assert.deepEqual(err.toJSON(), { code, message: ERRORS[code].message });
-      const entry: { close?: number } = ERRORS[code];
+      const entry: { status: number; close?: number } = ERRORS[code];
       assert.equal(closeCodeOf(code), entry.close ?? 1011);
     }
     const specific = new DuetError("rate_limited", "Slow down.", 3);
