@@ -36,6 +36,11 @@ after(() => server.close());
 
 const OTHER_EPOCH = "00000000-0000-4000-8000-000000000000";
 
+/** A long-poll of `user` is held by the server: only a push can answer it now. */
+function pollHeld(user: string): boolean {
+  return server.chat.hub.all().some((l) => l.user === user && l.sink.kind === "poll");
+}
+
 for (const transport of TRANSPORTS) {
   describe(`${transport}`, () => {
     const alice = `alice-${transport}`;
@@ -72,7 +77,7 @@ for (const transport of TRANSPORTS) {
       }
       if (transport === "longpoll") {
         // The next long-poll is held open before anything is sent: only a push can answer it.
-        await waitUntil("a held long-poll", () => server.chat.hub.connectionsByTransport().poll === 1);
+        await waitUntil("a held long-poll", () => pollHeld(bob));
       }
 
       const sent = await api(server.url, aliceToken, "POST", "/v1/messages", { to: bob, text: "hi bob" });
@@ -82,7 +87,7 @@ for (const transport of TRANSPORTS) {
 
       if (transport !== "poll") {
         if (transport === "longpoll") {
-          await waitUntil("a held long-poll", () => server.chat.hub.connectionsByTransport().poll === 1);
+          await waitUntil("a held long-poll", () => pollHeld(bob));
         }
         const typing = await api(server.url, aliceToken, "POST", "/v1/typing", { to: bob });
         assert.equal(typing.status, 200);
@@ -126,7 +131,7 @@ for (const transport of TRANSPORTS) {
         });
       }
       if (transport === "longpoll") {
-        await waitUntil("a held long-poll", () => server.chat.hub.connectionsByTransport().poll === 1);
+        await waitUntil("a held long-poll", () => pollHeld(bob));
       }
       await api(server.url, aliceToken, "POST", "/v1/messages", { to: bob, text: "again" });
       await client.waitForSeq(3);
@@ -155,7 +160,7 @@ for (const transport of TRANSPORTS) {
         assert.equal(client.events[0].type, "hello");
       }
       if (transport === "longpoll") {
-        await waitUntil("a held long-poll", () => server.chat.hub.connectionsByTransport().poll === 1);
+        await waitUntil("a held long-poll", () => pollHeld(bob));
       }
       await api(server.url, aliceToken, "POST", "/v1/messages", { to: bob, text: "after reset" });
       await client.waitForSeq(head + 1);
@@ -194,7 +199,7 @@ test("a short poll answers at once, a long-poll waits, both with {events, seq, e
   const short = await pollOnce(server.url, token, { since: 0, epoch }, 0);
   assert.deepEqual(short, { status: 200, events: [], seq: 0, epoch });
   const held = pollOnce(server.url, token, { since: 0, epoch }, 600);
-  await waitUntil("the held long-poll", () => server.chat.hub.connectionsByTransport().poll === 1);
+  await waitUntil("the held long-poll", () => pollHeld("poller"));
   const sent = await api(server.url, await tokenFor("sender"), "POST", "/v1/messages", {
     to: "poller",
     text: "x",
