@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import type { SendInput } from "../../src/core/types.js";
+import { parseRedisUrl } from "../../src/stores/redis/connection.js";
 import { RedisKeys } from "../../src/stores/redis/keys.js";
 import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-store.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
@@ -121,5 +122,42 @@ describe("redis store (standalone) specifics", () => {
     } finally {
       await aged.close();
     }
+  });
+});
+
+describe("Redis URLs and keys", () => {
+  it("parses standalone and cluster URLs", () => {
+    assert.deepEqual(parseRedisUrl("redis://127.0.0.1:6379"), {
+      cluster: false,
+      url: "redis://127.0.0.1:6379",
+      nodes: [],
+    });
+    assert.equal(parseRedisUrl("rediss://:secret@redis.example:6380/2").cluster, false);
+    assert.deepEqual(parseRedisUrl("redis-cluster://:p%40ss@10.0.0.1:7000,10.0.0.2:7001/"), {
+      cluster: true,
+      url: "redis-cluster://:p%40ss@10.0.0.1:7000,10.0.0.2:7001/",
+      nodes: [
+        { host: "10.0.0.1", port: 7000 },
+        { host: "10.0.0.2", port: 7001 },
+      ],
+      password: "p@ss",
+    });
+    assert.throws(() => parseRedisUrl("redis-cluster://h1:99999"));
+    assert.throws(() => parseRedisUrl("http://h1:6379"));
+  });
+
+  it("tags every key of a user, and of a conversation, with one hash tag", () => {
+    const keys = new RedisKeys("duet:");
+    const tag = (key: string) => key.slice(key.indexOf("{") + 1, key.indexOf("}"));
+    const user = keys.user("a.b@c");
+    assert.deepEqual(new Set(Object.values(user).map(tag)), new Set(["u:a.b@c"]));
+    const conv = keys.conversation("zed", "amy");
+    assert.deepEqual(
+      new Set([conv.meta, conv.msg, conv.ids, conv.from("zed"), conv.cmid, conv.blk].map(tag)),
+      new Set(["c:amy|zed"]),
+    );
+    assert.equal(keys.conversation("amy", "zed").meta, conv.meta);
+    assert.equal(keys.channelUser(user.channel), "a.b@c");
+    assert.throws(() => new RedisKeys("{bad}"));
   });
 });
