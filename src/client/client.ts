@@ -1,0 +1,726 @@
+import type {
+  ConversationSummary,
+  DuetEvent,
+  HelloEvent,
+  ImageRef,
+  LinkRef,
+  Message,
+  MessageEvent,
+  PresenceInfo,
+  ReadEvent,
+  TypingEvent,
+} from "../core/types.js";
+import { type BackoffOptions, backoffDelay } from "./backoff.js";
+import { Emitter } from "./emitter.js";
+import { asClientError, DuetClientError } from "./errors.js";
+import { type FetchLike, HttpApi, TokenSource } from "./http.js";
+import {
+  type Cursor,
+  OPENERS,
+  TRANSPORTS,
+  type Transport,
+  type TransportContext,
+  type TransportEnd,
+  type TransportName,
+  type WebSocketConstructor,
+} from "./transports.js";
+
+export interface ConnectOptions {
+  /** The duet server, e.g. `https://chat.example.com` (a path prefix is kept). */
+  url: string;
+  /** A user token (JWT) minted by your backend. Give this or `getToken`. */
+  token?: string;
+  /** Called for a token at start and again whenever the server refuses the current one. */
+  getToken?: () => string | Promise<string>;
+  /** Transports to use, best first (default: all, in the order ws, sse, stream, longpoll, poll). */
+  transports?: TransportName[];
+  /** Resume from a cursor saved earlier (`client.cursor`), instead of starting from now. */
+  cursor?: Cursor;
+  /** A WebSocket constructor, for Node 20 (`import WebSocket from "ws"`); default: the global one. */
+  WebSocket?: WebSocketConstructor;
+  /** A fetch implementation; default: the global one. */
+  fetch?: FetchLike;
+  backoff?: BackoffOptions;
+  /** How long a transport may take to deliver its hello before it counts as failed (10 s). */
+  connectTimeoutMs?: number;
+  /** Silence after which a stream or WebSocket counts as dead (45 s; the server pings every 15-25 s). */
+  idleTimeoutMs?: number;
+  /** WebSocket application-level ping interval (20 s). */
+  pingMs?: number;
+  /** Long-poll hold time asked of the server (25 s). */
+  longPollSeconds?: number;
+  /** Short-polling interval (2 s). */
+  pollIntervalMs?: number;
+  /** A transport refused while the server is reachable is skipped for this long (5 min). */
+  fallbackMemoryMs?: number;
+  /** HTTP requests and WebSocket requests time out after this long (15 s). */
+  requestTimeoutMs?: number;
+  /** Minimum interval between two typing notifications to the same peer (2.5 s). */
+  typingIntervalMs?: number;
+}
+
+/**
+ * `connecting`: not online yet since connect(); `online`: events flow; `reconnecting`: was online,
+ * lost it, trying again (sends are queued meanwhile); `offline`: stopped (closed, or the token
+ * was refused and there is no getToken to ask for another).
+ */
+export type ConnectionState = "connecting" | "online" | "reconnecting" | "offline";
+
+export interface Status {
+  state: ConnectionState;
+  /** The transport in use or being tried. */
+  transport: TransportName | null;
+  /** When reconnecting: the delay before the next attempt. */
+  retryInMs?: number;
+  /** Why the last connection or attempt ended, or why the client is offline. */
+  error?: DuetClientError;
+}
+
+/**
+ * Reload state with the HTTP API: the event stream does not cover what came before `seq`.
+ * `initial`: the first connection without a saved cursor; `reset`: the server could not resume
+ * the cursor (too old, or the store was wiped and has a new epoch).
+ */
+export interface ResetEvent {
+  type: "reset";
+  reason: "initial" | "reset";
+  seq: number;
+  epoch: string;
+}
+
+export interface ClientEvents {
+  message: MessageEvent;
+  read: ReadEvent;
+  typing: TypingEvent;
+  reset: ResetEvent;
+  status: Status;
+}
+
+export interface SendInput {
+  to: string;
+  text?: string;
+  image?: ImageRef;
+  links?: LinkRef[];
+  /** Makes the send idempotent; the client generates one when absent. */
+  clientMsgId?: string;
+}
+
+interface Pending {
+  body: SendInput & { clientMsgId: string };
+  resolve(message: Message): void;
+  reject(error: DuetClientError): void;
+}
+
+const RANDOM_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz";
+
+/** A random id for `clientMsgId` (works in insecure browser contexts too). */
+export function createClientMsgId(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  let id = "";
+  for (const b of bytes) id += RANDOM_ALPHABET[b % 36];
+  return id;
+}
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/**
+ * A connection to duet that always tries to be online. It opens the best transport that works,
+ * falls back down the list when one is refused, reconnects with backoff and jitter, resumes from
+ * its cursor so no event is lost, drops events it has already seen (by `seq`), and queues sends
+ * while offline, retrying them with the same `clientMsgId` so none is stored twice.
+ */
+export class DuetClient {
+  private readonly base: string;
+  private readonly tokens: TokenSource;
+  private readonly api: HttpApi;
+  private readonly emitter = new Emitter<ClientEvents>();
+  private readonly fetch: FetchLike;
+  private readonly WebSocket: WebSocketConstructor | undefined;
+  private readonly backoff: Required<BackoffOptions>;
+  private readonly o: {
+    connectTimeoutMs: number;
+    idleTimeoutMs: number;
+    pingMs: number;
+    longPollSeconds: number;
+    pollIntervalMs: number;
+    fallbackMemoryMs: number;
+    requestTimeoutMs: number;
+    typingIntervalMs: number;
+  };
+  private preferred: TransportName[];
+  private readonly refusedUntil = new Map<TransportName, number>();
+  private transport: Transport | null = null;
+  private opened = false;
+  /** Bumped whenever the current transport is dropped, so its late callbacks are ignored. */
+  private generation = 0;
+  private attempt = 0;
+  private everOnline = false;
+  private closed = false;
+  private cursorValue: Cursor | null;
+  /** The reset this client applied on its own, until the stream moves past it. */
+  private resetAt: Cursor | null = null;
+  private statusValue: Status = { state: "connecting", transport: null };
+  private reconnectTimer: Timer | undefined;
+  private connectTimer: Timer | undefined;
+  private idleTimer: Timer | undefined;
+  private flushTimer: Timer | undefined;
+  private readonly outbox: Pending[] = [];
+  private flushing = false;
+  private sendAttempt = 0;
+  private readonly lastTyping = new Map<string, number>();
+  private readonly onBrowserOnline = () => this.reconnectSoon();
+
+  constructor(options: ConnectOptions) {
+    if (typeof options.url !== "string" || !/^https?:\/\//.test(options.url)) {
+      throw new DuetClientError("invalid_input", "connect() needs `url`: the duet server's http(s) address.");
+    }
+    this.base = options.url.replace(/\/+$/, "");
+    this.tokens = new TokenSource(options.token, options.getToken);
+    const fetchImpl = options.fetch ?? globalThis.fetch?.bind(globalThis);
+    if (fetchImpl === undefined) throw new DuetClientError("invalid_input", "No fetch implementation.");
+    this.fetch = fetchImpl;
+    this.WebSocket =
+      options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ?? undefined;
+    this.backoff = { initialMs: 500, maxMs: 15_000, ...options.backoff };
+    this.o = {
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 45_000,
+      pingMs: options.pingMs ?? 20_000,
+      longPollSeconds: options.longPollSeconds ?? 25,
+      pollIntervalMs: options.pollIntervalMs ?? 2_000,
+      fallbackMemoryMs: options.fallbackMemoryMs ?? 300_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
+      typingIntervalMs: options.typingIntervalMs ?? 2_500,
+    };
+    this.preferred = this.checkTransports(options.transports ?? [...TRANSPORTS]);
+    this.cursorValue = options.cursor ? { ...options.cursor } : null;
+    this.api = new HttpApi(this.base, this.tokens, this.fetch, this.o.requestTimeoutMs);
+    (globalThis as { addEventListener?: (t: string, f: () => void) => void }).addEventListener?.(
+      "online",
+      this.onBrowserOnline,
+    );
+    // Start on the next turn, once the caller has attached its listeners.
+    this.reconnectTimer = setTimeout(() => void this.connectNow(), 0);
+  }
+
+  // ---- public API -------------------------------------------------------------------------
+
+  on<K extends keyof ClientEvents>(type: K, listener: (value: ClientEvents[K]) => void): () => void {
+    return this.emitter.on(type, listener);
+  }
+
+  off<K extends keyof ClientEvents>(type: K, listener: (value: ClientEvents[K]) => void): void {
+    this.emitter.off(type, listener);
+  }
+
+  get status(): Status {
+    return this.statusValue;
+  }
+
+  /** The position in the event log: save it to resume later with `connect({ cursor })`. */
+  get cursor(): Cursor | null {
+    return this.cursorValue === null ? null : { ...this.cursorValue };
+  }
+
+  /** The transports the client may use, best first. */
+  get transports(): TransportName[] {
+    return [...this.preferred];
+  }
+
+  /** Sends still waiting for the server (queued while offline, or being retried). */
+  get pendingSends(): number {
+    return this.outbox.length;
+  }
+
+  /** Resolves once the client is online (at once if it is). */
+  online(): Promise<void> {
+    if (this.statusValue.state === "online") return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const off = this.on("status", (s) => {
+        if (s.state === "online") {
+          off();
+          resolve();
+        } else if (s.state === "offline") {
+          off();
+          reject(s.error ?? new DuetClientError("closed", "The client is offline."));
+        }
+      });
+    });
+  }
+
+  /** Restricts (or widens) the transports and reconnects with the best of them now. */
+  setTransports(transports: TransportName[]): void {
+    this.preferred = this.checkTransports(transports);
+    this.refusedUntil.clear();
+    this.attempt = 0;
+    this.reconnectNow();
+  }
+
+  /** Drops the current connection (if any) and connects again at once. */
+  reconnectNow(): void {
+    if (this.closed) return;
+    this.dropTransport();
+    void this.connectNow();
+  }
+
+  /**
+   * Sends a message. While offline it waits in a queue; failed attempts are retried with the
+   * same `clientMsgId`, so the server stores it once. Resolves with the stored message; rejects
+   * only when the server refuses it for good (invalid, blocked...) or the client is closed.
+   */
+  send(input: SendInput): Promise<Message> {
+    if (this.closed) return Promise.reject(new DuetClientError("closed", "The client is closed."));
+    const body = { ...input, clientMsgId: input.clientMsgId ?? createClientMsgId() };
+    return new Promise((resolve, reject) => {
+      this.outbox.push({ body, resolve, reject });
+      void this.flush();
+    });
+  }
+
+  /** Marks every message from `peer` up to `upTo` read; `peer` gets a `read` event. */
+  async markRead(peer: string, upTo: string): Promise<{ upTo: string | null }> {
+    const ws = this.liveWebSocket();
+    if (ws?.request) {
+      try {
+        const result = await ws.request({ op: "read", peer, upTo }, this.o.requestTimeoutMs);
+        return { upTo: typeof result.upTo === "string" ? result.upTo : null };
+      } catch (err) {
+        const error = asClientError(err);
+        if (!error.retryable) throw error;
+        // the socket went away: try HTTP once
+      }
+    }
+    return this.api.request("POST", `/v1/conversations/${encodeURIComponent(peer)}/read`, { body: { upTo } });
+  }
+
+  /** Tells `to` that the user is typing; throttled, best effort (errors are ignored). */
+  async typing(to: string): Promise<void> {
+    const now = Date.now();
+    if (now - (this.lastTyping.get(to) ?? 0) < this.o.typingIntervalMs) return;
+    this.lastTyping.set(to, now);
+    if (this.liveWebSocket()?.notify?.({ op: "typing", to })) return;
+    if (this.statusValue.state !== "online") return;
+    await this.api.request("POST", "/v1/typing", { body: { to } }).catch(() => {});
+  }
+
+  conversations(options: { limit?: number; before?: number } = {}): Promise<ConversationSummary[]> {
+    return this.api
+      .request<{ conversations: ConversationSummary[] }>("GET", "/v1/conversations", { query: options })
+      .then((r) => r.conversations);
+  }
+
+  /** A page of the conversation with `peer`, oldest first. */
+  history(
+    peer: string,
+    options: { before?: string; after?: string; limit?: number } = {},
+  ): Promise<{ messages: Message[]; hasMore: boolean }> {
+    return this.api.request("GET", `/v1/conversations/${encodeURIComponent(peer)}/messages`, {
+      query: options,
+    });
+  }
+
+  /** The oldest unread messages from `peer`; with `markRead` (default true) they become read. */
+  unread(peer: string, options: { limit?: number; markRead?: boolean } = {}): Promise<Message[]> {
+    const query = {
+      limit: options.limit,
+      markRead: options.markRead === undefined ? undefined : String(options.markRead),
+    };
+    return this.api
+      .request<{ messages: Message[] }>("GET", `/v1/conversations/${encodeURIComponent(peer)}/unread`, {
+        query,
+      })
+      .then((r) => r.messages);
+  }
+
+  blocks(): Promise<string[]> {
+    return this.api.request<{ blocks: string[] }>("GET", "/v1/blocks").then((r) => r.blocks);
+  }
+
+  block(user: string): Promise<string[]> {
+    return this.api
+      .request<{ blocks: string[] }>("PUT", `/v1/blocks/${encodeURIComponent(user)}`)
+      .then((r) => r.blocks);
+  }
+
+  unblock(user: string): Promise<string[]> {
+    return this.api
+      .request<{ blocks: string[] }>("DELETE", `/v1/blocks/${encodeURIComponent(user)}`)
+      .then((r) => r.blocks);
+  }
+
+  presence(users: string[]): Promise<Record<string, PresenceInfo>> {
+    return this.api
+      .request<{ presence: Record<string, PresenceInfo> }>("GET", "/v1/presence", {
+        query: { users: users.join(",") },
+      })
+      .then((r) => r.presence);
+  }
+
+  /** Closes the connection for good; queued sends are rejected with `closed`. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.dropTransport();
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.flushTimer);
+    (globalThis as { removeEventListener?: (t: string, f: () => void) => void }).removeEventListener?.(
+      "online",
+      this.onBrowserOnline,
+    );
+    for (const p of this.outbox.splice(0)) p.reject(new DuetClientError("closed", "The client was closed."));
+    this.setStatus({ state: "offline", transport: null });
+    this.emitter.clear();
+  }
+
+  // ---- connection life cycle ----------------------------------------------------------------
+
+  private checkTransports(list: TransportName[]): TransportName[] {
+    const known = list.filter((t) => (TRANSPORTS as readonly string[]).includes(t));
+    const usable = known.filter((t) => t !== "ws" || this.WebSocket !== undefined);
+    if (usable.length === 0) {
+      throw new DuetClientError("invalid_input", `No usable transport in [${list.join(", ")}].`);
+    }
+    return [...new Set(usable)];
+  }
+
+  private usableTransports(): TransportName[] {
+    const now = Date.now();
+    return this.preferred.filter((t) => (this.refusedUntil.get(t) ?? 0) <= now);
+  }
+
+  private pickTransport(): TransportName {
+    const usable = this.usableTransports();
+    if (usable.length > 0) return usable[0];
+    // Everything was refused: forget it and start again from the best.
+    this.refusedUntil.clear();
+    return this.preferred[0];
+  }
+
+  private setStatus(status: Status): void {
+    this.statusValue = status;
+    this.emitter.emit("status", status);
+  }
+
+  private liveWebSocket(): Transport | null {
+    return this.transport?.name === "ws" && this.opened ? this.transport : null;
+  }
+
+  private dropTransport(): void {
+    this.generation++;
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.idleTimer);
+    const t = this.transport;
+    this.transport = null;
+    this.opened = false;
+    t?.close();
+  }
+
+  private reconnectSoon(): void {
+    if (this.closed || this.statusValue.state === "online" || this.reconnectTimer === undefined) return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    void this.connectNow();
+  }
+
+  private scheduleReconnect(delay: number, transport: TransportName, error?: DuetClientError): void {
+    clearTimeout(this.reconnectTimer);
+    const status: Status = {
+      state: this.everOnline ? "reconnecting" : "connecting",
+      transport,
+      retryInMs: delay,
+    };
+    if (error !== undefined) status.error = error;
+    this.setStatus(status);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.connectNow();
+    }, delay);
+  }
+
+  private nextDelay(): number {
+    return backoffDelay(this.attempt++, this.backoff);
+  }
+
+  private async connectNow(): Promise<void> {
+    if (this.closed) return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.dropTransport();
+    const generation = this.generation;
+    const name = this.pickTransport();
+    this.setStatus({
+      state: this.everOnline ? "reconnecting" : "connecting",
+      transport: name,
+    });
+    let token: string;
+    try {
+      token = await this.tokens.get();
+    } catch (err) {
+      if (generation === this.generation && !this.closed)
+        this.scheduleReconnect(this.nextDelay(), name, asClientError(err));
+      return;
+    }
+    if (generation !== this.generation || this.closed) return;
+
+    const live = () => generation === this.generation && !this.closed;
+    const ctx: TransportContext = {
+      base: this.base,
+      token,
+      cursor: () => this.cursorValue,
+      fetch: this.fetch,
+      WebSocket: this.WebSocket,
+      longPollSeconds: this.o.longPollSeconds,
+      pollIntervalMs: this.o.pollIntervalMs,
+      pingMs: this.o.pingMs,
+      onOpen: (hello) => {
+        if (live()) this.onOpen(name, hello);
+      },
+      onEvent: (event) => {
+        if (live()) this.onEvent(event);
+      },
+      onPollCursor: (seq, epoch) => {
+        if (live()) this.onHead(seq, epoch, true);
+      },
+      onActivity: () => {
+        if (live()) this.touch();
+      },
+      onEnd: (end) => {
+        if (live()) void this.onEnd(name, end);
+      },
+    };
+    try {
+      this.transport = OPENERS[name](ctx);
+    } catch (err) {
+      void this.onEnd(name, { kind: "protocol", error: asClientError(err) });
+      return;
+    }
+    this.connectTimer = setTimeout(() => {
+      if (live() && !this.opened) {
+        void this.onEnd(name, {
+          kind: "network",
+          error: new DuetClientError("timeout", `${name}: no answer in time.`),
+        });
+      }
+    }, this.o.connectTimeoutMs);
+  }
+
+  private onOpen(name: TransportName, hello: HelloEvent | null): void {
+    clearTimeout(this.connectTimer);
+    this.opened = true;
+    this.attempt = 0;
+    this.everOnline = true;
+    if (hello !== null) this.onHead(hello.seq, hello.epoch);
+    this.touch();
+    this.setStatus({ state: "online", transport: name });
+    void this.flush();
+  }
+
+  /** Restarts the silence watchdog of stream transports. */
+  private touch(): void {
+    if (!this.transport?.watchdog || !this.opened) return;
+    clearTimeout(this.idleTimer);
+    const generation = this.generation;
+    const name = this.transport.name;
+    this.idleTimer = setTimeout(() => {
+      if (generation === this.generation) {
+        void this.onEnd(name, {
+          kind: "closed",
+          error: new DuetClientError("timeout", "The connection went silent."),
+        });
+      }
+    }, this.o.idleTimeoutMs);
+  }
+
+  /**
+   * A transport ended. If it had been online, reconnect (same transport) after a short jittered
+   * delay. If it never got online, find out why: a server that cannot be reached, or is busy,
+   * means wait and retry the same transport; a reachable server that refused this transport
+   * (a proxy that blocks WebSocket upgrades, buffers streams, ...) means fall back to the next.
+   */
+  private async onEnd(name: TransportName, end: TransportEnd): Promise<void> {
+    const wasOpen = this.opened;
+    this.dropTransport();
+    const generation = this.generation;
+    const error = end.error;
+    if (end.closeCode === 4009) {
+      // "replaced": this user has too many connections; coming back would push out another.
+      this.goOffline(error ?? new DuetClientError("replaced", "Closed: too many connections."));
+      return;
+    }
+    if (wasOpen) {
+      if (error?.status === 401) await this.refreshOrStop(error);
+      if (!this.closed && generation === this.generation)
+        this.scheduleReconnect(this.nextDelay(), name, error);
+      return;
+    }
+    let verdict: "wait" | "refused" | "token";
+    if (end.kind === "http" && error?.status !== undefined) {
+      verdict = this.judgeStatus(error.status);
+    } else if (end.kind === "closed" && end.closeCode !== undefined && end.closeCode !== 1006) {
+      verdict = "wait"; // the server itself closed it (restarting, overloaded...)
+    } else {
+      verdict = await this.probe();
+    }
+    if (this.closed || generation !== this.generation) return;
+    if (verdict === "token") {
+      await this.refreshOrStop(error ?? new DuetClientError("unauthorized", "The token was refused.", 401));
+      if (!this.closed && generation === this.generation)
+        this.scheduleReconnect(this.nextDelay(), name, error);
+      return;
+    }
+    if (verdict === "refused") {
+      this.refusedUntil.set(name, Date.now() + this.o.fallbackMemoryMs);
+      if (this.usableTransports().length > 0) {
+        void this.connectNow();
+        return;
+      }
+    }
+    this.scheduleReconnect(this.nextDelay(), name, error);
+  }
+
+  private judgeStatus(status: number): "wait" | "refused" | "token" {
+    if (status === 401) return "token";
+    if (status === 408 || status === 429 || status >= 500) return "wait";
+    return "refused";
+  }
+
+  /** Is the server reachable, and does it accept our token? An authenticated cheap GET says. */
+  private async probe(): Promise<"wait" | "refused" | "token"> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), this.o.connectTimeoutMs);
+    try {
+      const token = await this.tokens.get();
+      const res = await this.fetch(`${this.base}/v1/blocks`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: abort.signal,
+        cache: "no-store",
+      });
+      await res.body?.cancel().catch(() => {});
+      if (res.ok) return "refused";
+      return this.judgeStatus(res.status) === "token" ? "token" : "wait";
+    } catch {
+      return "wait";
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async refreshOrStop(error: DuetClientError): Promise<void> {
+    if (!this.tokens.canRefresh) {
+      this.goOffline(error);
+      return;
+    }
+    await this.tokens.refresh().catch(() => {});
+  }
+
+  private goOffline(error: DuetClientError): void {
+    this.dropTransport();
+    clearTimeout(this.reconnectTimer);
+    this.setStatus({ state: "offline", transport: null, error });
+  }
+
+  // ---- events and the cursor ---------------------------------------------------------------
+
+  /**
+   * Where the server's log stands: a stream's hello, or a poll answer's cursor (`poll`: the
+   * answer's events, already applied, end at `seq`).
+   */
+  private onHead(seq: number, epoch: string, poll = false): void {
+    const cursor = this.cursorValue;
+    if (cursor === null) {
+      this.cursorValue = { seq, epoch };
+      this.emitter.emit("reset", { type: "reset", reason: "initial", seq, epoch });
+    } else if (epoch === cursor.epoch && seq < cursor.seq) {
+      // The server is behind our cursor (its log was rolled back): what it sends next would
+      // look like duplicates. Start over from its head. (duet follows with a reset event of its
+      // own; `resetAt` keeps the app from reloading twice.)
+      this.cursorValue = { seq, epoch };
+      this.resetAt = { seq, epoch };
+      this.emitter.emit("reset", { type: "reset", reason: "reset", seq, epoch });
+    } else if (poll && epoch === cursor.epoch) {
+      cursor.seq = seq;
+    }
+  }
+
+  private onEvent(event: DuetEvent): void {
+    switch (event.type) {
+      case "typing":
+        this.emitter.emit("typing", event);
+        return;
+      case "reset":
+        if (this.resetAt?.seq === event.seq && this.resetAt.epoch === event.epoch) {
+          this.resetAt = null; // the same reset we already applied
+          return;
+        }
+        this.resetAt = null;
+        this.cursorValue = { seq: event.seq, epoch: event.epoch };
+        this.emitter.emit("reset", { type: "reset", reason: "reset", seq: event.seq, epoch: event.epoch });
+        return;
+      case "message":
+      case "read": {
+        const cursor = this.cursorValue;
+        if (cursor === null || typeof event.seq !== "number") return;
+        if (event.seq <= cursor.seq) return; // seen already: at-least-once becomes exactly-once
+        this.resetAt = null;
+        cursor.seq = event.seq;
+        if (event.type === "message") this.emitter.emit("message", event);
+        else this.emitter.emit("read", event);
+        return;
+      }
+      default:
+        return; // hello repeats, pings, and types this SDK version does not know
+    }
+  }
+
+  // ---- sending -----------------------------------------------------------------------------
+
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.outbox.length > 0 && !this.closed && this.statusValue.state === "online") {
+        const item = this.outbox[0];
+        try {
+          const message = await this.deliver(item.body);
+          this.outbox.shift();
+          this.sendAttempt = 0;
+          item.resolve(message);
+        } catch (err) {
+          const error = asClientError(err);
+          if (this.closed) return;
+          if (!error.retryable) {
+            this.outbox.shift();
+            item.reject(error);
+            continue;
+          }
+          clearTimeout(this.flushTimer);
+          const delay = Math.max(error.retryAfterMs ?? 0, backoffDelay(this.sendAttempt++, this.backoff));
+          this.flushTimer = setTimeout(() => void this.flush(), delay);
+          return;
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** One attempt: the WebSocket's `send` op when it is live, else POST /v1/messages. */
+  private async deliver(body: SendInput & { clientMsgId: string }): Promise<Message> {
+    const ws = this.liveWebSocket();
+    if (ws?.request) {
+      const result = await ws.request({ op: "send", ...body }, this.o.requestTimeoutMs);
+      const message = result.message as Message | undefined;
+      if (typeof message?.id !== "string")
+        throw new DuetClientError("bad_response", "No message in the answer.");
+      return message;
+    }
+    const result = await this.api.request<{ message: Message }>("POST", "/v1/messages", { body });
+    return result.message;
+  }
+}
+
+/** Connects to duet. The client starts connecting at once; listen with `client.on(...)`. */
+export function connect(options: ConnectOptions): DuetClient {
+  return new DuetClient(options);
+}

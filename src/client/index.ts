@@ -1,0 +1,29 @@
+/**
+ * duet's client SDK, for browsers and Node 20+: `import { connect } from "duet/client"`.
+ * It imports nothing from the server but types.
+ */
+export type {
+  ConversationSummary,
+  ImageRef,
+  LinkRef,
+  Message,
+  MessageEvent,
+  MessageKind,
+  PresenceInfo,
+  ReadEvent,
+  TypingEvent,
+} from "../core/types.js";
+export type { BackoffOptions } from "./backoff.js";
+export {
+  type ClientEvents,
+  type ConnectionState,
+  type ConnectOptions,
+  connect,
+  createClientMsgId,
+  DuetClient,
+  type ResetEvent,
+  type SendInput,
+  type Status,
+} from "./client.js";
+export { DuetClientError } from "./errors.js";
+export { type Cursor, TRANSPORTS, type TransportName, type WebSocketConstructor } from "./transports.js";
