@@ -1,0 +1,706 @@
+/**
+ * The duet demo page. It uses the public SDK only (bundled as ./duet-client.js) and the dev-mode
+ * token endpoint: pick a name, chat, and switch transports by hand to watch each one work.
+ */
+import {
+  type ConversationSummary,
+  connect,
+  createClientMsgId,
+  type DuetClient,
+  type LinkRef,
+  type Message,
+  type PresenceInfo,
+  type Status,
+  TRANSPORTS,
+  type TransportName,
+} from "../src/client/index.js";
+
+const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
+const URL_IN_TEXT = /https?:\/\/[^\s<>"']+/g;
+const TRANSPORT_LABEL: Record<TransportName, string> = {
+  ws: "WebSocket",
+  sse: "SSE",
+  stream: "HTTP streaming",
+  longpoll: "long-polling",
+  poll: "polling",
+};
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: { className?: string; text?: string } = {},
+  ...children: (Node | null)[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (props.className) node.className = props.className;
+  if (props.text !== undefined) node.textContent = props.text;
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+function safeUrl(url: string): string | null {
+  try {
+    const u = new URL(url);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.toString() : null;
+  } catch {
+    return null;
+  }
+}
+
+function timeOf(ts: number): string {
+  const d = new Date(ts);
+  const today = new Date();
+  return d.toDateString() === today.toDateString()
+    ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+    : d.toLocaleDateString([], { month: "short", day: "numeric" });
+}
+
+function colorOf(name: string): string {
+  let h = 0;
+  for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) % 360;
+  return `hsl(${h} 55% 50%)`;
+}
+
+function avatar(node: HTMLElement, name: string): HTMLElement {
+  node.textContent = name.slice(0, 1);
+  node.style.background = colorOf(name);
+  return node;
+}
+
+/** A message of mine not stored yet (queued or being sent). */
+interface Outgoing {
+  clientMsgId: string;
+  to: string;
+  ts: number;
+  text: string | null;
+  image: { url: string } | null;
+  links: LinkRef[];
+  failed?: string;
+}
+
+interface Conversation {
+  peer: string;
+  unread: number;
+  last: Message | null;
+  updatedAt: number;
+}
+
+type Tick = "pending" | "failed" | "sent" | "delivered" | "read";
+
+class DemoApp {
+  private readonly me: string;
+  private readonly client: DuetClient;
+  private readonly conversations = new Map<string, Conversation>();
+  private readonly history = new Map<string, Message[]>();
+  private readonly outgoing = new Map<string, Outgoing>();
+  /** Per peer: the newest of my messages they have read. */
+  private readonly readUpTo = new Map<string, string>();
+  /** Per peer: the newest of my messages known to have reached a live connection of theirs. */
+  private readonly deliveredUpTo = new Map<string, string>();
+  private readonly presence = new Map<string, PresenceInfo>();
+  /** Per peer: the newest of their messages this page has marked read. */
+  private readonly markedUpTo = new Map<string, string>();
+  private readonly typingUntil = new Map<string, number>();
+  private readonly rendered = new Map<string, HTMLLIElement>();
+  private open: string | null = null;
+  private loading: Promise<void> | null = null;
+  private presenceTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(me: string) {
+    this.me = me;
+    const saved = this.loadSaved();
+    this.client = connect({
+      url: location.origin,
+      getToken: () => devToken(me),
+      transports: saved.transports,
+      ...(saved.cursor ? { cursor: saved.cursor } : {}),
+    });
+    for (const [peer, id] of Object.entries(saved.readUpTo)) this.readUpTo.set(peer, id);
+    ($("transport") as HTMLSelectElement).value =
+      saved.transports.length === 1 ? saved.transports[0] : "auto";
+    this.wire();
+  }
+
+  // ---- persistence (per tab): the cursor, so a reload resumes and replays missed receipts ----
+
+  private storageKey(): string {
+    return `duet-demo:${this.me}`;
+  }
+
+  private loadSaved(): {
+    cursor: { seq: number; epoch: string } | null;
+    readUpTo: Record<string, string>;
+    transports: TransportName[];
+  } {
+    try {
+      const raw = JSON.parse(sessionStorage.getItem(this.storageKey()) ?? "{}") as {
+        cursor?: { seq: number; epoch: string };
+        readUpTo?: Record<string, string>;
+        transports?: TransportName[];
+      };
+      const transports = (raw.transports ?? []).filter((t) => (TRANSPORTS as readonly string[]).includes(t));
+      return {
+        cursor: raw.cursor ?? null,
+        readUpTo: raw.readUpTo ?? {},
+        transports: transports.length > 0 ? transports : [...TRANSPORTS],
+      };
+    } catch {
+      return { cursor: null, readUpTo: {}, transports: [...TRANSPORTS] };
+    }
+  }
+
+  private save(): void {
+    sessionStorage.setItem(
+      this.storageKey(),
+      JSON.stringify({
+        cursor: this.client.cursor,
+        readUpTo: Object.fromEntries(this.readUpTo),
+        transports: this.client.transports,
+      }),
+    );
+  }
+
+  // ---- SDK events ----------------------------------------------------------------------
+
+  private wire(): void {
+    const c = this.client;
+    c.on("status", (s) => {
+      this.showStatus(s);
+      this.renderChatHead();
+    });
+    c.on("reset", () => void this.reload());
+    let first = true;
+    c.on("status", (s) => {
+      if (s.state === "online" && first) {
+        first = false;
+        void this.reload(); // a resumed cursor has no "initial" reset, but the page is empty
+      }
+      if (s.state === "online") this.refreshPresenceSoon(0);
+    });
+    c.on("message", (e) => {
+      this.addMessage(e.message);
+      this.save();
+    });
+    c.on("read", (e) => {
+      if (e.reader === this.me) {
+        const conv = this.conversations.get(e.peer);
+        if (conv) conv.unread = 0; // read on another device
+      } else {
+        this.readUpTo.set(e.peer, maxId(this.readUpTo.get(e.peer), e.upTo));
+        this.deliveredUpTo.set(e.peer, maxId(this.deliveredUpTo.get(e.peer), e.upTo));
+      }
+      this.save();
+      this.renderList();
+      if (this.open === e.peer) this.renderMessages();
+    });
+    c.on("typing", (e) => {
+      this.typingUntil.set(e.from, Date.now() + 4000);
+      this.renderList();
+      this.renderChatHead();
+      setTimeout(() => {
+        this.renderList();
+        this.renderChatHead();
+      }, 4100);
+      if (this.open === e.from) this.refreshPresenceSoon(0);
+    });
+
+    $("transport").addEventListener("change", (ev) => {
+      const value = (ev.target as HTMLSelectElement).value;
+      c.setTransports(value === "auto" ? [...TRANSPORTS] : [value as TransportName]);
+      this.save();
+    });
+    $("retry").addEventListener("click", () => c.reconnectNow());
+    $("new-chat").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const input = $<HTMLInputElement>("new-peer");
+      const peer = input.value.trim();
+      if (!USER_ID.test(peer) || peer === this.me) {
+        input.setCustomValidity(peer === this.me ? "That is you." : "Letters, digits and _.@- only.");
+        input.reportValidity();
+        return;
+      }
+      input.setCustomValidity("");
+      input.value = "";
+      this.openChat(peer);
+    });
+    $("new-peer").addEventListener("input", (ev) => (ev.target as HTMLInputElement).setCustomValidity(""));
+    $("back").addEventListener("click", () => this.openChat(null));
+    $("toggle-image").addEventListener("click", () => {
+      const row = $("image-row");
+      row.hidden = !row.hidden;
+      $("toggle-image").setAttribute("aria-pressed", String(!row.hidden));
+      if (!row.hidden) $("image-url").focus();
+    });
+    $("text").addEventListener("input", () => {
+      if (this.open && $<HTMLInputElement>("text").value !== "") void c.typing(this.open);
+    });
+    $("composer").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      this.sendFromComposer();
+    });
+    document.addEventListener("visibilitychange", () => this.markOpenRead());
+    setInterval(() => this.refreshPresenceSoon(0), 10_000);
+  }
+
+  private showStatus(s: Status): void {
+    const status = $("status");
+    status.dataset.state = s.state;
+    status.dataset.transport = s.transport ?? "";
+    const via = s.transport ? TRANSPORT_LABEL[s.transport] : "";
+    const banner = $("banner");
+    if (s.state === "online") {
+      status.textContent = `online · ${via}`;
+      banner.hidden = true;
+    } else if (s.state === "connecting") {
+      status.textContent = `connecting… ${via}`;
+      banner.hidden = true;
+    } else if (s.state === "reconnecting") {
+      status.textContent = `reconnecting… ${via}`;
+      const wait = s.retryInMs === undefined ? "" : ` Next try in ${Math.ceil(s.retryInMs / 1000)} s.`;
+      $("banner-text").textContent = `Connection lost: reconnecting…${wait} Messages you send are queued.`;
+      banner.hidden = false;
+    } else {
+      status.textContent = "offline";
+      $("banner-text").textContent = `Offline: ${s.error?.message ?? "closed"}`;
+      banner.hidden = false;
+    }
+  }
+
+  // ---- state ----------------------------------------------------------------------------
+
+  /** Loads conversations (and the open chat's history) over HTTP; concurrent calls share one load. */
+  private reload(): Promise<void> {
+    this.loading ??= (async () => {
+      try {
+        const list = await this.client.conversations({ limit: 100 });
+        for (const s of list) this.mergeSummary(s);
+        if (this.open) await this.loadHistory(this.open);
+      } catch {
+        // offline: the next reset/online reloads
+      } finally {
+        this.loading = null;
+        this.renderList();
+      }
+    })();
+    return this.loading;
+  }
+
+  private mergeSummary(s: ConversationSummary): void {
+    const conv = this.conversation(s.peer);
+    conv.unread = s.unread;
+    if (s.lastMessage && (!conv.last || s.lastMessage.id >= conv.last.id)) conv.last = s.lastMessage;
+    conv.updatedAt = Math.max(conv.updatedAt, s.updatedAt);
+  }
+
+  private conversation(peer: string): Conversation {
+    let conv = this.conversations.get(peer);
+    if (!conv) {
+      conv = { peer, unread: 0, last: null, updatedAt: 0 };
+      this.conversations.set(peer, conv);
+    }
+    return conv;
+  }
+
+  private async loadHistory(peer: string): Promise<void> {
+    const page = await this.client.history(peer, { limit: 100 });
+    for (const m of page.messages) this.mergeMessage(peer, m);
+    if (this.open === peer) {
+      this.renderMessages();
+      this.markOpenRead();
+    }
+  }
+
+  private mergeMessage(peer: string, m: Message): boolean {
+    const list = this.history.get(peer) ?? [];
+    this.history.set(peer, list);
+    if (list.some((x) => x.id === m.id)) return false;
+    list.push(m);
+    list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    if (m.clientMsgId && m.from === this.me) this.outgoing.delete(m.clientMsgId);
+    return true;
+  }
+
+  private addMessage(m: Message): void {
+    const peer = m.from === this.me ? m.to : m.from;
+    const fresh = this.mergeMessage(peer, m);
+    const conv = this.conversation(peer);
+    if (!conv.last || m.id > conv.last.id) conv.last = m;
+    conv.updatedAt = Math.max(conv.updatedAt, m.ts);
+    if (m.from === peer) {
+      this.typingUntil.delete(peer);
+      this.deliveredUpTo.set(peer, maxId(this.deliveredUpTo.get(peer), this.newestMine(peer)));
+      const viewing = this.open === peer && document.visibilityState === "visible";
+      if (fresh && !viewing) conv.unread += 1;
+    }
+    this.renderList();
+    if (this.open === peer) {
+      this.renderMessages();
+      this.renderChatHead();
+      this.markOpenRead();
+    }
+  }
+
+  private newestMine(peer: string): string | undefined {
+    const mine = (this.history.get(peer) ?? []).filter((m) => m.from === this.me);
+    return mine.at(-1)?.id;
+  }
+
+  /** Marks the open chat read up to the peer's newest message, once per new message. */
+  private markOpenRead(): void {
+    const peer = this.open;
+    if (!peer || document.visibilityState !== "visible") return;
+    const newest = (this.history.get(peer) ?? []).filter((m) => m.from === peer).at(-1);
+    const conv = this.conversation(peer);
+    if (!newest || newest.id <= (this.markedUpTo.get(peer) ?? "")) return;
+    this.markedUpTo.set(peer, newest.id);
+    conv.unread = 0;
+    this.renderList();
+    this.client.markRead(peer, newest.id).catch(() => {
+      this.markedUpTo.delete(peer); // try again on the next message or visit
+    });
+  }
+
+  /** Delivered = their stream was live after my message was stored (presence says so). */
+  private refreshPresenceSoon(delayMs: number): void {
+    const peer = this.open;
+    if (!peer) return;
+    clearTimeout(this.presenceTimer);
+    this.presenceTimer = setTimeout(async () => {
+      const newest = this.newestMine(peer);
+      try {
+        const info = (await this.client.presence([peer]))[peer];
+        if (!info) return;
+        this.presence.set(peer, info);
+        if (info.online && newest) this.deliveredUpTo.set(peer, maxId(this.deliveredUpTo.get(peer), newest));
+        if (!info.online && info.lastSeen !== undefined) {
+          const seen = info.lastSeen;
+          const before = (this.history.get(peer) ?? [])
+            .filter((m) => m.from === this.me && m.ts <= seen)
+            .at(-1);
+          if (before) this.deliveredUpTo.set(peer, maxId(this.deliveredUpTo.get(peer), before.id));
+        }
+      } catch {
+        return;
+      }
+      if (this.open === peer) {
+        this.renderChatHead();
+        this.renderMessages();
+      }
+    }, delayMs);
+  }
+
+  // ---- sending --------------------------------------------------------------------------
+
+  private sendFromComposer(): void {
+    const peer = this.open;
+    if (!peer) return;
+    const textInput = $<HTMLInputElement>("text");
+    const imageInput = $<HTMLInputElement>("image-url");
+    const text = textInput.value.trim();
+    const imageUrl = $("image-row").hidden ? "" : imageInput.value.trim();
+    if (text === "" && imageUrl === "") return;
+    if (imageUrl !== "" && safeUrl(imageUrl) === null) {
+      imageInput.setCustomValidity("An http(s) URL, please.");
+      imageInput.reportValidity();
+      return;
+    }
+    imageInput.setCustomValidity("");
+    const links = [...new Set(text.match(URL_IN_TEXT) ?? [])]
+      .filter((u) => safeUrl(u) !== null && u.length <= 2048)
+      .slice(0, 4)
+      .map((url) => ({ url }));
+    const out: Outgoing = {
+      clientMsgId: createClientMsgId(),
+      to: peer,
+      ts: Date.now(),
+      text: text === "" ? null : text,
+      image: imageUrl === "" ? null : { url: imageUrl },
+      links,
+    };
+    this.outgoing.set(out.clientMsgId, out);
+    textInput.value = "";
+    imageInput.value = "";
+    $("image-row").hidden = true;
+    $("toggle-image").setAttribute("aria-pressed", "false");
+    this.renderMessages(true);
+    this.client
+      .send({
+        to: peer,
+        clientMsgId: out.clientMsgId,
+        ...(out.text !== null ? { text: out.text } : {}),
+        ...(out.image !== null ? { image: out.image } : {}),
+        ...(links.length > 0 ? { links } : {}),
+      })
+      .then(
+        (m) => {
+          this.addMessage(m);
+          this.refreshPresenceSoon(300);
+        },
+        (err: Error) => {
+          out.failed = err.message;
+          if (this.open === peer) this.renderMessages();
+        },
+      );
+  }
+
+  // ---- rendering ------------------------------------------------------------------------
+
+  openChat(peer: string | null): void {
+    this.open = peer;
+    $("app").classList.toggle("chat-open", peer !== null);
+    $("chat-empty").hidden = peer !== null;
+    $("chat-main").hidden = peer === null;
+    this.rendered.clear();
+    $("messages").replaceChildren();
+    if (peer) {
+      this.conversation(peer);
+      this.renderChatHead();
+      this.renderMessages(true);
+      $("text").focus();
+      void this.loadHistory(peer).catch(() => {});
+      this.refreshPresenceSoon(0);
+    }
+    this.renderList();
+  }
+
+  private renderList(): void {
+    const list = $("conversations");
+    const convs = [...this.conversations.values()]
+      .filter((c) => c.last !== null || c.peer === this.open)
+      .sort((a, b) => b.updatedAt - a.updatedAt || a.peer.localeCompare(b.peer));
+    $("no-conversations").hidden = convs.length > 0;
+    list.replaceChildren(
+      ...convs.map((c) => {
+        const typing = (this.typingUntil.get(c.peer) ?? 0) > Date.now();
+        const li = el(
+          "li",
+          { className: "conv" },
+          avatar(el("span", { className: "avatar" }), c.peer),
+          el(
+            "div",
+            { className: "body" },
+            el(
+              "div",
+              { className: "top" },
+              el("span", { className: "name", text: c.peer }),
+              el("span", { className: "time", text: c.last ? timeOf(c.last.ts) : "" }),
+            ),
+            el(
+              "div",
+              { className: "bottom" },
+              el("span", {
+                className: typing ? "preview typing" : "preview",
+                text: typing ? "typing…" : this.preview(c),
+              }),
+              c.unread > 0 ? el("span", { className: "badge", text: String(c.unread) }) : null,
+            ),
+          ),
+        );
+        li.dataset.peer = c.peer;
+        li.setAttribute("aria-current", String(c.peer === this.open));
+        li.addEventListener("click", () => this.openChat(c.peer));
+        return li;
+      }),
+    );
+  }
+
+  private preview(c: Conversation): string {
+    const m = c.last;
+    if (!m) return "";
+    const who = m.from === this.me ? "You: " : "";
+    if (m.kind === "image") return `${who}📷 ${m.text ?? "Photo"}`;
+    if (m.text) return who + m.text;
+    return who + (m.links[0]?.url ?? "");
+  }
+
+  private renderChatHead(): void {
+    const peer = this.open;
+    if (!peer) return;
+    avatar($("chat-avatar"), peer);
+    $("chat-peer").textContent = peer;
+    const sub = $("chat-sub");
+    const typing = (this.typingUntil.get(peer) ?? 0) > Date.now();
+    // While this page is offline, what we knew of the peer's presence may be stale: say nothing.
+    const p = this.client.status.state === "online" ? this.presence.get(peer) : undefined;
+    sub.className = typing ? "sub typing" : "sub";
+    sub.textContent = typing
+      ? "typing…"
+      : p?.online
+        ? "online"
+        : p?.lastSeen
+          ? `last seen ${timeOf(p.lastSeen)}`
+          : p
+            ? "offline"
+            : "";
+  }
+
+  private tickOf(m: Message): Tick {
+    const peer = m.to;
+    if (m.id <= (this.readUpTo.get(peer) ?? "")) return "read";
+    if (m.id <= (this.deliveredUpTo.get(peer) ?? "")) return "delivered";
+    return "sent";
+  }
+
+  /** Keyed by clientMsgId for my messages (so a queued bubble becomes the stored one in place). */
+  private renderMessages(scrollToEnd = false): void {
+    const peer = this.open;
+    if (!peer) return;
+    const box = $("messages");
+    const nearEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+    const stored = this.history.get(peer) ?? [];
+    const pending = [...this.outgoing.values()].filter((o) => o.to === peer);
+    const items: { key: string; state: Tick | "theirs"; m: Message | Outgoing; mine: boolean }[] = [
+      ...stored.map((m) => ({
+        key: m.from === this.me && m.clientMsgId ? `c:${m.clientMsgId}` : `i:${m.id}`,
+        state: m.from === this.me ? this.tickOf(m) : ("theirs" as const),
+        m,
+        mine: m.from === this.me,
+      })),
+      ...pending.map((o) => ({
+        key: `c:${o.clientMsgId}`,
+        state: (o.failed ? "failed" : "pending") as Tick,
+        m: o,
+        mine: true,
+      })),
+    ];
+    const keep = new Set(items.map((i) => i.key));
+    for (const [key, node] of this.rendered) {
+      if (!keep.has(key)) {
+        node.remove();
+        this.rendered.delete(key);
+      }
+    }
+    let prev: HTMLLIElement | null = null;
+    for (const item of items) {
+      let node = this.rendered.get(item.key);
+      if (!node || node.dataset.stored !== String("id" in item.m)) {
+        const fresh = this.messageNode(item.m, item.mine);
+        node?.replaceWith(fresh);
+        node = fresh;
+        this.rendered.set(item.key, node);
+      }
+      node.dataset.state = item.state;
+      const tick = node.querySelector(".tick");
+      if (tick) {
+        tick.textContent = TICK_TEXT[item.state as Tick] ?? "";
+        tick.setAttribute("title", item.state);
+      }
+      const expectedPrev: Element | null = prev ? prev.nextElementSibling : box.firstElementChild;
+      if (expectedPrev !== node) {
+        if (prev) prev.after(node);
+        else box.prepend(node);
+      }
+      prev = node;
+    }
+    if (scrollToEnd || nearEnd) box.scrollTop = box.scrollHeight;
+  }
+
+  private messageNode(m: Message | Outgoing, mine: boolean): HTMLLIElement {
+    const stored = "id" in m;
+    const bubble = el("div", { className: "bubble" });
+    const image = m.image ? safeUrl(m.image.url) : null;
+    if (image) {
+      const img = el("img");
+      img.src = image;
+      img.alt = m.text ?? "image";
+      img.loading = "lazy";
+      img.addEventListener("load", () => {
+        const box = $("messages");
+        if (box.scrollHeight - box.scrollTop - box.clientHeight < img.height + 80)
+          box.scrollTop = box.scrollHeight;
+      });
+      bubble.append(img);
+    }
+    if (m.text) bubble.append(el("div", { className: "text", text: m.text }));
+    for (const link of m.links) {
+      const href = safeUrl(link.url);
+      if (!href) continue;
+      const a = el(
+        "a",
+        { className: "link" },
+        el("strong", { text: link.title ?? new URL(href).hostname }),
+        el("span", { text: href }),
+      );
+      a.href = href;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      bubble.append(a);
+    }
+    const meta = el("div", { className: "meta" }, el("span", { text: timeOf(m.ts) }));
+    if (mine) meta.append(el("span", { className: "tick" }));
+    bubble.append(meta);
+    const li = el("li", { className: mine ? "msg mine" : "msg" }, bubble);
+    if (stored && m.kind === "system") li.classList.add("system");
+    li.dataset.stored = String(stored);
+    if (stored) li.dataset.id = m.id;
+    return li;
+  }
+}
+
+const TICK_TEXT: Record<Tick, string> = {
+  pending: "", // a spinner, drawn by the stylesheet
+  failed: "⚠ not sent",
+  sent: "✓",
+  delivered: "✓✓",
+  read: "✓✓",
+};
+
+/** The later of two message ids (ids sort in conversation order); "" when neither is known. */
+function maxId(a: string | undefined, b: string | undefined): string {
+  const x = a ?? "";
+  const y = b ?? "";
+  // biome-ignore lint/complexity/useMathMinMax: strings, not numbers
+  return x > y ? x : y;
+}
+
+async function devToken(user: string): Promise<string> {
+  const res = await fetch("/v1/dev/token", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user }),
+  });
+  const body = (await res.json().catch(() => ({}))) as { token?: string; error?: { message?: string } };
+  if (!res.ok || !body.token) throw new Error(body.error?.message ?? `dev token: HTTP ${res.status}`);
+  return body.token;
+}
+
+async function start(user: string): Promise<void> {
+  await devToken(user); // fails fast (not in dev mode, bad name) before the UI switches over
+  sessionStorage.setItem("duet-demo:user", user);
+  $("login").hidden = true;
+  $("app").hidden = false;
+  $("me-name").textContent = user;
+  document.title = `${user} · duet demo`;
+  const app = new DemoApp(user);
+  app.openChat(null);
+}
+
+function main(): void {
+  const params = new URLSearchParams(location.search);
+  const preset = params.get("as") ?? sessionStorage.getItem("duet-demo:user");
+  const form = $<HTMLFormElement>("login-form");
+  const error = $("login-error");
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const name = $<HTMLInputElement>("login-name").value.trim();
+    if (!USER_ID.test(name)) {
+      error.textContent = "Use 1-64 letters, digits or _.@-";
+      return;
+    }
+    error.textContent = "";
+    start(name).catch((err: Error) => {
+      error.textContent = err.message;
+    });
+  });
+  if (preset && USER_ID.test(preset)) {
+    start(preset).catch((err: Error) => {
+      $("login").hidden = false;
+      error.textContent = err.message;
+    });
+  } else {
+    $("login").hidden = false;
+  }
+}
+
+main();

@@ -1,0 +1,230 @@
+/**
+ * The demo page in a real Chromium: two users chat both ways, one of them switched to
+ * long-polling by hand; unread badges and read ticks change; the server restarts mid-chat and
+ * the conversation goes on with nothing lost. Leaves screenshots in test-output/.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { type ChildDuet, spawnDuet, tempDbUrl } from "../helpers/duet.js";
+import { summarizePng } from "./png.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const OUT = new URL("../../test-output/", import.meta.url).pathname;
+const WAIT = { timeout: 30_000 };
+
+let server: ChildDuet;
+let browser: Browser;
+let profile: string;
+const store = tempDbUrl();
+
+before(async () => {
+  // The page loads demo/duet-client.js and demo/app.js: build them from the current sources.
+  execFileSync(process.execPath, [new URL("../../scripts/build-client.mjs", import.meta.url).pathname]);
+  server = await spawnDuet({ DUET_DEV: "1", DUET_STORE: store });
+  // launch() gives the browser a fresh temporary user-data-dir of its own; ours holds the cache.
+  profile = mkdtempSync(join(tmpdir(), "duet-chromium-"));
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      `--disk-cache-dir=${join(profile, "cache")}`,
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.kill("SIGTERM");
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+async function login(page: Page, name: string): Promise<void> {
+  await page.goto(`${server.url}/`);
+  await page.fill("#login-name", name);
+  await page.click("#login-form button[type=submit]");
+  await page.waitForSelector('#status[data-state="online"]', WAIT);
+}
+
+/** Waits until `selector`'s text is `text` (or, with a function, passes it). */
+async function waitText(page: Page, selector: string, text: string): Promise<void> {
+  await page.waitForFunction(
+    ([s, t]) => document.querySelector(s)?.textContent?.trim() === t,
+    [selector, text] as const,
+    WAIT,
+  );
+}
+
+async function send(page: Page, text: string): Promise<void> {
+  await page.fill("#text", text);
+  await page.press("#text", "Enter");
+}
+
+/** Texts of the chat's messages, in page order, tagged with whose they are. */
+function transcript(page: Page): Promise<string[]> {
+  return page.$$eval("#messages li.msg", (items) =>
+    items.map(
+      (li) =>
+        `${li.classList.contains("mine") ? "me" : "them"}: ${li.querySelector(".text")?.textContent ?? ""}`,
+    ),
+  );
+}
+
+test("two users chat in the demo (one on long-polling) through a server restart", async () => {
+  const t0 = Date.now();
+  const phase = (name: string) => console.log(`demo test: ${name} after ${Date.now() - t0} ms`);
+  const aliceCtx = await browser.newContext({ viewport: { width: 1100, height: 820 } });
+  const bobCtx = await browser.newContext({
+    viewport: { width: 390, height: 760 },
+    isMobile: true,
+    hasTouch: true,
+  });
+  const alice = await aliceCtx.newPage();
+  const bob = await bobCtx.newPage();
+  const errors: string[] = [];
+  for (const p of [alice, bob]) p.on("pageerror", (e) => errors.push(e.message));
+
+  await login(alice, "alice");
+  await login(bob, "bob");
+  assert.equal(await alice.getAttribute("#status", "data-transport"), "ws", "auto picks WebSocket");
+  phase("both logged in");
+  await bob.selectOption("#transport", "longpoll");
+  await bob.waitForSelector('#status[data-state="online"][data-transport="longpoll"]', WAIT);
+  await waitText(bob, "#status", "online · long-polling");
+
+  // Alice starts a chat; bob, on his conversation list, sees the unread badge count up.
+  await alice.fill("#new-peer", "bob");
+  await alice.press("#new-peer", "Enter");
+  await send(alice, "Hi Bob! ¿Qué tal?");
+  await waitText(bob, '.conv[data-peer="alice"] .badge', "1");
+  await waitText(bob, '.conv[data-peer="alice"] .preview', "Hi Bob! ¿Qué tal?");
+  await send(alice, "Are you there?");
+  await waitText(bob, '.conv[data-peer="alice"] .badge', "2");
+  // Bob is online (long-polling), so alice's ticks show delivered, not read yet.
+  await alice.waitForSelector('#messages li.msg.mine[data-state="delivered"] >> nth=1', WAIT);
+  assert.equal(await alice.locator('#messages li.msg.mine[data-state="read"]').count(), 0);
+
+  phase("badges counted");
+  // Bob opens the chat: the badge goes, alice's ticks turn to read.
+  await bob.click('.conv[data-peer="alice"]');
+  await bob.waitForSelector("#chat-main:not([hidden])", WAIT);
+  await bob.waitForSelector("#messages li.msg >> nth=1", WAIT);
+  assert.equal(await bob.locator('.conv[data-peer="alice"] .badge').count(), 0, "no unread badge");
+  await alice.waitForSelector('#messages li.msg.mine[data-state="read"] >> nth=1', WAIT);
+  assert.equal(await alice.locator("#messages li.msg.mine:not([data-state=read])").count(), 0);
+
+  // Bob types (alice sees it) and answers; alice has the chat open, so bob's tick turns read.
+  await bob.fill("#text", "Hey");
+  await bob.type("#text", " alice");
+  await waitText(alice, "#chat-sub", "typing…");
+  await bob.press("#text", "Enter");
+  await alice.waitForSelector('#messages li.msg:not(.mine) .text:text-is("Hey alice")', WAIT);
+  await bob.waitForSelector('#messages li.msg.mine[data-state="read"]', WAIT);
+
+  // An image message and a link message.
+  await alice.click("#toggle-image");
+  await alice.fill("#image-url", `${server.url}/logo.svg`);
+  await send(alice, "our logo");
+  await send(alice, "docs: https://example.com/duet");
+  await bob.waitForSelector(`#messages img[src="${server.url}/logo.svg"]`, WAIT);
+  await bob.waitForSelector('#messages a.link[href="https://example.com/duet"]', WAIT);
+  await bob.waitForFunction(() => {
+    const img = document.querySelector<HTMLImageElement>("#messages img");
+    return img?.complete && img.naturalWidth > 0;
+  });
+
+  phase("chatted");
+  // The server goes down mid-chat: both pages say so; alice's message waits in the queue.
+  await server.kill("SIGTERM");
+  for (const p of [alice, bob]) {
+    await p.waitForSelector("#banner:not([hidden])", WAIT);
+    await p.waitForSelector('#status[data-state="reconnecting"]', WAIT);
+  }
+  assert.match((await alice.textContent("#banner-text")) ?? "", /reconnecting…/);
+  await send(alice, "Sent while the server was down");
+  await alice.waitForSelector('#messages li.msg.mine[data-state="pending"]', WAIT);
+  mkdirSync(OUT, { recursive: true });
+  await alice.screenshot({ path: join(OUT, "demo-reconnecting.png") });
+
+  phase("server down");
+  server = await spawnDuet({ DUET_DEV: "1", DUET_STORE: store, DUET_PORT: new URL(server.url).port });
+  await alice.waitForSelector('#status[data-state="online"][data-transport="ws"]', WAIT);
+  await bob.waitForSelector('#status[data-state="online"][data-transport="longpoll"]', WAIT);
+  phase("server up, both online");
+  await bob.waitForSelector(
+    '#messages li.msg:not(.mine) .text:text-is("Sent while the server was down")',
+    WAIT,
+  );
+  await alice.waitForSelector(
+    '#messages li.msg.mine[data-state="read"] .text:text-is("Sent while the server was down")',
+    WAIT,
+  );
+  await send(bob, "Welcome back");
+  await alice.waitForSelector('#messages li.msg:not(.mine) .text:text-is("Welcome back")', WAIT);
+  await send(alice, "Nothing lost. Merci, café!");
+  await bob.waitForSelector('#messages li.msg:not(.mine) .text:text-is("Nothing lost. Merci, café!")', WAIT);
+  await bob.waitForSelector("#banner", { ...WAIT, state: "hidden" });
+  phase("chatted after restart");
+  await alice.waitForSelector(
+    '#messages li.msg.mine[data-state="read"] .text:text-is("Nothing lost. Merci, café!")',
+    WAIT,
+  );
+
+  // Screenshots: the desktop chat, and the phone-sized one; both must show something.
+  const shot = join(OUT, "demo-chat.png");
+  await alice.screenshot({ path: shot });
+  await bob.screenshot({ path: join(OUT, "demo-chat-phone.png") });
+  const blankPage = await aliceCtx.newPage();
+  const blank = summarizePng(await blankPage.screenshot());
+  assert.ok(blank.colors <= 2 && blank.dominantShare > 0.99, "the check sees a blank page as blank");
+  const png = readFileSync(shot);
+  const summary = summarizePng(png);
+  writeFileSync(join(OUT, "demo-chat.json"), JSON.stringify({ bytes: png.length, ...summary }, null, 2));
+  assert.equal(summary.width, 1100);
+  assert.ok(png.length > 20_000, `screenshot is ${png.length} bytes`);
+  assert.ok(summary.colors > 100, `screenshot has ${summary.colors} colours`);
+  assert.ok(summary.dominantShare < 0.8, `one colour covers ${summary.dominantShare} of it`);
+
+  // Alice switches through the other transports by hand; each carries a message to bob.
+  const labels = { sse: "SSE", stream: "HTTP streaming", poll: "polling" } as const;
+  for (const t of ["sse", "stream", "poll"] as const) {
+    await alice.selectOption("#transport", t);
+    await alice.waitForSelector(`#status[data-state="online"][data-transport="${t}"]`, WAIT);
+    await waitText(alice, "#status", `online · ${labels[t]}`);
+    await send(alice, `via ${t}`);
+    await bob.waitForSelector(`#messages li.msg:not(.mine) .text:text-is("via ${t}")`, WAIT);
+  }
+  await alice.selectOption("#transport", "auto");
+  await alice.waitForSelector('#status[data-state="online"][data-transport="ws"]', WAIT);
+  phase("all transports");
+  const expected = [
+    "a: Hi Bob! ¿Qué tal?",
+    "a: Are you there?",
+    "b: Hey alice",
+    "a: our logo",
+    "a: docs: https://example.com/duet",
+    "a: Sent while the server was down",
+    "b: Welcome back",
+    "a: Nothing lost. Merci, café!",
+    "a: via sse",
+    "a: via stream",
+    "a: via poll",
+  ];
+  const as = (me: "a" | "b") =>
+    expected.map((l) => (l.startsWith(`${me}:`) ? `me${l.slice(1)}` : `them${l.slice(1)}`));
+  assert.deepEqual(await transcript(alice), as("a"), "alice's chat: everything once, in order");
+  assert.deepEqual(await transcript(bob), as("b"), "bob's chat: everything once, in order");
+  await alice.waitForSelector('#messages li.msg.mine[data-state="read"] .text:text-is("via poll")', WAIT);
+  assert.deepEqual(errors, [], "no script errors on either page");
+});
