@@ -31,6 +31,13 @@ export interface Broker {
   publish(user: string, message: BrokerMessage): void;
   subscribe(user: string): void;
   unsubscribe(user: string): void;
+  /**
+   * Resolves once publications for `user` are sure to reach this process (the subscription is
+   * acknowledged). A stream reads the store only after it, so nothing falls between the two.
+   */
+  whenSubscribed?(user: string): Promise<void>;
+  /** `handler` runs after a loss of the broker's connection: publications meanwhile are gone. */
+  onResync?(handler: () => void): void;
   close(): Promise<void>;
 }
 

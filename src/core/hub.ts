@@ -7,6 +7,8 @@ export interface Listener {
   readonly user: string;
   readonly sink: Sink;
   push(json: string, seq: number | null): void;
+  /** Reads the store again: live publications may have been lost (the broker reconnected). */
+  resync(): void;
   stop(): void;
 }
 
@@ -44,6 +46,9 @@ export class Hub {
     this.presence = presence;
     this.options = options;
     broker.onMessage((user, message) => this.deliverLocal(user, message));
+    broker.onResync?.(() => {
+      for (const listener of this.all()) listener.resync();
+    });
     for (const [kind, ms] of Object.entries(options.heartbeatMs)) {
       const timer = setInterval(() => this.sweep(kind as TransportKind), ms);
       timer.unref();
@@ -77,6 +82,11 @@ export class Hub {
     set.add(listener);
     this.byKind[listener.sink.kind].add(listener);
     if (listener.sink.kind !== "poll") this.presence.connected(listener.user);
+  }
+
+  /** Resolves when events of `user` published anywhere will reach this process. */
+  ready(user: string): Promise<void> {
+    return this.broker.whenSubscribed?.(user) ?? Promise.resolve();
   }
 
   detach(listener: Listener): void {

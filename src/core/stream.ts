@@ -64,6 +64,7 @@ export class EventStream {
   async start(cursor: Cursor): Promise<void> {
     this.hub.attach(this);
     try {
+      await this.hub.ready(this.user);
       const epoch = this.store.epoch;
       if (cursor.since === undefined) {
         const head = await this.store.head(this.user);
@@ -150,6 +151,14 @@ export class EventStream {
     }
     this.lastSeq = seq;
     this.sink.write(json, seq);
+  }
+
+  resync(): void {
+    if (this.closed || this.syncing) {
+      this.dirty = true;
+      return;
+    }
+    this.catchUp().catch(() => this.sink.close("store_unavailable"));
   }
 
   /** Ends the stream for good; the transport calls this when its connection closes. */

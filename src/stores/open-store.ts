@@ -42,7 +42,25 @@ export async function openBackend(url: string, options: BackendOptions): Promise
       },
     };
   }
-  throw new Error(`Unsupported store: ${url}`);
+  // redis://, rediss:// or redis-cluster://: the same three parts, shared by every process.
+  const { newNodeId, openRedisBroker, openRedisPresence, openRedisStore } = await import("./redis/index.js");
+  const nodeId = newNodeId();
+  const store = await openRedisStore(url, { retention: options.retention });
+  const [broker, presence] = await Promise.all([
+    openRedisBroker(url, { nodeId }),
+    openRedisPresence(url, { nodeId }),
+  ]);
+  return {
+    store,
+    broker,
+    presence,
+    maintain: () => {}, // retention is part of each write
+    stats: async () => ({ nodes: await presence.nodes() }),
+    close: async () => {
+      await Promise.allSettled([broker.close(), presence.close()]);
+      await store.close();
+    },
+  };
 }
 
 /** Whether several processes may share this store (`--workers`). */

@@ -33,6 +33,8 @@ class Recorder implements Listener {
   push(json: string, seq: number | null): void {
     this.events.push({ json: JSON.parse(json) as Record<string, unknown>, seq });
   }
+  resync(): void {}
+
   stop(): void {
     hub.detach(this);
   }
