@@ -343,8 +343,13 @@ export function formatJitterTable(rows: JitterRow[]): string {
     .replace(/\n/, `\n|${head.map(() => "---").join("|")}|\n`);
 }
 
-async function main(): Promise<void> {
+/**
+ * The command line: `node --import tsx bench/jitter.ts [options]`, or from bench/run.ts for
+ * `npm run bench -- --workload jitter [options]` by passing its argv through.
+ */
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
   const { values } = parseArgs({
+    args: argv,
     options: {
       users: { type: "string", default: String(JITTER_DEFAULTS.users) },
       seconds: { type: "string", default: String(JITTER_DEFAULTS.durationMs / 1000) },
@@ -376,7 +381,9 @@ async function main(): Promise<void> {
     {
       users: Number(values.users),
       durationMs: Number(values.seconds) * 1000,
-      transports: values.transport!.split(",") as JitterTransport[],
+      transports: (values.transport === "all"
+        ? JITTER_DEFAULTS.transports
+        : values.transport!.split(",")) as JitterTransport[],
       concurrent: values.concurrent,
       log: (line) => console.error(line),
     },

@@ -97,6 +97,8 @@ export function printSummary(results: RunResult[], options: SummaryOptions): str
           "msgs/s/core",
           "loadgen cores",
           "srv RSS MB",
+          "disk B/msg",
+          "redis cmds/msg",
         ],
         traffic.map(({ first, metrics: m }) => [
           first.workload,
@@ -117,6 +119,8 @@ export function printSummary(results: RunResult[], options: SummaryOptions): str
           int(m.capacityPerCore),
           fixed(2)(m.loadgenCores),
           mb(m.serverRssBytes),
+          int(m.diskBytesPerMsg),
+          fixed(2)(m.redisCmdsPerMsg),
         ]),
       ),
     );

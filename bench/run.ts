@@ -25,6 +25,7 @@ import {
   fdLimits,
   procUsage,
   ROOT,
+  redisCommands,
   type ServerProcess,
   sleep,
   startDuet,
@@ -220,6 +221,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 interface Started {
   server: ServerProcess;
   redis?: ServerProcess;
+  redisUrl?: string;
   endpoint: Endpoint;
 }
 
@@ -257,7 +259,7 @@ async function startTarget(target: Target, fdNeed: number): Promise<Started> {
     throw err;
   }
   live.add(server);
-  return { server, redis, endpoint: { target, url: server.url, secret: SECRET } };
+  return { server, redis, redisUrl, endpoint: { target, url: server.url, secret: SECRET } };
 }
 
 async function stopTarget(started: Started): Promise<void> {
@@ -317,12 +319,14 @@ async function runTraffic(c: Case, run: number, loadgen: Loadgen): Promise<RunRe
     const s0 = usageOf(pids);
     const r0 = started.redis ? procUsage(started.redis.pid) : undefined;
     const l0 = procUsage(loadgen.pid);
+    const c0 = started.redisUrl ? await redisCommands(started.redisUrl) : 0;
     const t0 = performance.now();
     await loadgen.request({ cmd: "mark" });
     await sleep(opts.seconds * 1000);
     const s1 = usageOf(pids);
     const r1 = started.redis ? procUsage(started.redis.pid) : undefined;
     const l1 = procUsage(loadgen.pid);
+    const c1 = started.redisUrl ? await redisCommands(started.redisUrl) : 0;
     const elapsed = (performance.now() - t0) / 1000;
     const stats = await loadgen.stats(15_000);
     await loadgen.request({ cmd: "close" });
@@ -348,9 +352,11 @@ async function runTraffic(c: Case, run: number, loadgen: Loadgen): Promise<RunRe
         usPerMsg,
         capacityPerCore: 1e6 / usPerMsg,
         redisCpuSec: r0 && r1 ? r1.cpuSec - r0.cpuSec : undefined,
+        redisCmdsPerMsg: started.redisUrl ? (c1 - c0) / (rate * elapsed) : undefined,
         loadgenCpuSec: l1.cpuSec - l0.cpuSec,
         loadgenCores: (l1.cpuSec - l0.cpuSec) / elapsed,
         serverRssBytes: s1.rssBytes,
+        diskBytesPerMsg: stats.delivered > 0 ? (s1.diskWriteBytes - s0.diskWriteBytes) / (rate * elapsed) : 0,
         windowSec: stats.windowSec,
         sent: stats.sent,
         accepted: stats.accepted,
@@ -483,7 +489,8 @@ async function main(): Promise<void> {
   );
   if (broken) log("FAILED: messages were lost, duplicated or delivered out of order (see the table)");
   const undrained = results.some((r) => (r.metrics.undrained ?? 0) > 0);
-  if (undrained) log("FAILED: messages were still in flight when the drain gave up; loss could not be checked");
+  if (undrained)
+    log("FAILED: messages were still in flight when the drain gave up; loss could not be checked");
   process.exit(failed || broken || undrained ? 1 : 0);
 }
 

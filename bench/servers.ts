@@ -91,6 +91,18 @@ export interface ProcUsage {
   /** utime + stime of the process (all its threads), seconds. */
   cpuSec: number;
   rssBytes: number;
+  /** Bytes the process caused to be written to storage (/proc/<pid>/io write_bytes; 0 if unreadable). */
+  diskWriteBytes: number;
+}
+
+/** write_bytes of /proc/<pid>/io: what reached the page cache for files (WAL, checkpoints). */
+function diskWriteBytes(pid: number): number {
+  try {
+    const match = /^write_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"));
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** CPU and RSS of one process from /proc/<pid>/stat. */
@@ -102,7 +114,11 @@ export function procUsage(pid: number): ProcUsage {
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   const rssPages = Number(fields[21]);
-  return { cpuSec: (utime + stime) / CLK_TCK, rssBytes: rssPages * PAGE_SIZE };
+  return {
+    cpuSec: (utime + stime) / CLK_TCK,
+    rssBytes: rssPages * PAGE_SIZE,
+    diskWriteBytes: diskWriteBytes(pid),
+  };
 }
 
 /** `pid` and its descendants (cluster workers), from /proc/<pid>/task/<tid>/children. */
@@ -129,18 +145,18 @@ export function processTree(pid: number): number[] {
 
 /** Summed usage of several processes (a process that is gone counts as zero). */
 export function usageOf(pids: number[]): ProcUsage {
-  let cpuSec = 0;
-  let rssBytes = 0;
+  const sum: ProcUsage = { cpuSec: 0, rssBytes: 0, diskWriteBytes: 0 };
   for (const pid of pids) {
     try {
       const usage = procUsage(pid);
-      cpuSec += usage.cpuSec;
-      rssBytes += usage.rssBytes;
+      sum.cpuSec += usage.cpuSec;
+      sum.rssBytes += usage.rssBytes;
+      sum.diskWriteBytes += usage.diskWriteBytes;
     } catch {
       // exited
     }
   }
-  return { cpuSec, rssBytes };
+  return sum;
 }
 
 /** A server the bench started. */
@@ -341,6 +357,29 @@ function redisPing(port: number): Promise<boolean> {
     socket.on("error", () => done(false));
     socket.on("data", (chunk) => done(chunk.toString().startsWith("+PONG")));
     socket.connect(port, "127.0.0.1", () => socket.write("PING\r\n"));
+  });
+}
+
+/** `total_commands_processed` of a Redis server (INFO stats): commands from every client. */
+export function redisCommands(url: string): Promise<number> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = new Socket();
+    let reply = "";
+    socket.setTimeout(5_000, () => {
+      socket.destroy();
+      reject(new Error("INFO stats timed out"));
+    });
+    socket.on("error", reject);
+    socket.on("data", (chunk) => {
+      reply += chunk.toString();
+      const match = /total_commands_processed:(\d+)/.exec(reply);
+      if (match) {
+        socket.destroy();
+        resolve(Number(match[1]));
+      }
+    });
+    socket.connect(Number(port), hostname, () => socket.write("INFO stats\r\n"));
   });
 }
 

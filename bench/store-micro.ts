@@ -1,0 +1,68 @@
+/**
+ * The store alone under W1's write pattern: `--users` users in pairs, batches of `--batch` sends
+ * queued in one event-loop turn (as the server's SQLite batching sees them), for `--messages`
+ * messages. Prints the process CPU per stored message, so a store change can be judged without a
+ * load generator or sockets in the way.
+ *
+ *   node --import tsx bench/store-micro.ts [--store sqlite:/tmp/x.db] [--users 1000] [--batch 64]
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { SendInput } from "../src/core/types.js";
+import { openBackend } from "../src/stores/open-store.js";
+
+const { values } = parseArgs({
+  options: {
+    store: { type: "string" },
+    users: { type: "string", default: "1000" },
+    batch: { type: "string", default: "64" },
+    messages: { type: "string", default: "200000" },
+    sync: { type: "string", default: "normal" },
+  },
+});
+const users = Number(values.users);
+const batch = Number(values.batch);
+const total = Number(values.messages);
+const dir = mkdtempSync(join(tmpdir(), "duet-store-micro-"));
+const url = values.store ?? `sqlite:${join(dir, "duet.db")}`;
+const backend = await openBackend(url, {
+  retention: { maxEvents: 10_000, maxAgeMs: 30 * 86_400_000 },
+  sqliteSync: values.sync === "full" ? "full" : "normal",
+});
+const text = "x".repeat(100);
+const input = (i: number): SendInput => {
+  const from = i % users;
+  return {
+    from: `u${from}`,
+    to: `u${from ^ 1}`,
+    kind: "text",
+    text,
+    image: null,
+    links: [],
+    clientMsgId: null,
+  };
+};
+
+async function run(count: number, offset: number): Promise<void> {
+  for (let done = 0; done < count; done += batch) {
+    const pending: Promise<unknown>[] = [];
+    for (let i = 0; i < batch; i++) pending.push(backend.store.send(input(offset + done + i)));
+    await Promise.all(pending);
+  }
+}
+
+await run(Math.min(20_000, total), 0); // warm-up: JIT, page cache
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+await run(total, 1_000_000);
+const cpu = process.cpuUsage(cpu0);
+const seconds = (performance.now() - t0) / 1000;
+const us = (cpu.user + cpu.system) / total;
+process.stdout.write(
+  `${url.startsWith("sqlite:") ? "sqlite" : url} users=${users} batch=${batch}: ${total} sends in ${seconds.toFixed(2)} s, ` +
+    `${us.toFixed(1)} µs CPU per message (user ${(cpu.user / total).toFixed(1)}, system ${(cpu.system / total).toFixed(1)})\n`,
+);
+await backend.close();
+rmSync(dir, { recursive: true, force: true });
