@@ -1,8 +1,5 @@
 import cluster from "node:cluster";
 import { ConfigError, helpText, loadConfig } from "./config.js";
-import { createLogger } from "./log.js";
-import { startServer } from "./server.js";
-import { isSharedStore } from "./stores/open-store.js";
 
 /** `duet [options]`: one process, or `--workers N` processes sharing one port (Redis stores). */
 async function main(): Promise<void> {
@@ -25,6 +22,12 @@ async function main(): Promise<void> {
     process.stderr.write("duet: set DUET_JWT_SECRET or DUET_JWT_PUBLIC_KEY, or run with --dev\n");
     process.exit(2);
   }
+  // The server is loaded only now: --help and configuration errors answer without it.
+  const [{ createLogger }, { startServer }, { isSharedStore }] = await Promise.all([
+    import("./log.js"),
+    import("./server.js"),
+    import("./stores/open-store.js"),
+  ]);
   const log = createLogger(config.logLevel);
   if (config.workers > 1 && !isSharedStore(config.store)) {
     process.stderr.write(

@@ -186,38 +186,23 @@ describe("the duet command", () => {
   });
 
   it("takes options from the environment and from flags, the flag winning", async () => {
-    // DUET_MAX_TEXT_LENGTH says 5, --max-text-length says 8: 8 holds.
-    const duet = await spawnDuet({ DUET_STORE: tempDbUrl(), DUET_MAX_TEXT_LENGTH: "5" }, [
-      "--max-text-length",
-      "8",
-    ]);
+    // DUET_MAX_TEXT_LENGTH says 5 and --max-text-length says 8: 8 holds. DUET_BODY_LIMIT alone holds.
+    const duet = await spawnDuet(
+      { DUET_STORE: tempDbUrl(), DUET_MAX_TEXT_LENGTH: "5", DUET_BODY_LIMIT: "2048" },
+      ["--max-text-length", "8"],
+    );
     try {
       const token = await tokenFor("alice");
-      assert.equal(
-        (await api(duet.url, token, "POST", "/v1/messages", { to: "bob", text: "12345678" })).status,
-        201,
-      );
-      assert.equal(
-        (await api(duet.url, token, "POST", "/v1/messages", { to: "bob", text: "123456789" })).status,
-        400,
-      );
+      const send = (body: unknown) => api(duet.url, token, "POST", "/v1/messages", body);
+      assert.equal((await send({ to: "bob", text: "12345678" })).status, 201);
+      assert.equal((await send({ to: "bob", text: "123456789" })).status, 400);
+      const links = [
+        { url: `https://x.example/${"a".repeat(1000)}` },
+        { url: `https://x.example/${"b".repeat(1000)}` },
+      ];
+      assert.equal((await send({ to: "bob", text: "1", links })).status, 413);
     } finally {
       await duet.kill("SIGTERM");
-    }
-    // The environment alone.
-    const envOnly = await spawnDuet({ DUET_STORE: tempDbUrl(), DUET_MAX_TEXT_LENGTH: "5" });
-    try {
-      const token = await tokenFor("alice");
-      assert.equal(
-        (await api(envOnly.url, token, "POST", "/v1/messages", { to: "bob", text: "12345" })).status,
-        201,
-      );
-      assert.equal(
-        (await api(envOnly.url, token, "POST", "/v1/messages", { to: "bob", text: "123456" })).status,
-        400,
-      );
-    } finally {
-      await envOnly.kill("SIGTERM");
     }
   });
 });
