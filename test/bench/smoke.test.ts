@@ -99,6 +99,31 @@ test("W2 and W3 run on a small scale and report per-connection memory and latenc
   assert.equal(open?.metrics?.received, open?.metrics?.accepted, output);
 });
 
+test("W1 on the Redis store with two workers, against Socket.IO with the Redis adapter", async () => {
+  const { code, lines, output } = await bench([
+    "--workload",
+    "w1",
+    "--store",
+    "redis",
+    "--workers",
+    "2",
+    "--compare",
+    "socketio",
+    ...QUICK,
+  ]);
+  assert.equal(code, 0, output);
+  const runs = lines.filter((l) => l.kind === "run");
+  assert.deepEqual(runs.map((r) => r.target).sort(), ["duet", "socketio"], output);
+  for (const run of runs) {
+    const m = run.metrics!;
+    const what = JSON.stringify(run);
+    assert.equal(m.lost + m.duplicated + m.outOfOrder + m.errors + m.disconnects, 0, what);
+    assert.ok(m.accepted > 0, what);
+    assert.equal(m.received, m.accepted, what);
+    assert.equal(typeof m.redisCmdsPerMsg, "number", what);
+  }
+});
+
 test("bad flags are refused with the usage, and --store redis --workers needs what it needs", async () => {
   const bad = await bench(["--workload", "w9"]);
   assert.equal(bad.code, 2);
