@@ -57,7 +57,18 @@ export interface ConnectOptions {
   requestTimeoutMs?: number;
   /** Minimum interval between two typing notifications to the same peer (2.5 s). */
   typingIntervalMs?: number;
+  /**
+   * After the page was hidden at least this long (a phone app in the background, a laptop lid),
+   * becoming visible again checks the link at once instead of waiting for the silence watchdog,
+   * whose timers may not have run while the device slept (10 s).
+   */
+  resumeAfterHiddenMs?: number;
+  /** At most this many connection attempts per rolling minute, however they end (30). */
+  maxAttemptsPerMinute?: number;
 }
+
+/** A link that stayed up this long was healthy: the backoff starts over after it ends. */
+const STABLE_MS = 10_000;
 
 /**
  * `connecting`: not online yet since connect(); `online`: events flow; `reconnecting`: was online,
@@ -147,6 +158,8 @@ export class DuetClient {
     fallbackMemoryMs: number;
     requestTimeoutMs: number;
     typingIntervalMs: number;
+    resumeAfterHiddenMs: number;
+    maxAttemptsPerMinute: number;
   };
   private preferred: TransportName[];
   private readonly refusedUntil = new Map<TransportName, number>();
@@ -169,7 +182,18 @@ export class DuetClient {
   private flushing = false;
   private sendAttempt = 0;
   private readonly lastTyping = new Map<string, number>();
-  private readonly onBrowserOnline = () => this.reconnectSoon();
+  /** The browser said it has no network ("offline"): no attempts until it says "online". */
+  private networkDown = false;
+  private hiddenAt: number | null = null;
+  private openedAt = 0;
+  /** When recent connection attempts started, for maxAttemptsPerMinute. */
+  private readonly attemptTimes: number[] = [];
+  private readonly onBrowserOnline = () => {
+    this.networkDown = false;
+    this.reconnectSoon();
+  };
+  private readonly onBrowserOffline = () => this.networkLost();
+  private readonly onVisibility = () => this.visibilityChanged();
 
   constructor(options: ConnectOptions) {
     if (typeof options.url !== "string" || !/^https?:\/\//.test(options.url)) {
@@ -192,14 +216,13 @@ export class DuetClient {
       fallbackMemoryMs: options.fallbackMemoryMs ?? 300_000,
       requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
       typingIntervalMs: options.typingIntervalMs ?? 2_500,
+      resumeAfterHiddenMs: options.resumeAfterHiddenMs ?? 10_000,
+      maxAttemptsPerMinute: Math.max(1, options.maxAttemptsPerMinute ?? 30),
     };
     this.preferred = this.checkTransports(options.transports ?? [...TRANSPORTS]);
     this.cursorValue = options.cursor ? { ...options.cursor } : null;
     this.api = new HttpApi(this.base, this.tokens, this.fetch, this.o.requestTimeoutMs);
-    (globalThis as { addEventListener?: (t: string, f: () => void) => void }).addEventListener?.(
-      "online",
-      this.onBrowserOnline,
-    );
+    this.listenToBrowser(true);
     // Start on the next turn, once the caller has attached its listeners.
     this.reconnectTimer = setTimeout(() => void this.connectNow(), 0);
   }
@@ -364,10 +387,7 @@ export class DuetClient {
     this.dropTransport();
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.flushTimer);
-    (globalThis as { removeEventListener?: (t: string, f: () => void) => void }).removeEventListener?.(
-      "online",
-      this.onBrowserOnline,
-    );
+    this.listenToBrowser(false);
     for (const p of this.outbox.splice(0)) p.reject(new DuetClientError("closed", "The client was closed."));
     this.setStatus({ state: "offline", transport: null });
     this.emitter.clear();
@@ -416,15 +436,81 @@ export class DuetClient {
     t?.close();
   }
 
+  // ---- the browser's hints: online/offline, page visibility ------------------------------
+
+  private listenToBrowser(on: boolean): void {
+    type Target = {
+      addEventListener?: (type: string, listener: () => void) => void;
+      removeEventListener?: (type: string, listener: () => void) => void;
+    };
+    const win = globalThis as Target;
+    const doc = (globalThis as { document?: Target }).document;
+    const method = on ? "addEventListener" : "removeEventListener";
+    win[method]?.call(win, "online", this.onBrowserOnline);
+    win[method]?.call(win, "offline", this.onBrowserOffline);
+    doc?.[method]?.call(doc, "visibilitychange", this.onVisibility);
+  }
+
+  /** No network: drop the link (it cannot work) and make no attempt until "online". */
+  private networkLost(): void {
+    if (this.closed) return;
+    this.networkDown = true;
+    const transport = this.transport?.name ?? this.statusValue.transport;
+    this.dropTransport();
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.setStatus({
+      state: this.everOnline ? "reconnecting" : "connecting",
+      transport,
+      error: new DuetClientError("offline", "The device is offline."),
+    });
+  }
+
+  /** Back from the background: a link may have died unnoticed while timers were frozen. */
+  private visibilityChanged(): void {
+    const state = (globalThis as { document?: { visibilityState?: string } }).document?.visibilityState;
+    if (state === "hidden") {
+      this.hiddenAt ??= Date.now();
+      return;
+    }
+    if (state !== "visible" || this.hiddenAt === null) return;
+    const hiddenFor = Date.now() - this.hiddenAt;
+    this.hiddenAt = null;
+    if (this.closed || this.networkDown || hiddenFor < this.o.resumeAfterHiddenMs) return;
+    if (this.statusValue.state !== "online") {
+      this.reconnectSoon();
+      return;
+    }
+    const t = this.transport;
+    if (t?.name === "ws" && t.notify?.({ op: "ping" })) {
+      // A live socket answers its ping at once: give it a few seconds, not the whole idle timeout.
+      this.armWatchdog(Math.min(this.o.idleTimeoutMs, 5_000));
+      return;
+    }
+    this.reconnectNow(); // streams and polls cannot be asked: resume from the cursor, losslessly
+  }
+
   private reconnectSoon(): void {
-    if (this.closed || this.statusValue.state === "online" || this.reconnectTimer === undefined) return;
+    if (this.closed || this.networkDown || this.statusValue.state === "online") return;
+    if (this.reconnectTimer === undefined && this.transport !== null) return; // an attempt is under way
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     void this.connectNow();
   }
 
-  private scheduleReconnect(delay: number, transport: TransportName, error?: DuetClientError): void {
+  /** How long until another attempt fits under maxAttemptsPerMinute (0: now). */
+  private capDelay(): number {
+    const now = Date.now();
+    while (this.attemptTimes.length > 0 && now - this.attemptTimes[0] >= 60_000) this.attemptTimes.shift();
+    if (this.attemptTimes.length < this.o.maxAttemptsPerMinute) return 0;
+    return this.attemptTimes[0] + 60_000 - now;
+  }
+
+  private scheduleReconnect(wanted: number, transport: TransportName, error?: DuetClientError): void {
     clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    if (this.networkDown) return; // "online" will bring it back
+    const delay = Math.max(wanted, this.capDelay());
     const status: Status = {
       state: this.everOnline ? "reconnecting" : "connecting",
       transport,
@@ -447,6 +533,13 @@ export class DuetClient {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     this.dropTransport();
+    if (this.networkDown) return;
+    const wait = this.capDelay();
+    if (wait > 0) {
+      this.scheduleReconnect(wait, this.statusValue.transport ?? this.preferred[0]);
+      return;
+    }
+    this.attemptTimes.push(Date.now());
     const generation = this.generation;
     const name = this.pickTransport();
     this.setStatus({
@@ -508,7 +601,7 @@ export class DuetClient {
   private onOpen(name: TransportName, hello: HelloEvent | null): void {
     clearTimeout(this.connectTimer);
     this.opened = true;
-    this.attempt = 0;
+    this.openedAt = Date.now();
     this.everOnline = true;
     if (hello !== null) this.onHead(hello.seq, hello.epoch);
     this.touch();
@@ -518,6 +611,11 @@ export class DuetClient {
 
   /** Restarts the silence watchdog of stream transports. */
   private touch(): void {
+    this.armWatchdog(this.o.idleTimeoutMs);
+  }
+
+  /** Ends the link unless something arrives within `ms`. */
+  private armWatchdog(ms: number): void {
     if (!this.transport?.watchdog || !this.opened) return;
     clearTimeout(this.idleTimer);
     const generation = this.generation;
@@ -529,7 +627,7 @@ export class DuetClient {
           error: new DuetClientError("timeout", "The connection went silent."),
         });
       }
-    }, this.o.idleTimeoutMs);
+    }, ms);
   }
 
   /**
@@ -549,6 +647,9 @@ export class DuetClient {
       return;
     }
     if (wasOpen) {
+      // A link that dies right after it opens (a flapping network, a proxy that cuts every
+      // connection) keeps the backoff growing; one that was up a while starts it over.
+      if (Date.now() - this.openedAt >= STABLE_MS) this.attempt = 0;
       if (error?.status === 401) await this.refreshOrStop(error);
       if (!this.closed && generation === this.generation)
         this.scheduleReconnect(this.nextDelay(), name, error);

@@ -95,8 +95,7 @@ test("two users chat in the demo (one on long-polling) through a server restart"
   const errors: string[] = [];
   for (const p of [alice, bob]) p.on("pageerror", (e) => errors.push(e.message));
 
-  await login(alice, "alice");
-  await login(bob, "bob");
+  await Promise.all([login(alice, "alice"), login(bob, "bob")]);
   assert.equal(await alice.getAttribute("#status", "data-transport"), "ws", "auto picks WebSocket");
   phase("both logged in");
   await bob.selectOption("#transport", "longpoll");
