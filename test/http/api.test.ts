@@ -78,6 +78,36 @@ describe("POST /v1/messages", () => {
     assert.equal(events.length, 2);
   });
 
+  it("stores one message for concurrent sends with the same clientMsgId", async () => {
+    const [a, b] = names("alice", "bob");
+    const alice = await client(base, a);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        alice.call("POST", "/v1/messages", { to: b, text: "race", clientMsgId: "r" }),
+      ),
+    );
+    assert.deepEqual(results.map((r) => r.status).sort(), [200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
+    const ids = new Set(results.map((r) => (r.body.message as Message).id));
+    assert.equal(ids.size, 1);
+    const history = await alice.call("GET", `/v1/conversations/${b}/messages`);
+    assert.equal((history.body.messages as Message[]).length, 1);
+  });
+
+  it("returns text exactly as sent, whatever Unicode it holds", async () => {
+    const [a, b] = names("alice", "bob");
+    const alice = await client(base, a);
+    const bob = await client(base, b);
+    const text =
+      'emoji 👩‍👩‍👧 rtl \u202eabc\u202c nul \u0000 tab\t newline\n quote" backslash\\ </script> é e\u0301';
+    const sent = await alice.send(b, text, { clientMsgId: "ünïcode-✓" });
+    assert.equal(sent.text, text);
+    assert.equal(sent.clientMsgId, "ünïcode-✓");
+    const got = (await bob.call("GET", `/v1/conversations/${a}/messages`)).body.messages as Message[];
+    assert.equal(got[0].text, text);
+    const [event] = await eventsOf(base, bob.token);
+    assert.equal((event.message as Message).text, text);
+  });
+
   it("refuses with 403 blocked when the recipient blocked the sender", async () => {
     const [a, b] = names("alice", "bob");
     const alice = await client(base, a);
