@@ -225,6 +225,7 @@ function validate(config: Config): void {
   if (config.bodyLimit < 1024) throw new ConfigError("--body-limit must be at least 1024");
   if (config.sendRate < 1 || config.sendBurst < 1)
     throw new ConfigError("--send-rate and --send-burst must be at least 1");
+  if (config.bufferLimit < 65536) throw new ConfigError("--buffer-limit must be at least 65536 (64 KiB)");
   if (config.maxConnectionsPerUser < 1)
     throw new ConfigError("--max-connections-per-user must be at least 1");
   if (config.wsPingMs < 10 || config.streamPingMs < 10)

@@ -105,7 +105,12 @@ export class Chat {
     if (from === to) throw new DuetError("self_message", "You cannot type to yourself.");
     const wait = this.typingLimiter.take(from);
     if (wait > 0) throw new DuetError("rate_limited", undefined, wait);
-    if (await this.store.isBlocked(to, from)) throw new DuetError("blocked");
+    // A block cuts both ways for typing: neither side sees the other type.
+    const [blocked, blocking] = await Promise.all([
+      this.store.isBlocked(to, from),
+      this.store.isBlocked(from, to),
+    ]);
+    if (blocked || blocking) throw new DuetError("blocked");
     this.hub.publish(to, { kind: "event", seq: null, json: JSON.stringify({ type: "typing", from }) });
   }
 

@@ -73,11 +73,18 @@ export class Hub {
       this.users.set(listener.user, set);
       this.broker.subscribe(listener.user);
     }
-    // Past the per-user limit the oldest connection gives way (a Set iterates in insertion order).
-    while (set.size >= this.options.maxConnectionsPerUser) {
-      const oldest = set.values().next().value as Listener;
-      oldest.stop();
-      oldest.sink.close("replaced");
+    // Past the per-user limit the oldest stream gives way (a Set iterates in insertion order).
+    // Polls are not counted: each lives one request, and a poller must not evict its own stream.
+    if (listener.sink.kind !== "poll") {
+      let streams = 0;
+      for (const other of set) if (other.sink.kind !== "poll") streams++;
+      for (const other of set) {
+        if (streams < this.options.maxConnectionsPerUser) break;
+        if (other.sink.kind === "poll") continue;
+        other.stop();
+        other.sink.close("replaced");
+        streams--;
+      }
     }
     set.add(listener);
     this.byKind[listener.sink.kind].add(listener);
