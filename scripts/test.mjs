@@ -27,6 +27,6 @@ const files = process.argv.length > 2 ? process.argv.slice(2) : find(join(root, 
 const r = spawnSync(
   process.execPath,
   ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=300000", ...files],
-  { stdio: "inherit", cwd: root, env: { ...process.env, DUET_TEST: "1" } },
+  { stdio: "inherit", cwd: root, env: { ...process.env, DUET_TEST: "1", DUET_SPAWN_DIST: "1" } },
 );
 process.exit(r.status ?? 1);

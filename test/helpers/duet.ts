@@ -57,7 +57,10 @@ export interface ChildDuet {
 
 /** Runs `duet` as a real process (src/cli.ts through tsx) and waits for its "listening" line. */
 export async function spawnDuet(env: Record<string, string> = {}, args: string[] = []): Promise<ChildDuet> {
-  const proc = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
+  // `npm test` builds first and sets DUET_SPAWN_DIST: children run the built CLI (what users run,
+  // and far quicker to start); run alone, a test compiles src/ through tsx.
+  const entry = process.env.DUET_SPAWN_DIST === "1" ? ["dist/cli.js"] : ["--import", "tsx", "src/cli.ts"];
+  const proc = spawn(process.execPath, [...entry, ...args], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -76,7 +79,11 @@ export async function spawnDuet(env: Record<string, string> = {}, args: string[]
   });
   proc.stderr?.on("data", (d: Buffer) => logs.push(d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`duet did not start:\n${logs.join("")}`)), 20_000);
+    // Generous: tsx compiling the server on a loaded machine can take well over 20 s.
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error(`duet did not start:\n${logs.join("")}`));
+    }, 60_000);
     const lines = createInterface({ input: proc.stdout! });
     lines.on("line", (line) => {
       logs.push(line);
