@@ -58,7 +58,7 @@ const SAMPLES: Record<Key, [string, unknown, string, unknown]> = {
   sendBurst: ["7", 7, "8", 8],
   maxConnectionsPerUser: ["3", 3, "4", 4],
   maxConnections: ["500", 500, "600", 600],
-  bufferLimit: ["10000", 10000, "20000", 20000],
+  bufferLimit: ["100000", 100000, "200000", 200000],
   wsPingMs: ["1000", 1000, "2000", 2000],
   streamPingMs: ["3000", 3000, "4000", 4000],
   maxPollSeconds: ["10", 10, "20", 20],
