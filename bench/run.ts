@@ -38,7 +38,8 @@ import {
 const USAGE = `Usage: npm run bench -- [options]
 
   --workload w1|w2|w3|all   which workloads (default w1)
-  --transport <t>|all       ws | sse | stream | longpoll (default: ws for w1, all for w2 and w3)
+  --transport <t>|all       ws, sse, stream, longpoll, comma-separated, or all
+                            (default: ws for w1, all for w2 and w3)
   --users N                 W1/W3 users, in pairs (default 1000)
   --inflight K              W1 messages in flight per user (default 4)
   --warmup S                W1/W3 warm-up seconds (default 2)
@@ -104,13 +105,9 @@ const workloads: Workload[] =
     : (flags.workload?.split(",").map((w) => w as Workload) ?? []);
 if (workloads.length === 0 || !workloads.every((w) => w === "w1" || w === "w2" || w === "w3"))
   fail("--workload must be w1, w2, w3 or all");
-const transportFlag = flags.transport;
-if (
-  transportFlag !== undefined &&
-  transportFlag !== "all" &&
-  !TRANSPORTS.includes(transportFlag as Transport)
-)
-  fail("--transport must be ws, sse, stream, longpoll or all");
+const transportFlag = flags.transport === "all" ? [...TRANSPORTS] : flags.transport?.split(",");
+if (transportFlag !== undefined && !transportFlag.every((t) => TRANSPORTS.includes(t as Transport)))
+  fail("--transport must be ws, sse, stream, longpoll (or several, comma-separated) or all");
 if (flags.compare !== undefined && flags.compare !== "socketio") fail("--compare takes socketio");
 if (flags.store !== "sqlite" && flags.store !== "redis" && !flags.store?.startsWith("redis://"))
   fail("--store must be sqlite, redis (a private redis-server) or a redis:// URL");
@@ -141,8 +138,7 @@ const useRedis = opts.store !== "sqlite";
 if (opts.workers > 1 && !useRedis) fail("--workers needs --store redis (SQLite is one process)");
 
 function transportsFor(workload: Workload): Transport[] {
-  if (transportFlag === "all") return [...TRANSPORTS];
-  if (transportFlag !== undefined) return [transportFlag as Transport];
+  if (transportFlag !== undefined) return transportFlag as Transport[];
   return workload === "w1" ? ["ws"] : [...TRANSPORTS];
 }
 
