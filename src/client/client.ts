@@ -13,7 +13,7 @@ import type {
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
 import { Emitter } from "./emitter.js";
 import { asClientError, DuetClientError } from "./errors.js";
-import { type FetchLike, HttpApi, TokenSource } from "./http.js";
+import { endpoint, type FetchLike, HttpApi, retryAfterMs as retryAfterMsOf, TokenSource } from "./http.js";
 import {
   type Cursor,
   OPENERS,
@@ -656,12 +656,15 @@ export class DuetClient {
       return;
     }
     let verdict: "wait" | "refused" | "token";
+    let retryAfterMs = error?.retryAfterMs ?? 0;
     if (end.kind === "http" && error?.status !== undefined) {
       verdict = this.judgeStatus(error.status);
     } else if (end.kind === "closed" && end.closeCode !== undefined && end.closeCode !== 1006) {
       verdict = "wait"; // the server itself closed it (restarting, overloaded...)
     } else {
-      verdict = await this.probe();
+      const probed = await this.probe();
+      verdict = probed.verdict;
+      retryAfterMs = Math.max(retryAfterMs, probed.retryAfterMs);
     }
     if (this.closed || generation !== this.generation) return;
     if (verdict === "token") {
@@ -677,7 +680,11 @@ export class DuetClient {
         return;
       }
     }
-    this.scheduleReconnect(this.nextDelay(), name, error);
+    // A busy server's Retry-After is a floor, spread by up to half again so the clients it
+    // turned away together do not all come back in the same instant.
+    const delay = this.nextDelay();
+    const floor = retryAfterMs > 0 ? retryAfterMs * (1 + Math.random() / 2) : 0;
+    this.scheduleReconnect(Math.round(Math.max(delay, floor)), name, error);
   }
 
   private judgeStatus(status: number): "wait" | "refused" | "token" {
@@ -686,22 +693,28 @@ export class DuetClient {
     return "refused";
   }
 
-  /** Is the server reachable, and does it accept our token? An authenticated cheap GET says. */
-  private async probe(): Promise<"wait" | "refused" | "token"> {
+  /**
+   * Is the server reachable, does it accept our token, and does it admit connections now? A short
+   * poll says all three: it passes the same admission check as every transport, so a server
+   * shedding load answers 503 with Retry-After (a browser cannot see that status on a refused
+   * WebSocket upgrade, and without this would take it for a proxy that blocks WebSockets).
+   */
+  private async probe(): Promise<{ verdict: "wait" | "refused" | "token"; retryAfterMs: number }> {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), this.o.connectTimeoutMs);
     try {
       const token = await this.tokens.get();
-      const res = await this.fetch(`${this.base}/v1/blocks`, {
+      const res = await this.fetch(endpoint(this.base, "/v1/poll", { timeout: 0 }), {
         headers: { authorization: `Bearer ${token}` },
         signal: abort.signal,
         cache: "no-store",
       });
       await res.body?.cancel().catch(() => {});
-      if (res.ok) return "refused";
-      return this.judgeStatus(res.status) === "token" ? "token" : "wait";
+      if (res.ok) return { verdict: "refused", retryAfterMs: 0 };
+      const verdict = this.judgeStatus(res.status) === "token" ? "token" : "wait";
+      return { verdict, retryAfterMs: retryAfterMsOf(res) ?? 0 };
     } catch {
-      return "wait";
+      return { verdict: "wait", retryAfterMs: 0 };
     } finally {
       clearTimeout(timer);
     }

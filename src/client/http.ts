@@ -53,7 +53,7 @@ export function endpoint(base: string, path: string, query?: Record<string, stri
   return url;
 }
 
-function retryAfterMs(res: Response): number | undefined {
+export function retryAfterMs(res: Response): number | undefined {
   const value = res.headers.get("retry-after");
   if (value === null) return undefined;
   const seconds = Number(value);
