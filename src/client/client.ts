@@ -163,6 +163,9 @@ export class DuetClient {
   };
   private preferred: TransportName[];
   private readonly refusedUntil = new Map<TransportName, number>();
+  /** Transports that went online in this client, and those of them that failed once since. */
+  private readonly workedOn = new Set<TransportName>();
+  private readonly doubted = new Set<TransportName>();
   private transport: Transport | null = null;
   private opened = false;
   /** Bumped whenever the current transport is dropped, so its late callbacks are ignored. */
@@ -603,6 +606,8 @@ export class DuetClient {
     this.opened = true;
     this.openedAt = Date.now();
     this.everOnline = true;
+    this.workedOn.add(name);
+    this.doubted.delete(name);
     if (hello !== null) this.onHead(hello.seq, hello.epoch);
     this.touch();
     this.setStatus({ state: "online", transport: name });
@@ -665,6 +670,12 @@ export class DuetClient {
       const probed = await this.probe();
       verdict = probed.verdict;
       retryAfterMs = Math.max(retryAfterMs, probed.retryAfterMs);
+      // A transport that worked here before gets a second chance: after a network outage the
+      // probe can succeed although the attempt failed only because the network was still down.
+      if (verdict === "refused" && this.workedOn.has(name) && !this.doubted.has(name)) {
+        this.doubted.add(name);
+        verdict = "wait";
+      }
     }
     if (this.closed || generation !== this.generation) return;
     if (verdict === "token") {

@@ -42,10 +42,9 @@ test("every message arrives exactly once and in order through 2 s cuts, on every
     assert.equal(row.storedDuplicates, 0, label);
     assert.equal(row.resets, 0, label);
   }
-  // Forced transports stayed on theirs; automatic selection went online on something.
+  // Forced transports stayed on theirs; automatic selection stayed on the best one: a cut is not
+  // a reason to give up WebSocket (the SDK gives a transport that worked a second chance).
   for (const row of rows) {
-    const used = Object.keys(row.onlineOn);
-    if (row.transport === "auto") assert.ok(used.length > 0);
-    else assert.deepEqual(used, [row.transport]);
+    assert.deepEqual(Object.keys(row.onlineOn), [row.transport === "auto" ? "ws" : row.transport]);
   }
 });
