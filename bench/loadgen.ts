@@ -13,7 +13,7 @@ import {
 } from "./clients.js";
 import { Ledger } from "./ledger.js";
 import type { Command, FlowStats, IdleJob, Job, OpenLoopJob, RelayJob, Reply } from "./protocol.js";
-import { Samples } from "./stats.js";
+import { BitSet, Samples } from "./stats.js";
 
 function reply(message: Reply): void {
   process.send?.(message);
@@ -34,6 +34,9 @@ interface UserState {
   client: BenchClient;
   nextSeq: number;
   inflight: number;
+  /** Seqs that left the window: received by the peer, or refused. A send can be both (a timeout
+   * reported to the sender while the store did commit it), and leaves the window once. */
+  settled: BitSet;
 }
 
 /** Opens `clients` with at most `concurrency` handshakes at once; returns the failures. */
@@ -73,6 +76,7 @@ class Traffic implements ClientHooks {
   private delivered = 0;
   private sent = 0;
   private errors = 0;
+  private deliveredAfterError = 0;
   private disconnects = 0;
 
   constructor(job: RelayJob | OpenLoopJob) {
@@ -90,6 +94,7 @@ class Traffic implements ClientHooks {
         client: createClient(this.ctx, job.transport, user),
         nextSeq: 1,
         inflight: 0,
+        settled: new BitSet(),
       };
       this.states.set(user, state);
       this.order.push(state);
@@ -168,6 +173,7 @@ class Traffic implements ClientHooks {
       duplicated: ledger.duplicated,
       outOfOrder: ledger.outOfOrder,
       errors: this.errors,
+      deliveredAfterError: this.deliveredAfterError,
       disconnects: this.disconnects,
       latency: this.latency.summary(),
       errorSamples: ledger.notes,
@@ -212,8 +218,18 @@ class Traffic implements ClientHooks {
       this.latency.add(performance.now() - Number(text.slice(bar + 1, text.indexOf("|", bar + 1))));
     }
     const sender = this.states.get(from)!;
-    sender.inflight--;
-    if (this.job.kind === "w1") this.pump(sender);
+    if (sender.settled.has(seq)) {
+      this.deliveredAfterError++;
+      return;
+    }
+    this.settle(sender, seq);
+  }
+
+  /** `seq` of `state` leaves the window; the closed loop sends the next one. */
+  private settle(state: UserState, seq: number): void {
+    state.settled.add(seq);
+    state.inflight--;
+    if (this.job.kind === "w1") this.pump(state);
   }
 
   accepted(from: BenchClient, ref: number): void {
@@ -224,9 +240,8 @@ class Traffic implements ClientHooks {
     this.errors++;
     this.ledger.note(`${from.user}: ${reason}`);
     const state = this.states.get(from.user);
-    if (!state || ref < 0) return;
-    state.inflight--;
-    if (this.job.kind === "w1") this.pump(state);
+    if (!state || ref < 0 || state.settled.has(ref)) return;
+    this.settle(state, ref);
   }
 
   streamAnomaly(at: BenchClient, detail: string): void {

@@ -98,6 +98,8 @@ export interface FlowStats {
   outOfOrder: number;
   /** Sends the server refused or that failed on the wire. */
   errors: number;
+  /** Sends the server reported as failed that reached the peer all the same (stored after a timeout). */
+  deliveredAfterError: number;
   /** Connections that dropped during the run. */
   disconnects: number;
   latency: LatencySummary;

@@ -14,10 +14,21 @@ export interface RunResult {
   /** Numbers only, so medians can be taken key by key; absent when not measured. */
   metrics: Record<string, number | undefined>;
   errorSamples: string[];
+  /** Redis calls per delivered message by command (INFO commandstats; includes commands run by scripts). */
+  redisCallsPerMsg?: Record<string, number>;
 }
 
 /** Counts where any non-zero run matters: summed over runs, not a median. */
-const SUMMED = new Set(["lost", "duplicated", "outOfOrder", "errors", "disconnects", "failed", "undrained"]);
+const SUMMED = new Set([
+  "lost",
+  "duplicated",
+  "outOfOrder",
+  "errors",
+  "deliveredAfterError",
+  "disconnects",
+  "failed",
+  "undrained",
+]);
 
 interface Group {
   key: string;
@@ -191,6 +202,16 @@ export function printSummary(results: RunResult[], options: SummaryOptions): str
     json.push(
       `BENCH_JSON ${JSON.stringify({ kind: "ratio", workload: group.first.workload, transport: group.first.transport, of: "duet/socketio", ratios })}`,
     );
+  }
+  for (const group of groups) {
+    const calls = group.runs[group.runs.length - 1].redisCallsPerMsg;
+    if (!calls) continue;
+    const top = Object.entries(calls)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 10)
+      .map(([command, n]) => `${command} ${n.toFixed(2)}`)
+      .join(", ");
+    out.push(`Redis calls per message, ${group.first.target} ${group.first.transport} (last run): ${top}`);
   }
   const samples = results.flatMap((r) =>
     r.errorSamples.map((e) => `  ${r.workload} ${r.target} ${r.transport} run ${r.run}: ${e}`),

@@ -25,7 +25,7 @@ import {
   fdLimits,
   procUsage,
   ROOT,
-  redisCommands,
+  redisCommandStats,
   type ServerProcess,
   sleep,
   startDuet,
@@ -315,14 +315,14 @@ async function runTraffic(c: Case, run: number, loadgen: Loadgen): Promise<RunRe
     const s0 = usageOf(pids);
     const r0 = started.redis ? procUsage(started.redis.pid) : undefined;
     const l0 = procUsage(loadgen.pid);
-    const c0 = started.redisUrl ? await redisCommands(started.redisUrl) : 0;
+    const c0 = started.redisUrl ? await redisCommandStats(started.redisUrl) : {};
     const t0 = performance.now();
     await loadgen.request({ cmd: "mark" });
     await sleep(opts.seconds * 1000);
     const s1 = usageOf(pids);
     const r1 = started.redis ? procUsage(started.redis.pid) : undefined;
     const l1 = procUsage(loadgen.pid);
-    const c1 = started.redisUrl ? await redisCommands(started.redisUrl) : 0;
+    const c1 = started.redisUrl ? await redisCommandStats(started.redisUrl) : {};
     const elapsed = (performance.now() - t0) / 1000;
     const stats = await loadgen.stats(15_000);
     await loadgen.request({ cmd: "close" });
@@ -330,6 +330,12 @@ async function runTraffic(c: Case, run: number, loadgen: Loadgen): Promise<RunRe
     const serverCpuSec = s1.cpuSec - s0.cpuSec;
     const cpuPerSec = serverCpuSec / elapsed;
     const usPerMsg = rate > 0 ? (cpuPerSec / rate) * 1e6 : Number.NaN;
+    // Redis calls per delivered message, by command, and in all.
+    const redisCalls: Record<string, number> = {};
+    for (const [command, calls] of Object.entries(c1)) {
+      const delta = calls - (c0[command] ?? 0);
+      if (delta > 0) redisCalls[command] = Number((delta / (rate * elapsed)).toFixed(3));
+    }
     return {
       ...describe(c),
       run,
@@ -342,13 +348,14 @@ async function runTraffic(c: Case, run: number, loadgen: Loadgen): Promise<RunRe
         duplicated: stats.duplicated,
         outOfOrder: stats.outOfOrder,
         errors: stats.errors,
+        deliveredAfterError: stats.deliveredAfterError,
         disconnects: stats.disconnects,
         serverCpuSec,
         serverCores: cpuPerSec,
         usPerMsg,
         capacityPerCore: 1e6 / usPerMsg,
         redisCpuSec: r0 && r1 ? r1.cpuSec - r0.cpuSec : undefined,
-        redisCmdsPerMsg: started.redisUrl ? (c1 - c0) / (rate * elapsed) : undefined,
+        redisCmdsPerMsg: started.redisUrl ? Object.values(redisCalls).reduce((a, b) => a + b, 0) : undefined,
         loadgenCpuSec: l1.cpuSec - l0.cpuSec,
         loadgenCores: (l1.cpuSec - l0.cpuSec) / elapsed,
         serverRssBytes: s1.rssBytes,
@@ -362,6 +369,7 @@ async function runTraffic(c: Case, run: number, loadgen: Loadgen): Promise<RunRe
         samples: stats.latency.samples,
       },
       errorSamples: stats.errorSamples,
+      ...(started.redisUrl ? { redisCallsPerMsg: redisCalls } : {}),
     };
   } finally {
     await stopTarget(started);

@@ -360,26 +360,32 @@ function redisPing(port: number): Promise<boolean> {
   });
 }
 
-/** `total_commands_processed` of a Redis server (INFO stats): commands from every client. */
-export function redisCommands(url: string): Promise<number> {
+/**
+ * Calls per command of a Redis server (INFO commandstats), every client's. Commands that scripts
+ * run count too, under their own names, besides the EVALSHA that ran them.
+ */
+export function redisCommandStats(url: string): Promise<Record<string, number>> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = new Socket();
     let reply = "";
     socket.setTimeout(5_000, () => {
       socket.destroy();
-      reject(new Error("INFO stats timed out"));
+      reject(new Error("INFO commandstats timed out"));
     });
     socket.on("error", reject);
     socket.on("data", (chunk) => {
       reply += chunk.toString();
-      const match = /total_commands_processed:(\d+)/.exec(reply);
-      if (match) {
-        socket.destroy();
-        resolve(Number(match[1]));
-      }
+      // A bulk string: $<length>\r\n<payload>\r\n
+      const header = /^\$(\d+)\r\n/.exec(reply);
+      if (!header || Buffer.byteLength(reply) < header[0].length + Number(header[1])) return;
+      socket.destroy();
+      const calls: Record<string, number> = {};
+      for (const match of reply.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+        calls[match[1]] = Number(match[2]);
+      resolve(calls);
     });
-    socket.connect(Number(port), hostname, () => socket.write("INFO stats\r\n"));
+    socket.connect(Number(port), hostname, () => socket.write("INFO commandstats\r\n"));
   });
 }
 
