@@ -7,13 +7,15 @@ import { api, spawnDuet, tempDbUrl, tokenFor } from "../helpers/duet.js";
 
 const ROOT = new URL("../../", import.meta.url);
 
-/** Runs `duet args` (src/cli.ts through tsx) to its end with exactly `env` (plus PATH). */
+/** Runs `duet args` to its end with exactly `env` (plus PATH). */
 function runDuet(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
+    // Like spawnDuet: the built CLI under `npm test` (DUET_SPAWN_DIST=1), src/ through tsx otherwise.
+    const entry = process.env.DUET_SPAWN_DIST === "1" ? ["dist/cli.js"] : ["--import", "tsx", "src/cli.ts"];
+    const proc = spawn(process.execPath, [...entry, ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "", DUET_PORT: "0", DUET_HOST: "127.0.0.1", ...env },
       stdio: ["ignore", "pipe", "pipe"],
