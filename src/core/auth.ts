@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { DuetError } from "./errors.js";
-import { isUserId } from "./validate.js";
+import { isUserId, SYSTEM_USER } from "./validate.js";
 
 export interface AuthOptions {
   /** HS256 secret shared with the app backend (also what minted tokens are signed with). */
@@ -54,6 +54,7 @@ export class Auth {
     const payload = await this.check(token);
     const sub = payload.sub;
     if (!isUserId(sub)) throw new DuetError("unauthorized", "The token's sub is not a valid user id.");
+    if (sub === SYSTEM_USER) throw new DuetError("unauthorized", "No token may act as the system user.");
     if (typeof payload.exp !== "number") throw new DuetError("unauthorized", "The token has no exp.");
     if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
     this.cache.set(token, { user: sub, expMs: payload.exp * 1000 });

@@ -21,9 +21,18 @@ export class LocalPresence implements PresenceRegistry {
   private readonly lastSeen = new Map<string, number>();
   private readonly lastPolled = new Map<string, number>();
   private readonly pollWindowMs: number;
+  private readonly maxRemembered: number;
 
-  constructor(pollWindowMs = 60_000) {
+  constructor(pollWindowMs = 60_000, maxRemembered = 100_000) {
     this.pollWindowMs = pollWindowMs;
+    this.maxRemembered = maxRemembered;
+  }
+
+  /** Keeps the maps in least-recently-seen order and bounded: the oldest `lastSeen` is forgotten. */
+  private remember(map: Map<string, number>, user: string, at: number): void {
+    map.delete(user);
+    map.set(user, at);
+    if (map.size > this.maxRemembered) map.delete(map.keys().next().value as string);
   }
 
   connected(user: string): void {
@@ -34,13 +43,13 @@ export class LocalPresence implements PresenceRegistry {
     const n = (this.open.get(user) ?? 1) - 1;
     if (n > 0) this.open.set(user, n);
     else this.open.delete(user);
-    this.lastSeen.set(user, Date.now());
+    this.remember(this.lastSeen, user, Date.now());
   }
 
   polled(user: string): void {
     const now = Date.now();
-    this.lastPolled.set(user, now);
-    this.lastSeen.set(user, now);
+    this.remember(this.lastPolled, user, now);
+    this.remember(this.lastSeen, user, now);
   }
 
   async query(users: string[]): Promise<Record<string, PresenceInfo>> {

@@ -1,6 +1,8 @@
 import { DuetError } from "./errors.js";
 import type { ImageRef, LinkRef, MessageKind, SendInput } from "./types.js";
 
+/** The default sender of server API messages: no token may act as it, nobody may write to it. */
+export const SYSTEM_USER = "system";
 const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
 /** Message ids are ULIDs (Crockford base32, 26 characters). */
 const MESSAGE_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -153,6 +155,7 @@ export function sendInput(
   onlyKeys(body, [...SEND_FIELDS, ...extra], "message");
   const to = userId(body.to, "to");
   if (to === from) throw new DuetError("self_message");
+  if (to === SYSTEM_USER) throw new DuetError("invalid_input", "system cannot be sent to.");
   const img = image(body.image);
   const kind: MessageKind = img ? "image" : "text";
   return {

@@ -1,7 +1,7 @@
 import type { Auth } from "../core/auth.js";
 import type { Chat } from "../core/chat.js";
 import { DuetError } from "../core/errors.js";
-import { asObject, onlyKeys, systemInput, userId } from "../core/validate.js";
+import { asObject, onlyKeys, SYSTEM_USER, systemInput, userId } from "../core/validate.js";
 import { requireApiKey } from "./auth.js";
 import { readJson } from "./body.js";
 import { sendJson } from "./respond.js";
@@ -24,6 +24,7 @@ export async function mintFromBody(auth: Auth, body: unknown, defaultTtl: number
   const obj = asObject(body);
   onlyKeys(obj, ["user", "ttlSeconds"], "the body");
   const user = userId(obj.user);
+  if (user === SYSTEM_USER) throw new DuetError("invalid_input", "No token may act as the system user.");
   let ttl = defaultTtl;
   if (obj.ttlSeconds !== undefined) {
     if (

@@ -153,3 +153,20 @@ describe("validation", () => {
     }
   });
 });
+
+describe("LocalPresence memory", () => {
+  it("forgets the least recently seen user past its bound", async () => {
+    const presence = new LocalPresence(60_000, 2);
+    presence.connected("a");
+    presence.disconnected("a");
+    presence.connected("b");
+    presence.disconnected("b");
+    presence.connected("c");
+    presence.disconnected("c");
+    const seen = await presence.query(["a", "b", "c"]);
+    assert.deepEqual(seen.a, { online: false });
+    assert.equal(seen.b.online, false);
+    assert.equal(typeof seen.b.lastSeen, "number");
+    assert.equal(typeof seen.c.lastSeen, "number");
+  });
+});

@@ -268,3 +268,45 @@ describe("RS256 and ES256 with DUET_JWT_PUBLIC_KEY", () => {
     assert.equal((await probe(both, rs)).status, 401);
   });
 });
+
+describe("the reserved system user", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startDuet({ DUET_DEV: "1" });
+  });
+  after(() => server.close());
+
+  it("no token acts as system, none is minted for it, and nobody sends to it", async () => {
+    assert.deepEqual(await probe(server.url, await tokenFor("system")), {
+      status: 401,
+      code: "unauthorized",
+    });
+    const dev = await api(server.url, null, "POST", "/v1/dev/token", { user: "system" });
+    assert.equal(dev.status, 400);
+    const admin = await fetch(`${server.url}/v1/admin/tokens`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ user: "system" }),
+    });
+    assert.equal(admin.status, 400);
+    const send = await api(server.url, await tokenFor("alice"), "POST", "/v1/messages", {
+      to: "system",
+      text: "hi",
+    });
+    assert.equal(send.status, 400);
+    // A system message still reaches alice, and she can read it as her conversation with system.
+    const sys = await fetch(`${server.url}/v1/admin/messages`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ to: "alice", text: "welcome" }),
+    });
+    assert.equal(sys.status, 201);
+    const history = await api(
+      server.url,
+      await tokenFor("alice"),
+      "GET",
+      "/v1/conversations/system/messages",
+    );
+    assert.equal((history.body.messages as unknown[]).length, 1);
+  });
+});

@@ -96,7 +96,7 @@ export class SqliteStore implements Store {
       messageBody: db.prepare("SELECT body FROM messages WHERE id = ?").pluck(),
       conversations: db.prepare(
         `SELECT peer, updated_at, last_id, read_upto FROM conversations
-         WHERE user = ? AND updated_at < ? ORDER BY updated_at DESC, peer LIMIT ?`,
+         WHERE user = ? AND updated_at < ? ORDER BY updated_at DESC, last_id DESC LIMIT ?`,
       ),
       eventsSince: db
         .prepare("SELECT body FROM events WHERE user = ? AND seq > ? ORDER BY seq LIMIT ?")
