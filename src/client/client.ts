@@ -68,7 +68,7 @@ export interface ConnectOptions {
 }
 
 /** A link that stayed up this long was healthy: the backoff starts over after it ends. */
-const STABLE_MS = 10_000;
+const STABLE_MS = 2_000;
 
 /**
  * `connecting`: not online yet since connect(); `online`: events flow; `reconnecting`: was online,
