@@ -98,7 +98,7 @@ test("past DUET_MAX_CONNECTIONS, attempts are shed with 503 and Retry-After; the
     );
     await until(() => receivers.every((r) => r.texts.length > 0), 60_000, "queued messages delivered");
     await sleep(500);
-    receivers.forEach((r, i) => assert.deepEqual(r.texts, [`from ${waiting[i]!.user}`]));
+    for (const [i, r] of receivers.entries()) assert.deepEqual(r.texts, [`from ${waiting[i]!.user}`]);
     // Being turned away by a busy server is not a reason to give up WebSocket (a browser sees a
     // refused upgrade only as a failed one; the probe tells the two apart). A probe that lands
     // just as room frees can still take a refusal for a blocked transport, hence "most".
