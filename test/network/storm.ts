@@ -6,9 +6,13 @@
  * CPU (from /proc), and the attempts shed with 503.
  *
  * test/network/storm.test.ts runs it with a few thousand clients; for more:
- *   node --import tsx test/network/storm.ts --clients 8000 [--max-connections N] [--transport ws]
+ *   node --import tsx test/network/storm.ts --clients 5000 [--proxy-process] [--max-connections N]
+ *     [--transport ws] [--settle 60]
  */
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { connect, type DuetClient, type TransportName } from "../../src/client/index.js";
@@ -22,6 +26,8 @@ export interface StormOptions {
   transport: TransportName;
   /** How long to wait for everyone to be back and every message delivered. */
   settleMs: number;
+  /** Run the proxy in a process of its own (so it does not share a CPU with the clients). */
+  proxyProcess?: boolean;
   log?: (line: string) => void;
 }
 
@@ -95,6 +101,33 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
+/** The chaos proxy in a child process: the same `url`, `cutAll` and `close`. */
+async function proxyProcess(
+  target: number,
+): Promise<{ url: string; cutAll(): void; close(): Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", fileURLToPath(new URL("./chaos-proxy-process.ts", import.meta.url)), String(target)],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
+  const lines = createInterface({ input: child.stdout! });
+  const port = await new Promise<number>((resolve, reject) => {
+    lines.once("line", (line) => resolve((JSON.parse(line) as { port: number }).port));
+    child.once("exit", (code) => reject(new Error(`proxy process exited (${code})`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    cutAll: () => child.stdin!.write("cutAll\n"),
+    close: async () => {
+      child.stdin!.end();
+      await Promise.race([exited, sleep(5_000).then(() => child.kill("SIGKILL"))]);
+    },
+  };
+}
+
 /** Runs one storm against its own duet process and proxy; cleans up after itself. */
 export async function runStorm(options: StormOptions): Promise<StormResult> {
   const log = options.log ?? (() => {});
@@ -106,7 +139,9 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
   });
   const port = Number(new URL(duet.url).port);
   const pid = duet.proc.pid!;
-  const proxy = await ChaosProxy.start({ target: { port } });
+  const proxy = options.proxyProcess
+    ? await proxyProcess(port)
+    : await ChaosProxy.start({ target: { port } });
   const parties: Party[] = [];
   try {
     // Connect in batches, so the set-up is not itself a storm.
@@ -215,6 +250,7 @@ async function main(): Promise<void> {
       "max-connections": { type: "string" },
       transport: { type: "string", default: "ws" },
       settle: { type: "string", default: "60" },
+      "proxy-process": { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -223,6 +259,7 @@ async function main(): Promise<void> {
     ...(values["max-connections"] ? { maxConnections: Number(values["max-connections"]) } : {}),
     transport: values.transport as TransportName,
     settleMs: Number(values.settle) * 1000,
+    proxyProcess: values["proxy-process"],
     log: (line) => console.error(line),
   });
   console.log(JSON.stringify(result, null, 2));
