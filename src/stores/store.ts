@@ -4,6 +4,8 @@ import type { ConversationSummary, Message, SendInput, StoredEvent } from "../co
 export interface UserEvent {
   user: string;
   event: StoredEvent;
+  /** `event` as JSON, when the store already made it (then it is sent as is). */
+  json?: string;
 }
 
 export interface SendResult {

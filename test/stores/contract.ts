@@ -59,6 +59,8 @@ export function runStoreContract(name: string, options: ContractOptions): void {
           [b, 1, "message"],
         ],
       );
+      // Where a store hands on the serialised event, it is exactly the event.
+      for (const e of r1.events) if (e.json !== undefined) assert.equal(e.json, JSON.stringify(e.event));
       const r2 = await store.send(text(b, a, "hello"));
       assert.ok(r2.message.id > r1.message.id);
       assert.deepEqual(

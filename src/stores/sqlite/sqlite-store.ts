@@ -186,13 +186,23 @@ export class SqliteStore implements Store {
     return head;
   }
 
-  private append(user: string, ts: number, make: (seq: number) => StoredEvent): UserEvent {
+  /**
+   * Appends one event to `user`'s log. `json` builds its serialised form; it is stored and handed
+   * on with the event, so nothing downstream serialises the message again.
+   */
+  private append(
+    user: string,
+    ts: number,
+    make: (seq: number) => StoredEvent,
+    json: (seq: number, event: StoredEvent) => string = (_seq, event) => JSON.stringify(event),
+  ): UserEvent {
     const seq = this.head_(user) + 1;
     const event = make(seq);
-    this.stmt.insertEvent.run(user, seq, ts, JSON.stringify(event));
+    const text = json(seq, event);
+    this.stmt.insertEvent.run(user, seq, ts, text);
     this.heads.set(user, seq);
     this.touched.add(user);
-    return { user, event };
+    return { user, event, json: text };
   }
 
   /** Count-based retention, inside the write transaction: only users just written to. */
@@ -261,7 +271,9 @@ export class SqliteStore implements Store {
     this.stmt.touchConversation.run(input.from, input.to, ts, message.id);
     this.stmt.touchConversation.run(input.to, input.from, ts, message.id);
     const make = (seq: number): StoredEvent => ({ type: "message", seq, message });
-    const events = [this.append(input.from, ts, make), this.append(input.to, ts, make)];
+    // The same key order JSON.stringify(make(seq)) gives, from the body serialised once above.
+    const json = (seq: number) => `{"type":"message","seq":${seq},"message":${body}}`;
+    const events = [this.append(input.from, ts, make, json), this.append(input.to, ts, make, json)];
     return { message, duplicate: false, events };
   }
 
