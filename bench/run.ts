@@ -58,6 +58,15 @@ const USAGE = `Usage: npm run bench -- [options]
   --help
 `;
 
+// `--workload jitter` is the bad-network workload of bench/jitter.ts (SDK clients behind a chaos
+// proxy), with flags of its own.
+const rawArgs = process.argv.slice(2);
+if (rawArgs[rawArgs.indexOf("--workload") + 1] === "jitter") {
+  const { main: jitter } = await import("./jitter.js");
+  await jitter(rawArgs);
+  process.exit(0);
+}
+
 const { values: flags } = parseArgs({
   options: {
     workload: { type: "string", default: "w1" },

@@ -65,7 +65,8 @@ test("W1 over every transport and against Socket.IO: nothing lost, duplicated or
     assert.equal(m.errors, 0, what);
     assert.equal(m.disconnects, 0, what);
     assert.ok(m.accepted > 0, what);
-    assert.equal(m.received, m.accepted, what);
+    // Every confirmed send arrived; a send still unanswered when the window closed may have too.
+    assert.ok(m.received >= m.accepted && m.received <= m.accepted + (m.unanswered ?? 0), what);
     for (const key of ["msgsPerSec", "p50Ms", "p99Ms", "serverCpuSec", "loadgenCpuSec", "serverRssBytes"]) {
       assert.equal(typeof m[key], "number", `${key} in ${what}`);
     }
@@ -119,7 +120,8 @@ test("W1 on the Redis store with two workers, against Socket.IO with the Redis a
     const what = JSON.stringify(run);
     assert.equal(m.lost + m.duplicated + m.outOfOrder + m.errors + m.disconnects, 0, what);
     assert.ok(m.accepted > 0, what);
-    assert.equal(m.received, m.accepted, what);
+    // Every confirmed send arrived; a send still unanswered when the window closed may have too.
+    assert.ok(m.received >= m.accepted && m.received <= m.accepted + (m.unanswered ?? 0), what);
     assert.equal(typeof m.redisCmdsPerMsg, "number", what);
   }
 });
