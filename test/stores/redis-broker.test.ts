@@ -87,3 +87,30 @@ describe("RedisBroker (standalone)", () => {
     assert.deepEqual(gotA, [["x.y@z-1_", event(7, '{"a":"|b|"}')]]);
   });
 });
+
+describe("RedisBroker: a publication that fails is published again", () => {
+  it("the newest stored event of a user arrives after the publishing connection dropped", async () => {
+    const server = await startRedis();
+    const [a, b] = await Promise.all([openRedisBroker(server.url), openRedisBroker(server.url)]);
+    try {
+      const got = inbox(a);
+      a.subscribe("carol");
+      await a.whenSubscribed("carol");
+      // Drop the command connections (subscribers stay): b's publications fail until it reconnects.
+      await server.cli("CLIENT", "KILL", "TYPE", "normal");
+      const pub = (b as unknown as { pub: { status: string } }).pub;
+      await until(() => pub.status !== "ready", 3000);
+      b.publish("carol", event(7, '{"type":"message","seq":7}'));
+      b.publish("carol", event(8, '{"type":"message","seq":8}'));
+      b.publish("carol", event(null, '{"type":"typing","from":"dave"}'));
+      await until(() => b.dropped >= 3, 3000);
+      await until(() => got.some(([, m]) => m.kind === "event" && m.seq === 8), 10_000);
+      // Only the newest stored event is sent again: a reader catches up on the rest from the store.
+      assert.equal(got.filter(([, m]) => m.kind === "event" && m.seq === 7).length, 0);
+      assert.equal(got.filter(([, m]) => m.kind === "event" && m.seq === null).length, 0);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await server.destroy();
+    }
+  });
+});

@@ -12,6 +12,10 @@ export interface RedisBrokerOptions {
   timeoutMs?: number;
 }
 
+/** Users whose last failed publication is retried, at most; and how soon (ms). */
+const RETRY_LIMIT = 100_000;
+const RETRY_MS = 500;
+
 /** A random id without the framing character. */
 export function newNodeId(): string {
   return randomBytes(6).toString("base64url").replace(/[|]/g, "_");
@@ -42,6 +46,7 @@ export class RedisBroker implements Broker {
   private handler: BrokerHandler = () => {};
   private resync: () => void = () => {};
   private wasReady = false;
+  private closing = false;
 
   constructor(url: string, options: RedisBrokerOptions = {}) {
     this.keys = new RedisKeys(options.prefix);
@@ -85,12 +90,39 @@ export class RedisBroker implements Broker {
   publish(user: string, message: BrokerMessage): void {
     const payload =
       message.kind === "event" ? `${this.nodeId}|e|${message.seq ?? ""}|${message.json}` : `${this.nodeId}|d`;
-    try {
-      this.pub.spublish(this.keys.user(user).channel, payload).catch(() => {
-        this.dropped++;
-      });
-    } catch {
+    const failed = () => {
       this.dropped++;
+      // A lost stored event is repaired by readers only when a later one shows the gap; the last
+      // of a burst has none after it. So the newest failed one per user is published again: any
+      // seq past a reader's cursor sends it back to the store. Ephemeral events are let go.
+      if (message.kind === "event" && message.seq !== null) this.retryLater(user, message);
+    };
+    try {
+      this.pub.spublish(this.keys.user(user).channel, payload).catch(failed);
+    } catch {
+      failed();
+    }
+  }
+
+  private readonly retries = new Map<string, BrokerMessage>();
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  private retryLater(user: string, message: BrokerMessage): void {
+    const pending = this.retries.get(user);
+    if (pending?.kind === "event" && message.kind === "event" && (pending.seq ?? 0) > (message.seq ?? 0))
+      return;
+    this.retries.delete(user);
+    this.retries.set(user, message);
+    // Bounded: past it the oldest are forgotten (their readers still catch up at the next event).
+    if (this.retries.size > RETRY_LIMIT) this.retries.delete(this.retries.keys().next().value as string);
+    if (this.retryTimer === undefined && !this.closing) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        const batch = [...this.retries];
+        this.retries.clear();
+        for (const [u, m] of batch) this.publish(u, m);
+      }, RETRY_MS);
+      this.retryTimer.unref();
     }
   }
 
@@ -135,6 +167,8 @@ export class RedisBroker implements Broker {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.retryTimer);
     this.subscribed.clear();
     await Promise.all([disconnect(this.pub), disconnect(this.sub)]);
   }
