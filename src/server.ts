@@ -107,6 +107,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     if (shuttingDown) throw new DuetError("shutting_down", undefined, 1);
     if (hub.connectionCount >= config.maxConnections) throw new DuetError("overloaded", undefined, 2);
     const userId = await authenticate(auth, ctx.req, ctx.url, true);
+    // Checked again: others may have been admitted while this token was verified. From here to
+    // the hub's attach there is no await, so the limit holds.
+    if (hub.connectionCount >= config.maxConnections) throw new DuetError("overloaded", undefined, 2);
     return { user: userId, cursor: parseCursor(ctx.url, ctx.req, useLastEventId) };
   };
   router.on("GET", "/v1/events", async (ctx) => {
