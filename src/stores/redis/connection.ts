@@ -49,6 +49,9 @@ export interface ConnectOptions {
   shardedSubscribers?: boolean;
 }
 
+/** How often a cluster client re-reads the slot map (ms). */
+const SLOTS_REFRESH_MS = 2000;
+
 /** Reconnects quickly and forever: an outage must heal without restarting duet. */
 const reconnectDelay = (attempt: number) => Math.min(50 * 2 ** attempt, 1000);
 
@@ -70,6 +73,11 @@ export function createClient(url: string, options: ConnectOptions): RedisClient 
       enableOfflineQueue: options.queueWhileOffline,
       enableAutoPipelining: true,
       clusterRetryStrategy: reconnectDelay,
+      // ioredis learns a new topology from MOVED replies and from periodic refreshes, but (despite
+      // its typings' "default 5000") refreshes only when asked to. A client that only publishes
+      // was seen to keep a failed master's route for good after a failover, dropping every
+      // publication for its slots: with a periodic refresh it finds the promoted replica.
+      slotsRefreshInterval: SLOTS_REFRESH_MS,
       shardedSubscribers: options.shardedSubscribers ?? false,
       lazyConnect: true,
       redisOptions: { ...common, username: endpoint.username, password: endpoint.password },

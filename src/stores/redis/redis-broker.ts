@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { Cluster } from "ioredis";
 import type { Broker, BrokerHandler, BrokerMessage } from "../../core/broker.js";
 import { connect, createClient, disconnect, type RedisClient } from "./connection.js";
 import { RedisKeys } from "./keys.js";
@@ -11,6 +12,9 @@ export interface RedisBrokerOptions {
   /** Deadline for a Redis reply (ms, default 2000). */
   timeoutMs?: number;
 }
+
+/** Quiet time after the last sharded-subscriber change before resubscribing everyone (ms). */
+const CLUSTER_SETTLE_MS = 1000;
 
 /** Users whose last failed publication is retried, at most; and how soon (ms). */
 const RETRY_LIMIT = 100_000;
@@ -32,7 +36,11 @@ export function newNodeId(): string {
  *
  * Contract (Broker): `publish` never throws or waits; while Redis is unreachable publications are
  * dropped (counted in `dropped`) and readers repair the gap from the store. The subscriber
- * connection queues (un)subscriptions while offline and resubscribes after a reconnection.
+ * connection queues (un)subscriptions while offline and resubscribes after a reconnection; once
+ * the subscriptions are active again the process is told to resync (what was published
+ * meanwhile never arrived). On a cluster, after a failover, this broker subscribes every local
+ * user again itself: ioredis's sharded subscribers were seen to come back on a promoted replica
+ * without some of the channels they had on the failed master.
  */
 export class RedisBroker implements Broker {
   readonly nodeId: string;
@@ -47,6 +55,7 @@ export class RedisBroker implements Broker {
   private resync: () => void = () => {};
   private wasReady = false;
   private closing = false;
+  private resubscribeTimer: NodeJS.Timeout | undefined;
 
   constructor(url: string, options: RedisBrokerOptions = {}) {
     this.keys = new RedisKeys(options.prefix);
@@ -65,9 +74,45 @@ export class RedisBroker implements Broker {
     });
     this.sub.on("smessage", (channel: string, payload: string) => this.receive(channel, payload));
     this.sub.on("ready", () => {
-      if (this.wasReady) this.resync();
+      if (this.wasReady) this.resubscribed();
       this.wasReady = true;
     });
+    // A cluster's sharded subscribers are replaced shard by shard (many times during a failover),
+    // each time with this event rather than a new "ready".
+    this.sub.on("subscribersReady", () => {
+      if (this.closing) return;
+      clearTimeout(this.resubscribeTimer);
+      this.resubscribeTimer = setTimeout(() => void this.subscribeAllAgain(), CLUSTER_SETTLE_MS);
+      this.resubscribeTimer.unref();
+    });
+  }
+
+  /** Standalone: the subscriber connection is back; resync once its subscriptions are active. */
+  private resubscribed(): void {
+    if (this.closing || this.sub instanceof Cluster) return;
+    // ioredis writes the resubscriptions before it announces "ready": a PING sent now is answered
+    // after them, so once it is, every subscription is active and a read of the store misses nothing.
+    this.sub.ping().then(
+      () => this.resync(),
+      () => this.resync(),
+    );
+  }
+
+  /**
+   * Cluster, once the topology has settled after a change: every local user's channel is
+   * unsubscribed and subscribed again (which also clears ioredis's bookkeeping of duplicates),
+   * and once Redis has acknowledged them the process resyncs.
+   */
+  private async subscribeAllAgain(): Promise<void> {
+    if (this.closing) return;
+    const acks: Promise<unknown>[] = [];
+    for (const user of this.subscribed.keys()) {
+      const channel = this.keys.user(user).channel;
+      acks.push(this.sub.sunsubscribe(channel).catch(() => {}));
+      acks.push(this.sub.ssubscribe(channel).catch(() => {}));
+    }
+    await Promise.all(acks);
+    if (!this.closing) this.resync();
   }
 
   /** Connects both connections; rejects with store_unavailable when Redis cannot be reached. */
@@ -169,6 +214,7 @@ export class RedisBroker implements Broker {
   async close(): Promise<void> {
     this.closing = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.resubscribeTimer);
     this.subscribed.clear();
     await Promise.all([disconnect(this.pub), disconnect(this.sub)]);
   }
