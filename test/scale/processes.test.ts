@@ -1,0 +1,118 @@
+/**
+ * Three real duet processes on one real Redis: the two sides of each conversation on different
+ * processes and different transports, each user with a second connection on a third process
+ * (its own messages echo there). Every message reaches every connection of both sides exactly
+ * once and in the conversation's order, whichever process took the send.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { TransportName } from "../helpers/clients.js";
+import { type ChildDuet, tokenFor } from "../helpers/duet.js";
+import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
+import {
+  costPerSend,
+  exactlyOnce,
+  historyIds,
+  keepLogs,
+  type PostResult,
+  postMessage,
+  Receiver,
+  startDuets,
+  stopClients,
+  userName,
+} from "./scale.js";
+
+const PAIRS = 12;
+const MESSAGES_PER_PAIR = 16;
+const PRIMARY: TransportName[] = ["ws", "sse", "stream", "longpoll"];
+const ECHO: TransportName[] = ["poll", "ws", "sse", "stream", "longpoll"];
+
+describe("three duet processes on one Redis", () => {
+  let redis: RedisServer;
+  let duets: ChildDuet[] = [];
+  before(async () => {
+    redis = await startRedis();
+    duets = await startDuets(3, redis.url);
+  });
+  after(async () => {
+    await stopClients();
+    keepLogs("processes", duets);
+    await Promise.all(duets.map((d) => d.kill("SIGKILL")));
+    await stopAllRedis();
+  });
+
+  it("delivers every message exactly once, in order, across processes and transports", async (t) => {
+    const urls = duets.map((d) => d.url);
+    const all = () => urls;
+    interface Pair {
+      a: string;
+      b: string;
+      receivers: Receiver[];
+    }
+    const pairs: Pair[] = [];
+    const opening: Promise<Receiver>[] = [];
+    for (let i = 0; i < PAIRS; i++) {
+      const a = userName(`a${i}`);
+      const b = userName(`b${i}`);
+      // a on process i, b on process i+1, and each one's second device on the remaining process.
+      const pa = urls[i % 3];
+      const pb = urls[(i + 1) % 3];
+      const other = urls[(i + 2) % 3];
+      const receivers = [
+        new Receiver(a, PRIMARY[i % 4], all),
+        new Receiver(b, PRIMARY[(i + 1) % 4], all),
+        new Receiver(a, ECHO[i % 5], all),
+        new Receiver(b, ECHO[(i + 2) % 5], all),
+      ];
+      opening.push(
+        receivers[0].start(pa),
+        receivers[1].start(pb),
+        receivers[2].start(other),
+        receivers[3].start(other),
+      );
+      pairs.push({ a, b, receivers });
+    }
+    await Promise.all(opening);
+    const receivers = pairs.flatMap((p) => p.receivers);
+    for (const r of receivers) assert.equal(r.seq, 0, `${r.user} starts with an empty log`);
+
+    // Each pair talks in turns, one message at a time; the pairs all at once. Each send goes to a
+    // process chosen in rotation, so senders, recipients and the process taking the send all vary.
+    const failures: PostResult[] = [];
+    await Promise.all(
+      pairs.map(async (pair, i) => {
+        const tokens = { [pair.a]: await tokenFor(pair.a), [pair.b]: await tokenFor(pair.b) };
+        for (let n = 0; n < MESSAGES_PER_PAIR; n++) {
+          const [from, to] = n % 2 === 0 ? [pair.a, pair.b] : [pair.b, pair.a];
+          const r = await postMessage(urls[(i + n) % 3], tokens[from], { to, text: `${from}>${to} ${n}` });
+          if (r.status !== 201) failures.push(r);
+        }
+      }),
+    );
+    assert.deepEqual(failures, [], "every send is accepted");
+
+    // Each user's log holds one event per message of its one conversation.
+    await Promise.all(receivers.map((r) => r.waitForSeq(MESSAGES_PER_PAIR)));
+    for (const pair of pairs) {
+      const ids = await historyIds(urls[0], pair.a, pair.b);
+      assert.equal(ids.length, MESSAGES_PER_PAIR);
+      for (const r of pair.receivers) {
+        assert.equal(r.clients.length, 1, `${r.user} ${r.transport} kept its one connection`);
+        assert.equal(exactlyOnce(r.stored(), 0, ids), null, `${r.user} over ${r.transport}`);
+      }
+    }
+    t.diagnostic(
+      `${PAIRS} pairs × ${MESSAGES_PER_PAIR} messages, ${receivers.length} connections on 3 processes: exactly once, in order`,
+    );
+    await Promise.all(receivers.map((r) => r.stop()));
+  });
+
+  it("costs one Redis round trip and two publications per send", async (t) => {
+    const cost = await costPerSend(redis.url, [redis], 20);
+    t.diagnostic(
+      `standalone Redis, per send: ${cost.roundTrips} store round trips, ${cost.publications} publications`,
+    );
+    // One script stores the message and appends both sides' events; each side gets one SPUBLISH.
+    assert.deepEqual(cost, { roundTrips: 1, publications: 2 });
+  });
+});
