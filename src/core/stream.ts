@@ -28,6 +28,10 @@ export interface Sink {
 /** Events replayed per store read while catching up. */
 export const PAGE = 500;
 
+/** A resync that finds the store unreachable is tried again this often, this many times. */
+const RESYNC_RETRY_MS = 250;
+const RESYNC_RETRIES = 20;
+
 export interface Cursor {
   since?: number;
   epoch?: string;
@@ -153,12 +157,22 @@ export class EventStream {
     this.sink.write(json, seq);
   }
 
-  resync(): void {
+  resync(attempt = 0): void {
     if (this.closed || this.syncing) {
       this.dirty = true;
       return;
     }
-    this.catchUp().catch(() => this.sink.close("store_unavailable"));
+    this.catchUp().catch(() => {
+      // The broker's connection can come back before the store's (each reconnects on its own
+      // schedule): try again shortly rather than drop a client that has lost nothing.
+      this.syncing = false;
+      if (this.closed) return;
+      if (attempt >= RESYNC_RETRIES) {
+        this.sink.close("store_unavailable");
+        return;
+      }
+      setTimeout(() => this.resync(attempt + 1), RESYNC_RETRY_MS).unref();
+    });
   }
 
   /** Ends the stream for good; the transport calls this when its connection closes. */
