@@ -188,7 +188,11 @@ describe("faults under traffic", () => {
     }
     for (const r of all) {
       if (r.transport !== "longpoll")
-        assert.equal(r.clients.length, 1, `${r.user} ${r.transport}: the same connection throughout`);
+        assert.equal(
+          r.clients.length,
+          1,
+          `${r.user} ${r.transport}: the same connection throughout (it ended: ${JSON.stringify(r.clients[0].ended)})`,
+        );
     }
     await checkDelivery(p0, senders, receivers);
     const refused = attempts.filter((a) => a.status === 503).length;
