@@ -150,7 +150,7 @@ export class EventStream {
       return;
     }
     if (seq !== this.lastSeq + 1) {
-      this.catchUp().catch(() => this.sink.close("store_unavailable"));
+      this.resync();
       return;
     }
     this.lastSeq = seq;
