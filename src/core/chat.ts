@@ -81,10 +81,10 @@ export class Chat {
 
   private async store_(input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
     const result = await this.timed("send", this.store.send(input));
-    if (!result.duplicate) {
-      this.observer.messageStored(input.kind);
-      this.publish(result.events);
-    }
+    if (!result.duplicate) this.observer.messageStored(input.kind);
+    // A repeat has no events, unless it completed a send interrupted between its steps (Redis
+    // Cluster): those events are new, and reach the connections now rather than at the next one.
+    this.publish(result.events);
     return { message: result.message, duplicate: result.duplicate };
   }
 

@@ -12,7 +12,10 @@ export interface SendResult {
   message: Message;
   /** True when `clientMsgId` matched an earlier message of the same sender: nothing was stored. */
   duplicate: boolean;
-  /** The events appended (sender's and recipient's `message` events); empty on a duplicate. */
+  /**
+   * The events appended (sender's and recipient's `message` events); empty on a duplicate, unless
+   * the repeat completed a send that was interrupted between its steps (Redis Cluster).
+   */
   events: UserEvent[];
 }
 
