@@ -7,8 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { Cluster } from "ioredis";
+import { RedisKeys } from "../../src/stores/redis/keys.js";
+import { bodyParts, randomIdPart } from "../../src/stores/redis/message-body.js";
+import { Scripts } from "../../src/stores/redis/scripts.js";
 import type { TransportName } from "../helpers/clients.js";
-import type { ChildDuet } from "../helpers/duet.js";
+import { type ChildDuet, tokenFor } from "../helpers/duet.js";
 import { type RedisCluster, startRedisCluster, stopAllRedis } from "../helpers/redis-server.js";
 import {
   costPerSend,
@@ -17,6 +21,7 @@ import {
   historyIds,
   keepLogs,
   type PostResult,
+  postMessage,
   Receiver,
   startDuets,
   stopClients,
@@ -121,5 +126,50 @@ describe("Redis Cluster (3 masters + 3 replicas)", () => {
       `${senders.reduce((n, s) => n + s.sent.length, 0)} messages; ${onVictim.length} of ${users.length} recipients on the killed master; ${attempts.filter((a) => a.status === 503).length} attempts refused with 503 during the failover; reconnections: ${all.map((r) => r.clients.length - 1)}`,
     );
     await Promise.all(all.map((r) => r.stop()));
+  });
+
+  it("a send completed by its retry after the process that began it died reaches open connections", async () => {
+    const [p0, p1] = duets.map((d) => d.url);
+    const [from, to] = [userName("half-a"), userName("half-b")];
+    const recipient = await new Receiver(to, "ws", () => [p1]).start(p1);
+    const echo = await new Receiver(from, "sse", () => [p0]).start(p0);
+    // Step 1 of a send (the conversation's slot) only, as if its process died right after it.
+    const client = new Cluster(
+      cluster.nodes.map((n) => ({ host: "127.0.0.1", port: n.port })),
+      { lazyConnect: true },
+    );
+    try {
+      const keys = new RedisKeys();
+      const conv = keys.conversation(from, to);
+      const input = {
+        from,
+        to,
+        kind: "text" as const,
+        text: "half-sent",
+        image: null,
+        links: [],
+        clientMsgId: "h-1",
+      };
+      const parts = bodyParts(input);
+      await new Scripts(client).run(
+        "duetStoreMessage",
+        [conv.meta, conv.msg, conv.ids, conv.from(from), conv.cmid, conv.blk],
+        [from, to, "h-1", "1", randomIdPart(), parts.head, parts.tail],
+      );
+      // The client retries with its clientMsgId: the repeat completes both sides' event logs.
+      const retry = await postMessage(p0, await tokenFor(from), {
+        to,
+        text: "half-sent",
+        clientMsgId: "h-1",
+      });
+      assert.equal(retry.status, 200, JSON.stringify(retry));
+      // Those events are new: they must reach the connections now, not at the next message.
+      await Promise.all([recipient.waitForSeq(1, 15_000), echo.waitForSeq(1, 15_000)]);
+      assert.equal(exactlyOnce(recipient.stored(), 0, [retry.id as string]), null);
+      assert.equal(exactlyOnce(echo.stored(), 0, [retry.id as string]), null);
+    } finally {
+      client.disconnect();
+      await Promise.all([recipient.stop(), echo.stop()]);
+    }
   });
 });
