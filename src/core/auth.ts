@@ -38,10 +38,6 @@ export class Auth {
     }
   }
 
-  get canMint(): boolean {
-    return this.secret !== undefined;
-  }
-
   /** Returns the user id of a valid token; throws unauthorized/token_expired otherwise. */
   async verify(token: string): Promise<string> {
     const hit = this.cache.get(token);

@@ -56,10 +56,6 @@ class PollSink implements Sink {
     this.res.end(body);
   }
 
-  get done(): boolean {
-    return this.answered;
-  }
-
   close(_reason: ErrorCode): void {
     this.answer();
   }
