@@ -1,6 +1,7 @@
 /**
  * What a Broker carries for one user: an event already serialised for that user (sent as is to
- * each of the user's connections), or an order to close the user's connections.
+ * each of the user's connections), an order to close the user's connections, or a hint that the
+ * user's log may hold events that were never published (`sync`: each connection reads the store).
  */
 export type BrokerMessage =
   | {
@@ -10,7 +11,8 @@ export type BrokerMessage =
       /** When a message was accepted (ms), for the delivery latency metric; optional on the wire. */
       sentAt?: number;
     }
-  | { kind: "disconnect" };
+  | { kind: "disconnect" }
+  | { kind: "sync" };
 
 export type BrokerHandler = (user: string, message: BrokerMessage) => void;
 

@@ -85,6 +85,12 @@ export class Chat {
     // A repeat has no events, unless it completed a send interrupted between its steps (Redis
     // Cluster): those events are new, and reach the connections now rather than at the next one.
     this.publish(result.events);
+    if (result.duplicate) {
+      // The first attempt may have been stored by a process that died, or answered after the
+      // client gave up, before publishing: both sides' connections check the store.
+      this.hub.publish(input.from, { kind: "sync" });
+      this.hub.publish(input.to, { kind: "sync" });
+    }
     return { message: result.message, duplicate: result.duplicate };
   }
 

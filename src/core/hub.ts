@@ -127,6 +127,10 @@ export class Hub {
       }
       return;
     }
+    if (message.kind === "sync") {
+      for (const listener of set) listener.resync();
+      return;
+    }
     for (const listener of set) listener.push(message.json, message.seq);
     if (message.seq !== null) this.onDeliver(set.size, message.sentAt);
   }
