@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { openRedisStore } from "../../src/stores/redis/redis-store.js";
 import type { TransportName } from "../helpers/clients.js";
 import { type ChildDuet, tokenFor } from "../helpers/duet.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
@@ -114,5 +115,44 @@ describe("three duet processes on one Redis", () => {
     );
     // One script stores the message and appends both sides' events; each side gets one SPUBLISH.
     assert.deepEqual(cost, { roundTrips: 1, publications: 2 });
+  });
+
+  it("a send stored but never answered, then retried through another process, reaches open connections", async () => {
+    const urls = duets.map((d) => d.url);
+    const [from, to] = [userName("lost-a"), userName("lost-b")];
+    const receivers = [
+      new Receiver(to, "ws", () => [urls[2]]),
+      new Receiver(to, "sse", () => [urls[1]]),
+      new Receiver(from, "stream", () => [urls[0]]),
+    ];
+    await Promise.all([
+      receivers[0].start(urls[2]),
+      receivers[1].start(urls[1]),
+      receivers[2].start(urls[0]),
+    ]);
+    // The process that took the send stored it and then died (or answered after the client gave
+    // up): nothing was published.
+    const elsewhere = await openRedisStore(redis.url, {
+      retention: { maxEvents: 10_000, maxAgeMs: 86_400_000 },
+    });
+    try {
+      const input = { from, to, kind: "text" as const, text: "stored, unanswered", image: null, links: [] };
+      const stored = await elsewhere.send({ ...input, clientMsgId: "u-1" });
+      // The client retries with its clientMsgId through another process: the original, 200.
+      const retry = await postMessage(urls[1], await tokenFor(from), {
+        to,
+        text: "stored, unanswered",
+        clientMsgId: "u-1",
+      });
+      assert.equal(retry.status, 200, JSON.stringify(retry));
+      assert.equal(retry.id, stored.message.id);
+      // Both sides' open connections get it now, not at their next event.
+      await Promise.all(receivers.map((r) => r.waitForSeq(1, 15_000)));
+      for (const r of receivers)
+        assert.equal(exactlyOnce(r.stored(), 0, [stored.message.id]), null, r.transport);
+    } finally {
+      await elsewhere.close();
+      await Promise.all(receivers.map((r) => r.stop()));
+    }
   });
 });
