@@ -25,6 +25,7 @@ import {
   Receiver,
   startDuets,
   stopClients,
+  stopEverything,
   trafficState,
   userName,
 } from "./scale.js";
@@ -40,10 +41,7 @@ describe("Redis Cluster (3 masters + 3 replicas)", () => {
     duets = await startDuets(2, cluster.url);
   });
   after(async () => {
-    await stopClients();
-    keepLogs("cluster", duets);
-    await Promise.all(duets.map((d) => d.kill("SIGKILL")));
-    await stopAllRedis();
+    await stopEverything("cluster", duets);
   });
 
   it("costs four requests (two in sequence) and two publications per send", async (t) => {

@@ -22,6 +22,7 @@ import {
   startDuets,
   statusOf,
   stopClients,
+  stopEverything,
   trafficState,
   userName,
 } from "./scale.js";
@@ -52,10 +53,7 @@ describe("faults under traffic", () => {
     duets = await startDuets(3, redis.url);
   });
   after(async () => {
-    await stopClients();
-    keepLogs("faults", duets);
-    await Promise.all(duets.map((d) => d.kill("SIGKILL")));
-    await stopAllRedis();
+    await stopEverything("faults", duets);
   });
 
   it("kill -9 of one process: its clients resume on another with no loss and no duplicate", async (t) => {

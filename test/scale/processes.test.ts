@@ -20,6 +20,7 @@ import {
   Receiver,
   startDuets,
   stopClients,
+  stopEverything,
   userName,
 } from "./scale.js";
 
@@ -36,10 +37,7 @@ describe("three duet processes on one Redis", () => {
     duets = await startDuets(3, redis.url);
   });
   after(async () => {
-    await stopClients();
-    keepLogs("processes", duets);
-    await Promise.all(duets.map((d) => d.kill("SIGKILL")));
-    await stopAllRedis();
+    await stopEverything("processes", duets);
   });
 
   it("delivers every message exactly once, in order, across processes and transports", async (t) => {

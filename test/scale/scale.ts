@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { RedisStore } from "../../src/stores/redis/redis-store.js";
 import { connect, type TestClient, type TransportName, type WireEvent } from "../helpers/clients.js";
 import { type ChildDuet, spawnDuet, startDuet, tokenFor } from "../helpers/duet.js";
+import { stopAllRedis } from "../helpers/redis-server.js";
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -416,4 +417,12 @@ export function keepLogs(name: string, duets: ChildDuet[]): void {
   duets.forEach((d, i) => {
     writeFileSync(join(dir, `${name}-${i}.log`), d.logs.join("\n"));
   });
+}
+
+/** The end of every scale suite: clients closed, logs kept, processes and Redis stopped. */
+export async function stopEverything(name: string, duets: ChildDuet[]): Promise<void> {
+  await stopClients();
+  keepLogs(name, duets);
+  await Promise.all(duets.map((d) => d.kill("SIGKILL")));
+  await stopAllRedis();
 }
