@@ -253,6 +253,36 @@ export function runStoreContract(name: string, options: ContractOptions): void {
       assert.equal((await store.history(a, b, { limit: 50 })).messages.length, 6);
     });
 
+    it("keeps summaries and read markers right when sends and a read share one turn", async () => {
+      const [a, b, c] = users("alice", "bob", "carol");
+      // Nothing awaited in between: a store that batches per turn sees these as one batch, and
+      // the read must find the conversation its first message is creating in the same batch.
+      const first = [store.send(text(b, a, "b1")), store.send(text(c, a, "c1"))];
+      const read = store.markRead(a, b, "7ZZZZZZZZZZZZZZZZZZZZZZZZZ");
+      const later = [store.send(text(b, a, "b2")), store.send(text(a, b, "a1"))];
+      const [b1] = await Promise.all(first);
+      assert.equal((await read).upTo, b1.message.id);
+      const [b2, a1] = await Promise.all(later);
+      const list = await store.conversations(a, 10);
+      const withB = list.find((x) => x.peer === b)!;
+      assert.deepEqual(withB.lastMessage, a1.message);
+      assert.equal(withB.unread, 1); // b2
+      assert.equal(list.find((x) => x.peer === c)!.lastMessage?.text, "c1");
+      assert.deepEqual((await store.conversations(b, 10))[0].lastMessage, a1.message);
+      assert.deepEqual(
+        (await store.readUnread(a, b, 10, false)).messages.map((m) => m.id),
+        [b2.message.id],
+      );
+      // Replayed events equal the ones the writes returned.
+      const replay = await store.eventsSince(a, 0, 100);
+      const returned = [...(await Promise.all([...first, ...later])), await read]
+        .flatMap((r) => r.events)
+        .filter((e) => e.user === a)
+        .map((e) => e.event);
+      assert.equal(returned.length, replay.events.length);
+      for (const event of returned) assert.deepEqual(replay.events[event.seq - 1], event);
+    });
+
     it("marks read up to an id, never backwards, with a read event on both sides", async () => {
       const [a, b] = users("alice", "bob");
       const m = [];

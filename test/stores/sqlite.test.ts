@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import Database from "better-sqlite3";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import { runStoreContract } from "./contract.js";
 
@@ -36,6 +37,59 @@ describe("sqlite age retention", () => {
       [3],
     );
     assert.equal((await store.history("a", "b", { limit: 10 })).messages.length, 3);
+    await store.close();
+  });
+});
+
+describe("sqlite files from an older duet", () => {
+  it("opens a file whose events hold message bodies, replays them, and appends new ones", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "duet-sqlite-old-")), "duet.db");
+    // The schema as it was before message events referred to their message row.
+    const old = new Database(path);
+    old.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      INSERT INTO meta VALUES ('epoch', 'old-epoch');
+      CREATE TABLE messages (rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, conv TEXT NOT NULL,
+        sender TEXT NOT NULL, ts INTEGER NOT NULL, client_msg_id TEXT, body TEXT NOT NULL);
+      CREATE TABLE events (rid INTEGER PRIMARY KEY, user TEXT NOT NULL, seq INTEGER NOT NULL,
+        ts INTEGER NOT NULL, body TEXT NOT NULL);
+      CREATE UNIQUE INDEX events_by_user ON events (user, seq);
+    `);
+    const message = {
+      id: "01JAAAAAAAAAAAAAAAAAAAAAAA",
+      from: "a",
+      to: "b",
+      ts: 1,
+      kind: "text",
+      text: "from before",
+      image: null,
+      links: [],
+      clientMsgId: null,
+    };
+    const body = JSON.stringify(message);
+    old
+      .prepare(
+        "INSERT INTO messages (id, conv, sender, ts, client_msg_id, body) VALUES (?, 'a b', 'a', 1, NULL, ?)",
+      )
+      .run(message.id, body);
+    const event = { type: "message", seq: 1, message };
+    old.prepare("INSERT INTO events (user, seq, ts, body) VALUES ('b', 1, 1, ?)").run(JSON.stringify(event));
+    old.close();
+
+    const store = new SqliteStore({ path, retention: { maxEvents: 1000, maxAgeMs: 30 * 86_400_000 } });
+    assert.equal(store.epoch, "old-epoch");
+    const sent = await store.send({
+      from: "a",
+      to: "b",
+      kind: "text",
+      text: "after",
+      image: null,
+      links: [],
+      clientMsgId: null,
+    });
+    const page = await store.eventsSince("b", 0, 10);
+    assert.deepEqual(page.events, [event, sent.events.find((e) => e.user === "b")!.event]);
+    assert.equal(page.head, 2);
     await store.close();
   });
 });

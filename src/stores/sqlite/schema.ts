@@ -22,13 +22,15 @@ CREATE UNIQUE INDEX IF NOT EXISTS messages_by_client_id ON messages (sender, cli
   WHERE client_msg_id IS NOT NULL;
 
 -- A rowid table: rows append at the end in time order (age trimming walks rid order, no ts
--- index); only the small (user, seq) index takes random inserts.
+-- index); only the small (user, seq) index takes random inserts. A message event holds the
+-- message's rid in \`msg\` and an empty body: the message is stored once, not three times.
 CREATE TABLE IF NOT EXISTS events (
   rid INTEGER PRIMARY KEY,
   user TEXT NOT NULL,
   seq INTEGER NOT NULL,
   ts INTEGER NOT NULL,
-  body TEXT NOT NULL
+  body TEXT NOT NULL,
+  msg INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_by_user ON events (user, seq);
 
@@ -55,6 +57,11 @@ CREATE TABLE IF NOT EXISTS blocks (
   PRIMARY KEY (blocker, blocked)
 ) WITHOUT ROWID;
 `;
+
+/** Files made before \`events.msg\` existed gain the column; their old rows keep their bodies. */
+export const MIGRATIONS: { table: string; column: string; sql: string }[] = [
+  { table: "events", column: "msg", sql: "ALTER TABLE events ADD COLUMN msg INTEGER" },
+];
 
 export function conversationKey(a: string, b: string): string {
   return a < b ? `${a} ${b}` : `${b} ${a}`;
