@@ -48,6 +48,13 @@ export class Chat {
       this.typingLimiter.prune();
     }, 60_000);
     this.pruneTimer.unref();
+    // A write answered store_unavailable may commit afterwards (a Redis command cannot be
+    // withdrawn once written): its events are published then, and where the outcome is unknown
+    // the users' connections read the store.
+    store.onLateWrite?.((events, unsure) => {
+      this.publish(events);
+      for (const user of unsure) this.hub.publish(user, { kind: "sync" });
+    });
   }
 
   private async timed<T>(op: string, work: Promise<T>): Promise<T> {

@@ -115,4 +115,13 @@ export interface Store {
 
   /** Waits for pending writes and releases resources. */
   close(): Promise<void>;
+
+  /**
+   * Optional (stores whose writes can outlive their caller's deadline, e.g. Redis: a command
+   * already written cannot be withdrawn). `handler` gets the events of a write that committed
+   * after its caller was answered store_unavailable, so they still reach open connections, and
+   * the users whose logs may hold events nobody published (the outcome of such a write is
+   * unknown: their connections should read the store).
+   */
+  onLateWrite?(handler: (events: UserEvent[], unsure: string[]) => void): void;
 }

@@ -38,8 +38,8 @@ export function parseRedisUrl(url: string): RedisEndpoint {
 export interface ConnectOptions {
   /** Shown in CLIENT LIST. */
   name: string;
-  /** A command without a reply after this long fails (ms). */
-  commandTimeoutMs: number;
+  /** A command without a reply after this long fails (ms); none when absent (the caller keeps its own deadline). */
+  commandTimeoutMs?: number;
   /**
    * false (commands): a command while Redis is unreachable fails at once instead of waiting.
    * true (subscriber): SSUBSCRIBE/SUNSUBSCRIBE wait for the reconnection and then run, in order.
@@ -47,6 +47,13 @@ export interface ConnectOptions {
   queueWhileOffline: boolean;
   /** Sharded pub/sub on a cluster (one subscriber connection per master). */
   shardedSubscribers?: boolean;
+  /**
+   * Standalone: ioredis' auto-pipelining (default true). Pass false and batch with `tickBatcher`
+   * on a busy connection: ioredis sends an auto-pipeline only once the previous one is answered
+   * in full, and resolves its commands together, so under load every command waits for the
+   * slowest of a batch and Redis idles while the batch's replies are handled.
+   */
+  autoPipelining?: boolean;
 }
 
 /** How often a cluster client re-reads the slot map (ms). */
@@ -60,7 +67,7 @@ export function createClient(url: string, options: ConnectOptions): RedisClient 
   const common: RedisOptions = {
     connectionName: options.name,
     commandTimeout: options.commandTimeoutMs,
-    connectTimeout: Math.max(options.commandTimeoutMs, 2000),
+    connectTimeout: Math.max(options.commandTimeoutMs ?? 0, 2000),
     // A command that may have run must not run twice after a reconnect (a send without
     // clientMsgId would be stored twice): fail it, and let the caller decide.
     autoResendUnfulfilledCommands: options.queueWhileOffline,
@@ -86,7 +93,7 @@ export function createClient(url: string, options: ConnectOptions): RedisClient 
     client = new Redis(endpoint.url, {
       ...common,
       enableOfflineQueue: options.queueWhileOffline,
-      enableAutoPipelining: true,
+      enableAutoPipelining: options.autoPipelining ?? true,
       retryStrategy: reconnectDelay,
     });
   }
@@ -94,6 +101,42 @@ export function createClient(url: string, options: ConnectOptions): RedisClient 
   // rejected commands and `status` instead.
   client.on("error", () => {});
   return client;
+}
+
+/**
+ * Standalone, without auto-pipelining: call before each command, and the commands written in one
+ * event-loop turn leave in one socket write (the socket is corked until setImmediate). Replies
+ * resolve one by one as they arrive. A no-op on a cluster (auto-pipelined per node).
+ */
+export function tickBatcher(client: RedisClient): () => void {
+  if (client instanceof Cluster) return () => {};
+  let corked: Redis["stream"] | null = null;
+  const flush = () => {
+    const stream = corked;
+    corked = null;
+    stream?.uncork();
+  };
+  return () => {
+    if (corked !== null || client.status !== "ready") return;
+    corked = client.stream;
+    corked.cork();
+    setImmediate(flush);
+  };
+}
+
+/**
+ * Calls `seen` whenever bytes arrive from Redis on any of the client's connections: a sign of
+ * life that comes before a whole auto-pipeline is answered.
+ */
+export function onData(client: RedisClient, seen: () => void): void {
+  const watch = (node: Redis) => {
+    node.on("connect", () => node.stream.on("data", seen));
+    if (node.status === "ready" || node.status === "connect") node.stream.on("data", seen);
+  };
+  if (client instanceof Cluster) {
+    client.on("+node", watch);
+    for (const node of client.nodes()) watch(node);
+  } else watch(client);
 }
 
 /**

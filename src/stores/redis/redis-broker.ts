@@ -61,11 +61,10 @@ export class RedisBroker implements Broker {
     this.keys = new RedisKeys(options.prefix);
     this.nodeId = options.nodeId ?? newNodeId();
     this.timeoutMs = options.timeoutMs ?? 2000;
-    this.pub = createClient(url, {
-      name: "duet-pub",
-      commandTimeoutMs: this.timeoutMs,
-      queueWhileOffline: false,
-    });
+    // No command timeout for publications: one written is delivered when Redis gets to it, and a
+    // timeout would only send it again (under load, making it later still). A lost connection
+    // fails them at once, and they are retried (below).
+    this.pub = createClient(url, { name: "duet-pub", queueWhileOffline: false });
     this.sub = createClient(url, {
       name: "duet-sub",
       commandTimeoutMs: this.timeoutMs,

@@ -11,7 +11,15 @@ import type {
   StoreOptions,
   UserEvent,
 } from "../store.js";
-import { connect, createClient, disconnect, parseRedisUrl, type RedisClient } from "./connection.js";
+import {
+  connect,
+  createClient,
+  disconnect,
+  onData,
+  parseRedisUrl,
+  type RedisClient,
+  tickBatcher,
+} from "./connection.js";
 import { COUNT_SHARDS, RedisKeys, type UserKeys } from "./keys.js";
 import { bodyParts, fullBody, randomIdPart } from "./message-body.js";
 import { type ScriptArg, type ScriptName, Scripts } from "./scripts.js";
@@ -19,8 +27,17 @@ import { type ScriptArg, type ScriptName, Scripts } from "./scripts.js";
 export interface RedisStoreOptions extends StoreOptions {
   /** Prepended to every key (default "duet:"), so several data sets can share one Redis. */
   prefix?: string;
-  /** A Redis call that has not answered after this long fails with store_unavailable (default 2000). */
+  /**
+   * A Redis call fails with store_unavailable once it has waited this long while Redis answered
+   * nothing at all for as long (a hung or unreachable Redis); while Redis keeps answering, a call
+   * waits its turn (default 2000).
+   */
   timeoutMs?: number;
+  /**
+   * Calls waiting for Redis, at most: past it new calls are refused at once with store_unavailable
+   * (nothing written, so nothing stored) rather than queued behind the others (default 10,000).
+   */
+  maxInFlight?: number;
   /** How often to check that the data set was not wiped under us (ms, default 10 s). */
   epochCheckMs?: number;
 }
@@ -43,6 +60,16 @@ export class RedisStore implements Store {
   private readonly scripts: Scripts;
   private readonly cluster: boolean;
   private readonly timeoutMs: number;
+  private readonly maxInFlight: number;
+  /** Calls written and not answered yet, oldest first (including those already failed by the deadline). */
+  private readonly pending = new Set<Pending>();
+  /** Redis answered something since the watchdog's last tick. */
+  private answeredSinceTick = false;
+  /** How long (ms, by the watchdog's ticks) calls have been waiting with no answer from Redis. */
+  private silentMs = 0;
+  private watchdog: NodeJS.Timeout | undefined;
+  private lateWrite: (events: UserEvent[], unsure: string[]) => void = () => {};
+  private readonly batch: () => void;
   private readonly maxEvents: string;
   private readonly maxAgeMs: string;
   private closed = false;
@@ -56,7 +83,12 @@ export class RedisStore implements Store {
     this.name = options.cluster ? "redis-cluster" : "redis";
     this.keys = new RedisKeys(options.prefix);
     this.scripts = new Scripts(client);
+    this.batch = tickBatcher(client);
+    onData(client, () => {
+      this.answeredSinceTick = true;
+    });
     this.timeoutMs = options.timeoutMs ?? 2000;
+    this.maxInFlight = options.maxInFlight ?? 10_000;
     this.maxEvents = String(Math.max(1, Math.floor(options.retention.maxEvents)));
     const age = options.retention.maxAgeMs;
     this.maxAgeMs = Number.isFinite(age) && age > 0 ? String(Math.floor(age)) : "0";
@@ -85,26 +117,109 @@ export class RedisStore implements Store {
 
   // ---- plumbing ----
 
-  /** One request, with a deadline; any failure to get an answer is store_unavailable. */
-  private async call<T>(request: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new DuetError("store_unavailable", "The store is closed.");
-    this.roundTrips++;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-    });
-    try {
-      return await Promise.race([request(), deadline]);
-    } catch (err) {
-      if (err instanceof DuetError) throw err;
-      throw new DuetError("store_unavailable", `Redis: ${(err as Error).message}`);
-    } finally {
-      clearTimeout(timer);
-    }
+  onLateWrite(handler: (events: UserEvent[], unsure: string[]) => void): void {
+    this.lateWrite = handler;
   }
 
-  private script(name: ScriptName, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown[]> {
-    return this.call(() => this.scripts.run(name, keys, args) as Promise<unknown[]>);
+  /**
+   * One request; any failure to get an answer is store_unavailable. A request written to Redis
+   * cannot be withdrawn: under load it waits its turn, and it fails only once Redis has answered
+   * nothing at all for `timeoutMs` (it hangs, or the link is dead). Then `late` gets its outcome
+   * when one comes, so a write that committed anyway is not lost to open connections. While Redis
+   * is silent, or when `maxInFlight` calls are waiting already, a new call is refused before
+   * anything is written: that answer is true (nothing was stored).
+   */
+  private call<T>(request: () => Promise<T>, late?: (outcome: Late<T>) => void): Promise<T> {
+    if (this.closed) return Promise.reject(new DuetError("store_unavailable", "The store is closed."));
+    const now = performance.now();
+    if (this.pending.size > 0) {
+      if (this.pending.size >= this.maxInFlight)
+        return Promise.reject(
+          new DuetError("store_unavailable", `Redis: ${this.pending.size} requests waiting already.`),
+        );
+      if (this.silentMs >= this.timeoutMs)
+        return Promise.reject(new DuetError("store_unavailable", `Redis: no answer for ${this.silentMs} ms`));
+    }
+    this.roundTrips++;
+    return new Promise<T>((resolve, reject) => {
+      const entry: Pending = { at: now, expired: false, fail: reject };
+      this.pending.add(entry);
+      if (this.watchdog === undefined) this.startWatchdog();
+      this.batch();
+      let answer: Promise<T>;
+      try {
+        answer = request();
+      } catch (err) {
+        this.pending.delete(entry);
+        reject(unavailable(err));
+        return;
+      }
+      answer.then(
+        (value) => {
+          this.answered(entry);
+          if (!entry.expired) resolve(value);
+          else late?.({ value });
+        },
+        (err: unknown) => {
+          this.answered(entry);
+          if (!entry.expired) reject(unavailable(err));
+          else late?.({ error: err });
+        },
+      );
+    });
+  }
+
+  private answered(entry: Pending): void {
+    this.answeredSinceTick = true;
+    this.pending.delete(entry);
+  }
+
+  /**
+   * One timer for all calls, running while any waits. Silence is counted in ticks: a tick that
+   * comes late because this process was busy counts as one interval, since replies that arrived
+   * meanwhile are read only after the timers run (a busy process must not blame Redis).
+   */
+  private startWatchdog(): void {
+    const every = Math.max(10, Math.floor(this.timeoutMs / 5));
+    this.silentMs = 0;
+    this.answeredSinceTick = false;
+    this.watchdog = setInterval(() => {
+      if (this.pending.size === 0) {
+        clearInterval(this.watchdog);
+        this.watchdog = undefined;
+        this.silentMs = 0;
+        return;
+      }
+      if (this.answeredSinceTick) {
+        this.answeredSinceTick = false;
+        this.silentMs = 0;
+        return;
+      }
+      this.silentMs += every;
+      if (this.silentMs < this.timeoutMs) return;
+      const now = performance.now();
+      for (const entry of this.pending) {
+        if (now - entry.at < this.timeoutMs) break;
+        if (entry.expired) continue;
+        entry.expired = true;
+        entry.fail(new DuetError("store_unavailable", `Redis: no answer for ${this.silentMs} ms`));
+      }
+    }, every);
+    this.watchdog.unref();
+  }
+
+  /** A late outcome of a write whose events are unknown: both users' connections read the store. */
+  private lateUnsure(users: string[]): (outcome: Late<unknown>) => void {
+    return () => this.lateWrite([], users);
+  }
+
+  private script(
+    name: ScriptName,
+    keys: readonly string[],
+    args: readonly ScriptArg[],
+    late?: (outcome: Late<unknown[]>) => void,
+  ): Promise<unknown[]> {
+    return this.call(() => this.scripts.run(name, keys, args) as Promise<unknown[]>, late);
   }
 
   private messageKeys(u: UserKeys): string[] {
@@ -139,35 +254,46 @@ export class RedisStore implements Store {
         ...this.messageKeys(recipient),
         this.keys.count(Math.floor(Math.random() * COUNT_SHARDS)),
       ];
-      const r = await this.script("duetSend", keys, [...args, this.maxEvents, this.maxAgeMs]);
+      const late = (outcome: Late<unknown[]>) => {
+        if ("value" in outcome) {
+          const r = outcome.value;
+          if (r[0] === "new") this.lateWrite(this.sendResult(r, parts).events, []);
+          // A repeat: its first attempt may not have been published either.
+          else if (r[0] === "dup") this.lateWrite([], [input.from, input.to]);
+        } else this.lateWrite([], [input.from, input.to]);
+      };
+      const r = await this.script("duetSend", keys, [...args, this.maxEvents, this.maxAgeMs], late);
       if (r[0] === "blocked") throw new DuetError("blocked");
       if (r[0] === "dup")
         return { message: JSON.parse(String(r[1])) as Message, duplicate: true, events: [] };
-      const message = JSON.parse(fullBody(String(r[1]), String(r[2]), parts)) as Message;
-      return { message, duplicate: false, events: this.messageEvents(message, Number(r[3]), Number(r[4])) };
+      return this.sendResult(r, parts);
     }
-    const r = await this.script("duetStoreMessage", convKeys, args);
+    const unsure = this.lateUnsure([input.from, input.to]);
+    const r = await this.script("duetStoreMessage", convKeys, args, unsure);
     if (r[0] === "blocked") throw new DuetError("blocked");
     const duplicate = r[0] === "dup";
     const body = duplicate ? String(r[1]) : fullBody(String(r[1]), String(r[2]), parts);
     const message = JSON.parse(body) as Message;
     // Idempotent per side: on a duplicate this completes a send that was interrupted after step 1.
     const apply = (u: UserKeys, peer: string) =>
-      this.script("duetApplyMessage", this.messageKeys(u), [
-        peer,
-        message.id,
-        message.ts,
-        body,
-        this.maxEvents,
-        this.maxAgeMs,
-        "1",
-      ]);
+      this.script(
+        "duetApplyMessage",
+        this.messageKeys(u),
+        [peer, message.id, message.ts, body, this.maxEvents, this.maxAgeMs, "1"],
+        unsure,
+      );
     const [s1, s2] = await Promise.all([
       apply(sender, input.to),
       apply(recipient, input.from),
       duplicate ? null : this.countMessage(),
     ]);
     return { message, duplicate, events: this.messageEvents(message, Number(s1), Number(s2)) };
+  }
+
+  /** A new message's result from duetSend's reply {"new", id, ts, sender seq, recipient seq}. */
+  private sendResult(r: unknown[], parts: { head: string; tail: string }): SendResult {
+    const message = JSON.parse(fullBody(String(r[1]), String(r[2]), parts)) as Message;
+    return { message, duplicate: false, events: this.messageEvents(message, Number(r[3]), Number(r[4])) };
   }
 
   private countMessage(): Promise<unknown> {
@@ -195,11 +321,26 @@ export class RedisStore implements Store {
         ...this.readKeys(this.keys.user(reader)),
         ...this.readKeys(this.keys.user(peer)),
       ];
-      const r = await this.script("duetMarkRead", keys, [reader, peer, upTo, this.maxEvents, this.maxAgeMs]);
+      const late = (outcome: Late<unknown[]>) => {
+        if (!("value" in outcome)) return this.lateWrite([], [reader, peer]);
+        const r = outcome.value;
+        this.lateWrite(this.readEvents(reader, peer, String(r[0]) || null, Number(r[1]), Number(r[2])), []);
+      };
+      const r = await this.script(
+        "duetMarkRead",
+        keys,
+        [reader, peer, upTo, this.maxEvents, this.maxAgeMs],
+        late,
+      );
       const marker = String(r[0]) || null;
       return { upTo: marker, events: this.readEvents(reader, peer, marker, Number(r[1]), Number(r[2])) };
     }
-    const r = await this.script("duetMoveMarker", [conv.meta, conv.from(peer)], [reader, upTo]);
+    const r = await this.script(
+      "duetMoveMarker",
+      [conv.meta, conv.from(peer)],
+      [reader, upTo],
+      this.lateUnsure([reader, peer]),
+    );
     const marker = String(r[0]) || null;
     return { upTo: marker, events: await this.applyReads(reader, peer, marker) };
   }
@@ -219,14 +360,24 @@ export class RedisStore implements Store {
         ...this.readKeys(this.keys.user(peer)),
       ];
       const args = [reader, peer, limit, markRead ? "1" : "0", this.maxEvents, this.maxAgeMs];
-      const r = await this.script("duetReadUnread", keys, args);
+      const late = (outcome: Late<unknown[]>) => {
+        if (!("value" in outcome)) return this.lateWrite([], [reader, peer]);
+        const r = outcome.value;
+        this.lateWrite(this.readEvents(reader, peer, String(r[1]) || null, Number(r[2]), Number(r[3])), []);
+      };
+      const r = await this.script("duetReadUnread", keys, args, markRead ? late : undefined);
       const marker = String(r[1]) || null;
       return {
         messages: (r[0] as string[]).map((b) => JSON.parse(b) as Message),
         events: this.readEvents(reader, peer, marker, Number(r[2]), Number(r[3])),
       };
     }
-    const r = await this.script("duetTakeUnread", convKeys, [reader, limit, markRead ? "1" : "0"]);
+    const r = await this.script(
+      "duetTakeUnread",
+      convKeys,
+      [reader, limit, markRead ? "1" : "0"],
+      markRead ? this.lateUnsure([reader, peer]) : undefined,
+    );
     const messages = (r[0] as string[]).map((b) => JSON.parse(b) as Message);
     const marker = String(r[1]) || null;
     const events = markRead && messages.length > 0 ? await this.applyReads(reader, peer, marker) : [];
@@ -241,13 +392,12 @@ export class RedisStore implements Store {
   private async applyReads(reader: string, peer: string, marker: string | null): Promise<UserEvent[]> {
     if (marker === null) return [];
     const apply = (owner: string, other: string) =>
-      this.script("duetApplyRead", this.readKeys(this.keys.user(owner)), [
-        other,
-        reader,
-        marker,
-        this.maxEvents,
-        this.maxAgeMs,
-      ]);
+      this.script(
+        "duetApplyRead",
+        this.readKeys(this.keys.user(owner)),
+        [other, reader, marker, this.maxEvents, this.maxAgeMs],
+        this.lateUnsure([reader, peer]),
+      );
     const [s1, s2] = await Promise.all([apply(reader, peer), apply(peer, reader)]);
     return this.readEvents(reader, peer, marker, Number(s1), Number(s2));
   }
@@ -394,8 +544,26 @@ export class RedisStore implements Store {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.epochTimer);
+    clearInterval(this.watchdog);
     await disconnect(this.client);
   }
+}
+
+/** A call that has been written to Redis and not answered yet. */
+interface Pending {
+  /** When it was made (performance.now()). */
+  at: number;
+  /** Its caller was answered store_unavailable already; a late answer goes to its `late` handler. */
+  expired: boolean;
+  fail: (err: DuetError) => void;
+}
+
+/** The outcome of a call that came after its caller was answered store_unavailable. */
+type Late<T> = { value: T } | { error: unknown };
+
+function unavailable(err: unknown): DuetError {
+  if (err instanceof DuetError) return err;
+  return new DuetError("store_unavailable", `Redis: ${(err as Error).message}`);
 }
 
 /**
@@ -406,11 +574,9 @@ export class RedisStore implements Store {
 export async function openRedisStore(url: string, options: RedisStoreOptions): Promise<RedisStore> {
   const cluster = parseRedisUrl(url).cluster;
   const timeoutMs = options.timeoutMs ?? 2000;
-  const client = createClient(url, {
-    name: "duet-store",
-    commandTimeoutMs: timeoutMs,
-    queueWhileOffline: false,
-  });
+  // No per-command timeout in ioredis: the store's own deadline (see RedisStore.call) keeps a late
+  // answer, where ioredis would discard it.
+  const client = createClient(url, { name: "duet-store", queueWhileOffline: false, autoPipelining: false });
   await connect(client, Math.max(timeoutMs, 5000));
   const keys = new RedisKeys(options.prefix);
   const candidate = randomUUID();
