@@ -11,6 +11,9 @@ const RANDOM_CHARS = 16;
  */
 export class MonotonicUlid {
   private lastTime = -1;
+  /** encodeTime(timeOf), kept: ids made within one millisecond share it. */
+  private timePart = "";
+  private timeOf = -1;
   private lastRandom: number[] = [];
   private pool = Buffer.alloc(0);
   private poolOffset = 0;
@@ -22,7 +25,13 @@ export class MonotonicUlid {
     } else {
       this.increment();
     }
-    return encodeTime(this.lastTime) + this.lastRandom.map((d) => ALPHABET[d]).join("");
+    if (this.lastTime !== this.timeOf) {
+      this.timeOf = this.lastTime;
+      this.timePart = encodeTime(this.lastTime);
+    }
+    let id = this.timePart;
+    for (const d of this.lastRandom) id += ALPHABET[d];
+    return id;
   }
 
   private freshRandom(): number[] {
