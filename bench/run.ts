@@ -37,7 +37,8 @@ import {
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --workload w1|w2|w3|all   which workloads (default w1)
+  --workload w1|w2|w3|all   which workloads (default w1); --workload jitter and
+                            --workload storm are separate runs with flags of their own (--help)
   --transport <t>|all       ws, sse, stream, longpoll, comma-separated, or all
                             (default: ws for w1, all for w2 and w3)
   --users N                 W1/W3 users, in pairs (default 1000)
@@ -65,6 +66,13 @@ if (rawArgs[rawArgs.indexOf("--workload") + 1] === "jitter") {
   const { main: jitter } = await import("./jitter.js");
   await jitter(rawArgs);
   process.exit(0);
+}
+// `--workload storm` is the reconnect storm of test/network/storm.ts (SDK clients in several
+// load-generator processes, every connection reset at once), with flags of its own (`--help`).
+if (rawArgs[rawArgs.indexOf("--workload") + 1] === "storm") {
+  const { main: storm } = await import("../test/network/storm.js");
+  await storm(rawArgs);
+  process.exit(process.exitCode ?? 0);
 }
 
 const { values: flags } = parseArgs({

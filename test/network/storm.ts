@@ -1,51 +1,67 @@
 /**
- * The reconnect storm (issue 7): many SDK clients online through one chaos proxy in front of a
- * duet process, all cut at once (the proxy's cutAll: RST on every connection), each sending its
- * peer a message right after the cut; they come back with the SDK's jittered backoff. Measured:
- * how long until every client is online again and every message delivered, the server's RSS and
- * CPU (from /proc), and the attempts shed with 503.
+ * The reconnect storm (issue 7): many SDK clients online against one duet process, every
+ * connection reset at the same instant, each user sending its peer a message right after; the
+ * clients come back with the SDK's jittered backoff. Measured: how long until every client is
+ * online again and every message delivered, the server's RSS and CPU (from /proc), and the
+ * attempts shed with 503.
+ *
+ * The clients are spread over several load-generator processes (test/network/storm-worker.ts,
+ * over IPC: start → ready → cut → report), so the generator is not the bottleneck: each resets
+ * its own clients' TCP connections (RST) at an instant the parent names.
  *
  * test/network/storm.test.ts runs it with a few thousand clients; for more:
- *   node --import tsx test/network/storm.ts --clients 5000 [--proxy-process] [--max-connections N]
- *     [--transport ws] [--settle 60]
+ *   node --import tsx test/network/storm.ts --clients 19000 [--procs 2] [--max-connections N]
+ *     [--transport ws] [--settle 60] [--cpu-prof DIR] [--runs N]
+ * or `npm run bench -- --workload storm --clients 19000`.
  */
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import WebSocket from "ws";
-import { connect, type DuetClient, type TransportName } from "../../src/client/index.js";
-import { ChaosProxy } from "../helpers/chaos-proxy.js";
-import { API_KEY, type ChildDuet, spawnDuet, tempDbUrl, tokenFor } from "../helpers/duet.js";
+import type { TransportName } from "../../src/client/index.js";
+import { API_KEY, SECRET, tempDbUrl } from "../helpers/duet.js";
+import type { FromWorker, ToWorker, WorkerReport } from "./storm-worker.js";
 
 export interface StormOptions {
   clients: number;
+  /** Load-generator processes (default: one per CPU, at least 2). */
+  procs?: number;
   /** DUET_MAX_CONNECTIONS of the server (default: clients + 10%). */
   maxConnections?: number;
   transport: TransportName;
   /** How long to wait for everyone to be back and every message delivered. */
   settleMs: number;
-  /** Run the proxy in a process of its own (so it does not share a CPU with the clients). */
-  proxyProcess?: boolean;
+  /** Profile the server (node --cpu-prof) into this directory. */
+  cpuProfDir?: string;
+  /** Extra environment for the server. */
+  env?: Record<string, string>;
   log?: (line: string) => void;
 }
 
 export interface StormResult {
   clients: number;
+  procs: number;
   maxConnections: number;
   transport: TransportName;
+  /** TCP connections the generators reset at the cut, and how far apart their cuts were (ms). */
+  reset: number;
+  cutSpreadMs: number;
   /** From the cut until every client was online again (null: not all came back in time). */
   allOnlineMs: number | null;
   /** From the cut until every message sent after it had reached its peer. */
   allDeliveredMs: number | null;
-  /** Median and slowest client's time back online. */
+  /** Clients' times back online: median, 90th percentile, slowest. */
   p50OnlineMs: number;
+  p90OnlineMs: number;
   maxOnlineMs: number;
-  /** Messages sent right after the cut, delivered, and delivered twice. */
+  /** Messages sent right after the cut, delivered, delivered twice, and given up by the SDK. */
   sent: number;
   delivered: number;
   duplicates: number;
+  failedSends: number;
   /** Connection attempts the server refused with 503 overloaded during the storm. */
   shed: number;
   /** Reconnection attempts the clients made (status changes to connecting/reconnecting). */
@@ -57,29 +73,68 @@ export interface StormResult {
   /** Server CPU seconds from the cut until settled, and that span in seconds. */
   cpuSeconds: number;
   spanSeconds: number;
+  /** The load generators' CPU seconds over the same span (all processes). */
+  generatorCpuSeconds: number;
   /** Connections the server counted when settled. */
   serverConnections: number;
+  /**
+   * SYNs the kernel dropped because an accept queue was full (TcpExt ListenOverflows, this network
+   * namespace, over the storm): a dropped SYN is retried by TCP only after 1 s, then 3 s, ...
+   */
+  listenOverflows: number;
+  /** 1-minute load average when the cut happened. */
+  loadAverage: number;
 }
 
-interface Party {
-  user: string;
-  peer: string;
-  client: DuetClient;
-  received: Map<string, number>;
-  backAt: number | null;
-  attempts: number;
-}
-
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const TICKS = 100; // USER_HZ on Linux
+const TICKS = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
 
 function procStats(pid: number): { rssMb: number; cpuSeconds: number } {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const cpu = (Number(fields[11]) + Number(fields[12])) / TICKS;
-  return { rssMb: Math.round(rssKb / 1024), cpuSeconds: cpu };
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return { rssMb: Math.round(rssKb / 1024), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / TICKS };
+  } catch {
+    return { rssMb: 0, cpuSeconds: 0 };
+  }
+}
+
+/** The soft and hard open-file limits (`ulimit -Sn`, `ulimit -Hn`) of a shell started from here. */
+export function fdLimits(): { soft: number; hard: number } {
+  const out = execFileSync("sh", ["-c", "ulimit -Sn; ulimit -Hn"]).toString().trim().split("\n");
+  const parse = (v: string | undefined) => (v === undefined || v === "unlimited" ? Infinity : Number(v));
+  return { soft: parse(out[0]), hard: parse(out[1]) };
+}
+
+/**
+ * `[cmd, args]` that run `command` with at least `need` open files (up to the hard limit): node
+ * cannot raise its own limit, a shell can (`ulimit -n`) and then exec it, keeping inherited fds
+ * (the IPC channel).
+ */
+function withFdLimit(command: string, args: string[], need: number): [string, string[]] {
+  const { soft, hard } = fdLimits();
+  if (soft >= need) return [command, args];
+  return ["sh", ["-c", `ulimit -n ${Math.min(need, hard)} && exec "$@"`, "sh", command, ...args]];
+}
+
+function fdCount(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** TcpExt ListenOverflows of this network namespace (/proc/net/netstat). */
+function listenOverflows(): number {
+  const lines = readFileSync("/proc/net/netstat", "utf8").split("\n");
+  const i = lines.findIndex((l) => l.startsWith("TcpExt:"));
+  const names = lines[i]?.split(" ") ?? [];
+  const values = lines[i + 1]?.split(" ") ?? [];
+  return Number(values[names.indexOf("ListenOverflows")] ?? 0);
 }
 
 async function overloadedCount(url: string): Promise<number> {
@@ -96,178 +151,355 @@ async function serverConnections(url: string): Promise<number> {
   return Object.values(body.connections).reduce((a, b) => a + b, 0);
 }
 
-function median(values: number[]): number {
+function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 }
 
-/** The chaos proxy in a child process: the same `url`, `cutAll` and `close`. */
-async function proxyProcess(
-  target: number,
-): Promise<{ url: string; cutAll(): void; close(): Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", fileURLToPath(new URL("./chaos-proxy-process.ts", import.meta.url)), String(target)],
-    {
-      stdio: ["pipe", "pipe", "inherit"],
+interface Server {
+  url: string;
+  pid: number;
+  logs: string[];
+  stop(graceful: boolean): Promise<void>;
+}
+
+/**
+ * duet as a process of its own: dist/cli.js when DUET_SPAWN_DIST=1 (npm test builds first) or
+ * when asked, else src/cli.ts through tsx; its open-file limit raised to fit every client.
+ */
+async function startServer(env: Record<string, string>, fdNeed: number, nodeArgs: string[]): Promise<Server> {
+  const useDist = process.env.DUET_SPAWN_DIST === "1" && existsSync(join(ROOT, "dist", "cli.js"));
+  const entry = useDist ? ["dist/cli.js"] : ["--import", "tsx", "src/cli.ts"];
+  const [cmd, args] = withFdLimit(process.execPath, [...nodeArgs, ...entry], fdNeed);
+  const proc = spawn(cmd, args, {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DUET_PORT: "0",
+      DUET_HOST: "127.0.0.1",
+      DUET_JWT_SECRET: SECRET,
+      DUET_API_KEY: API_KEY,
+      DUET_LOG_LEVEL: "info",
+      ...env,
     },
-  );
-  const lines = createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    lines.once("line", (line) => resolve((JSON.parse(line) as { port: number }).port));
-    child.once("exit", (code) => reject(new Error(`proxy process exited (${code})`)));
+    stdio: ["ignore", "pipe", "pipe"],
   });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const logs: string[] = [];
+  const exited = new Promise<void>((resolve) =>
+    proc.once("exit", (code, signal) => {
+      logs.push(`(duet exited: ${code ?? signal})`);
+      resolve();
+    }),
+  );
+  proc.stderr?.on("data", (d: Buffer) => logs.push(d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error(`duet did not start:\n${logs.join("")}`));
+    }, 60_000);
+    createInterface({ input: proc.stdout! }).on("line", (line) => {
+      if (logs.length < 200) logs.push(line);
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === "listening" && entry.url) {
+          clearTimeout(timer);
+          resolve(entry.url);
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`duet exited before listening:\n${logs.join("\n")}`));
+    });
+  });
+  // With `sh -c ... exec`, the shell's pid becomes node's.
   return {
-    url: `http://127.0.0.1:${port}`,
-    cutAll: () => child.stdin!.write("cutAll\n"),
-    close: async () => {
-      child.stdin!.end();
-      await Promise.race([exited, sleep(5_000).then(() => child.kill("SIGKILL"))]);
+    url,
+    pid: proc.pid!,
+    logs,
+    async stop(graceful) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill(graceful ? "SIGTERM" : "SIGKILL");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 30_000);
+      await exited;
+      clearTimeout(timer);
     },
   };
 }
 
-/** Runs one storm against its own duet process and proxy; cleans up after itself. */
+/** One load-generator process and the messages it sent us. */
+class Worker {
+  readonly proc: ChildProcess;
+  readonly exited: Promise<void>;
+  online = 0;
+  complete = false;
+  back = 0;
+  delivered = 0;
+  private readonly waiters: { type: FromWorker["type"]; resolve: (m: FromWorker) => void }[] = [];
+  private error: Error | null = null;
+
+  constructor(fdNeed: number, onOnline: () => void) {
+    const [cmd, args] = withFdLimit(
+      process.execPath,
+      [
+        ...(process.env.STORM_WORKER_CPU_PROF
+          ? ["--cpu-prof", `--cpu-prof-dir=${process.env.STORM_WORKER_CPU_PROF}`]
+          : []),
+        "--import",
+        "tsx",
+        fileURLToPath(new URL("./storm-worker.ts", import.meta.url)),
+      ],
+      fdNeed,
+    );
+    this.proc = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    this.exited = new Promise((resolve) => this.proc.once("exit", () => resolve()));
+    void this.exited.then(() => this.fail(new Error("a storm worker exited")));
+    this.proc.on("message", (raw) => {
+      const msg = raw as FromWorker;
+      if (msg.type === "online") {
+        this.online = msg.count;
+        onOnline();
+      } else if (msg.type === "progress") {
+        this.back = msg.back;
+        this.delivered = msg.delivered;
+      } else if (msg.type === "complete") this.complete = true;
+      else if (msg.type === "error") this.fail(new Error(`storm worker: ${msg.message}`));
+      const i = this.waiters.findIndex((w) => w.type === msg.type);
+      if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(msg);
+    });
+  }
+
+  private fail(error: Error): void {
+    this.error ??= error;
+    for (const w of this.waiters.splice(0)) w.resolve({ type: "error", message: error.message });
+  }
+
+  post(msg: ToWorker): void {
+    if (this.proc.connected) this.proc.send(msg);
+  }
+
+  async wait<T extends FromWorker["type"]>(type: T): Promise<Extract<FromWorker, { type: T }>> {
+    if (this.error) throw this.error;
+    const msg = await new Promise<FromWorker>((resolve) => this.waiters.push({ type, resolve }));
+    if (msg.type === "error") throw new Error(msg.message);
+    return msg as Extract<FromWorker, { type: T }>;
+  }
+
+  async close(): Promise<void> {
+    this.post({ type: "close" });
+    const timer = setTimeout(() => this.proc.kill("SIGKILL"), 10_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Runs one storm against its own duet process and generators; cleans up after itself. */
 export async function runStorm(options: StormOptions): Promise<StormResult> {
   const log = options.log ?? (() => {});
+  if (options.clients % 2 === 1) throw new Error("clients must be even (users in pairs)");
+  const procs = options.procs ?? Math.max(2, cpus().length);
   const maxConnections = options.maxConnections ?? Math.ceil(options.clients * 1.1);
-  const duet: ChildDuet = await spawnDuet({
-    DUET_STORE: tempDbUrl(),
-    DUET_MAX_CONNECTIONS: String(maxConnections),
-    DUET_LOG_LEVEL: "info",
-  });
-  const port = Number(new URL(duet.url).port);
-  const pid = duet.proc.pid!;
-  const proxy = options.proxyProcess
-    ? await proxyProcess(port)
-    : await ChaosProxy.start({ target: { port } });
-  const parties: Party[] = [];
+  const { soft, hard } = fdLimits();
+  const serverFds = options.clients + 256;
+  if (serverFds > hard) {
+    log(`warning: the server needs ${serverFds} open files, the hard limit (ulimit -Hn) is ${hard}`);
+  } else if (serverFds > soft)
+    log(`raising the open-file limit to ${serverFds} (ulimit -n) for the children`);
+  if (options.cpuProfDir) mkdirSync(options.cpuProfDir, { recursive: true });
+  const nodeArgs = options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : [];
+  const server = await startServer(
+    {
+      DUET_STORE: tempDbUrl(),
+      DUET_MAX_CONNECTIONS: String(maxConnections),
+      ...options.env,
+    },
+    serverFds,
+    nodeArgs,
+  );
+  const pid = server.pid;
+  const workers: Worker[] = [];
   try {
-    // Connect in batches, so the set-up is not itself a storm.
-    const batch = 250;
-    for (let i = 0; i < options.clients; i += batch) {
-      const group: Party[] = [];
-      for (let j = i; j < Math.min(options.clients, i + batch); j++) {
-        const party: Party = {
-          user: `storm-${j}`,
-          peer: `storm-${j ^ 1}`,
-          client: connect({
-            url: proxy.url,
-            token: await tokenFor(`storm-${j}`),
-            WebSocket: WebSocket as never,
-            transports: [options.transport],
-          }),
-          received: new Map(),
-          backAt: null,
-          attempts: 0,
-        };
-        party.client.on("message", (e) => {
-          if (e.message.from !== party.peer || typeof e.message.text !== "string") return;
-          party.received.set(e.message.text, (party.received.get(e.message.text) ?? 0) + 1);
-        });
-        group.push(party);
+    let lastLogged = 0;
+    const onOnline = () => {
+      const online = workers.reduce((s, w) => s + w.online, 0);
+      if (online - lastLogged >= 2000 || online === options.clients) {
+        lastLogged = online;
+        log(`storm: ${online} online`);
       }
-      await Promise.all(group.map((p) => p.client.online()));
-      parties.push(...group);
-      log(`storm: ${parties.length} online`);
+    };
+    // Users in pairs across processes: user j is in process j % procs, its peer j ^ 1 usually not.
+    const shares: number[][] = Array.from({ length: procs }, () => []);
+    for (let j = 0; j < options.clients; j++) shares[j % procs]!.push(j);
+    for (const share of shares) {
+      const worker = new Worker(share.length + 256, onOnline);
+      workers.push(worker);
+      worker.post({ type: "start", url: server.url, users: share, transport: options.transport, batch: 250 });
     }
-    if (options.clients % 2 === 1) throw new Error("clients must be even (users in pairs)");
-    await sleep(500);
+    await Promise.all(workers.map((w) => w.wait("ready")));
+    await sleep(1_000);
     const before = procStats(pid);
-    const shedBefore = await overloadedCount(duet.url);
+    const generatorsBefore = workers.reduce((s, w) => s + procStats(w.proc.pid!).cpuSeconds, 0);
+    const shedBefore = await overloadedCount(server.url);
+    const loadAverage = loadavg()[0]!;
+    const overflowsBefore = listenOverflows();
 
-    // The storm: every connection reset at once; each user sends its peer one message at once.
-    const t0 = Date.now();
-    for (const p of parties) {
-      p.client.on("status", (s) => {
-        if (s.state === "connecting" || s.state === "reconnecting") {
-          if (s.retryInMs === undefined) p.attempts++;
-        } else if (s.state === "online" && p.backAt === null) p.backAt = Date.now();
-      });
-    }
-    proxy.cutAll();
-    for (const p of parties) void p.client.send({ to: p.peer, text: `after-cut:${p.user}` }).catch(() => {});
-
+    // The storm: every generator resets all its connections at the same wall-clock instant.
+    const at = Date.now() + 300;
+    for (const w of workers) w.post({ type: "cut", at });
     let peak = before.rssMb;
-    let allOnlineMs: number | null = null;
-    let allDeliveredMs: number | null = null;
-    const deadline = t0 + options.settleMs;
-    while (Date.now() < deadline) {
+    const deadline = at + options.settleMs;
+    let nextLog = at + 2_000;
+    while (Date.now() < deadline && !workers.every((w) => w.complete)) {
       peak = Math.max(peak, procStats(pid).rssMb);
-      if (allOnlineMs === null && parties.every((p) => p.backAt !== null)) {
-        allOnlineMs = Math.max(...parties.map((p) => p.backAt!)) - t0;
-        log(`storm: all ${parties.length} online again after ${allOnlineMs} ms`);
+      if (Date.now() >= nextLog) {
+        nextLog += 2_000;
+        const back = workers.reduce((s, w) => s + w.back, 0);
+        const delivered = workers.reduce((s, w) => s + w.delivered, 0);
+        const cpu = (procStats(pid).cpuSeconds - before.cpuSeconds).toFixed(1);
+        log(
+          `storm: +${((Date.now() - at) / 1000).toFixed(0)} s: ${back} back, ${delivered} delivered, ` +
+            `server ${fdCount(pid)} open files, ${cpu} s CPU`,
+        );
       }
-      if (allDeliveredMs === null && parties.every((p) => p.received.has(`after-cut:${p.peer}`))) {
-        allDeliveredMs = Date.now() - t0;
-        log(`storm: every message delivered after ${allDeliveredMs} ms`);
-      }
-      if (allOnlineMs !== null && allDeliveredMs !== null) break;
       await sleep(100);
     }
     await sleep(1_000); // let duplicates, if any, show up
     const after = procStats(pid);
-    const back = parties.filter((p) => p.backAt !== null).map((p) => p.backAt! - t0);
-    let delivered = 0;
-    let duplicates = 0;
-    for (const p of parties) {
-      const n = p.received.get(`after-cut:${p.peer}`) ?? 0;
-      if (n > 0) delivered++;
-      duplicates += Math.max(0, n - 1);
+    const generatorsAfter = workers.reduce((s, w) => s + procStats(w.proc.pid!).cpuSeconds, 0);
+    const reports: WorkerReport[] = [];
+    for (const w of workers) {
+      const reply = w.wait("report");
+      w.post({ type: "report" });
+      reports.push((await reply).report);
     }
-    return {
+    const t0 = Math.min(...reports.map((r) => r.cutAt));
+    const back = reports.flatMap((r) => r.backAt);
+    const delivered = reports.flatMap((r) => r.deliveredAt);
+    const backMs = back.filter((b): b is number => b !== null).map((b) => b - t0);
+    const deliveredMs = delivered.filter((d): d is number => d !== null).map((d) => d - t0);
+    const result: StormResult = {
       clients: options.clients,
+      procs,
       maxConnections,
       transport: options.transport,
-      allOnlineMs,
-      allDeliveredMs,
-      p50OnlineMs: median(back),
-      maxOnlineMs: back.length ? Math.max(...back) : 0,
-      sent: parties.length,
-      delivered,
-      duplicates,
-      shed: (await overloadedCount(duet.url)) - shedBefore,
-      attempts: parties.reduce((s, p) => s + p.attempts, 0),
+      reset: reports.reduce((s, r) => s + r.reset, 0),
+      cutSpreadMs: Math.max(...reports.map((r) => r.cutAt)) - t0,
+      allOnlineMs: backMs.length === back.length ? Math.max(...backMs) : null,
+      allDeliveredMs: deliveredMs.length === delivered.length ? Math.max(...deliveredMs) : null,
+      p50OnlineMs: percentile(backMs, 0.5),
+      p90OnlineMs: percentile(backMs, 0.9),
+      maxOnlineMs: backMs.length ? Math.max(...backMs) : 0,
+      sent: delivered.length,
+      delivered: deliveredMs.length,
+      duplicates: reports.reduce((s, r) => s + r.duplicates, 0),
+      failedSends: reports.reduce((s, r) => s + r.failedSends, 0),
+      shed: (await overloadedCount(server.url)) - shedBefore,
+      attempts: reports.reduce((s, r) => s + r.attempts, 0),
       rssBeforeMb: before.rssMb,
       rssPeakMb: peak,
       rssAfterMb: after.rssMb,
       cpuSeconds: Math.round((after.cpuSeconds - before.cpuSeconds) * 100) / 100,
       spanSeconds: Math.round((Date.now() - t0) / 100) / 10,
-      serverConnections: await serverConnections(duet.url),
+      generatorCpuSeconds: Math.round((generatorsAfter - generatorsBefore) * 100) / 100,
+      serverConnections: await serverConnections(server.url),
+      listenOverflows: listenOverflows() - overflowsBefore,
+      loadAverage: Math.round(loadAverage * 10) / 10,
     };
+    log(
+      `storm: ${result.clients} clients, all online again after ${result.allOnlineMs ?? "-"} ms, ` +
+        `all delivered after ${result.allDeliveredMs ?? "-"} ms`,
+    );
+    return result;
+  } catch (err) {
+    log(`storm: failed; the server's last log lines:\n${server.logs.slice(-20).join("\n")}`);
+    throw err;
   } finally {
-    for (const p of parties) p.client.close();
-    await proxy.close();
-    await duet.kill("SIGKILL");
+    await Promise.all(workers.map((w) => w.close()));
+    // A profile is written only when the process exits on its own (SIGTERM: duet shuts down).
+    await server.stop(options.cpuProfDir !== undefined);
   }
 }
 
-async function main(): Promise<void> {
+const USAGE = `Usage: node --import tsx test/network/storm.ts [options]
+       npm run bench -- --workload storm [options]
+
+  --clients N          SDK clients, in pairs (default 2000; the server needs N + 256 open files)
+  --procs P            load-generator processes (default: one per CPU, at least 2)
+  --max-connections M  the server's DUET_MAX_CONNECTIONS (default N + 10%): lower it to see shedding
+  --transport t        ws, sse, stream, longpoll (default ws)
+  --settle S           seconds to wait for every client and message (default 60)
+  --runs R             storms in a row, each against a fresh server (default 1)
+  --cpu-prof DIR       profile the server with node --cpu-prof into DIR and summarise it
+  --duet-env K=V       extra environment for the server (repeatable)
+`;
+
+export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
+    args: argv,
     options: {
+      workload: { type: "string" },
       clients: { type: "string", default: "2000" },
+      procs: { type: "string" },
       "max-connections": { type: "string" },
       transport: { type: "string", default: "ws" },
       settle: { type: "string", default: "60" },
-      "proxy-process": { type: "boolean", default: false },
+      runs: { type: "string", default: "1" },
+      "cpu-prof": { type: "string" },
+      "duet-env": { type: "string", multiple: true },
+      help: { type: "boolean", default: false },
     },
     strict: true,
   });
-  const result = await runStorm({
-    clients: Number(values.clients),
-    ...(values["max-connections"] ? { maxConnections: Number(values["max-connections"]) } : {}),
-    transport: values.transport as TransportName,
-    settleMs: Number(values.settle) * 1000,
-    proxyProcess: values["proxy-process"],
-    log: (line) => console.error(line),
-  });
-  console.log(JSON.stringify(result, null, 2));
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const env: Record<string, string> = {};
+  for (const kv of values["duet-env"] ?? []) {
+    const i = kv.indexOf("=");
+    env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  const { soft, hard } = fdLimits();
+  console.error(
+    `storm: ulimit -n ${soft} (hard ${hard}), ${cpus().length} CPUs, load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}`,
+  );
+  let failed = false;
+  for (let run = 1; run <= Number(values.runs); run++) {
+    const profDir = values["cpu-prof"];
+    const seen = profDir && existsSync(profDir) ? new Set(readdirSync(profDir)) : new Set<string>();
+    const result = await runStorm({
+      clients: Number(values.clients),
+      ...(values.procs ? { procs: Number(values.procs) } : {}),
+      ...(values["max-connections"] ? { maxConnections: Number(values["max-connections"]) } : {}),
+      transport: values.transport as TransportName,
+      settleMs: Number(values.settle) * 1000,
+      ...(profDir ? { cpuProfDir: profDir } : {}),
+      env,
+      log: (line) => console.error(line),
+    });
+    console.log(`STORM_JSON ${JSON.stringify(result)}`);
+    if (result.delivered !== result.sent || result.duplicates > 0 || result.allOnlineMs === null)
+      failed = true;
+    if (profDir) {
+      const { formatSummary } = await import("../../bench/profile-summary.js");
+      for (const file of readdirSync(profDir).filter((f) => f.endsWith(".cpuprofile") && !seen.has(f))) {
+        console.log(formatSummary(join(profDir, file), 30));
+      }
+    }
+  }
+  if (failed) {
+    console.error("storm: FAILED (a client did not come back, or a message was lost or duplicated)");
+    process.exitCode = 1;
+  }
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  main().then(
-    () => process.exit(0),
+  main(process.argv.slice(2)).then(
+    () => process.exit(process.exitCode ?? 0),
     (err: unknown) => {
       console.error(err);
       process.exit(1);
