@@ -10,6 +10,8 @@ export type BrokerMessage =
       json: string;
       /** When a message was accepted (ms), for the delivery latency metric; optional on the wire. */
       sentAt?: number;
+      /** The other processes have it already (the store published it as it committed): not sent again. */
+      published?: boolean;
     }
   | { kind: "disconnect" }
   | { kind: "sync" };

@@ -68,9 +68,15 @@ export class Chat {
 
   /** Serialises each event once for its user and hands it to every connection of that user. */
   private publish(events: UserEvent[]): void {
-    for (const { user, event, json } of events) {
+    for (const { user, event, json, published } of events) {
       const sentAt = event.type === "message" ? event.message.ts : undefined;
-      this.hub.publish(user, { kind: "event", seq: event.seq, json: json ?? JSON.stringify(event), sentAt });
+      this.hub.publish(user, {
+        kind: "event",
+        seq: event.seq,
+        json: json ?? JSON.stringify(event),
+        sentAt,
+        published,
+      });
     }
   }
 

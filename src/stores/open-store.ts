@@ -45,7 +45,8 @@ export async function openBackend(url: string, options: BackendOptions): Promise
   // redis://, rediss:// or redis-cluster://: the same three parts, shared by every process.
   const { newNodeId, openRedisBroker, openRedisPresence, openRedisStore } = await import("./redis/index.js");
   const nodeId = newNodeId();
-  const store = await openRedisStore(url, { retention: options.retention });
+  // The store publishes each send's events itself, as this process's broker (see RedisStoreOptions.nodeId).
+  const store = await openRedisStore(url, { retention: options.retention, nodeId });
   const [broker, presence] = await Promise.all([
     openRedisBroker(url, { nodeId }),
     openRedisPresence(url, { nodeId }),

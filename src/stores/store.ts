@@ -6,6 +6,12 @@ export interface UserEvent {
   event: StoredEvent;
   /** `event` as JSON, when the store already made it (then it is sent as is). */
   json?: string;
+  /**
+   * True when the store itself already handed the event to the other processes as it committed
+   * (the Redis store's send script publishes on the broker's channels): it is delivered to this
+   * process's connections only, and the broker does not send it again.
+   */
+  published?: boolean;
 }
 
 export interface SendResult {

@@ -111,7 +111,7 @@ describe("three duet processes on one Redis", () => {
     t.diagnostic(
       `standalone Redis, per send: ${cost.roundTrips} store round trips, ${cost.publications} publications`,
     );
-    // One script stores the message and appends both sides' events; each side gets one SPUBLISH.
+    // One script stores the message, appends both sides' events and publishes one SPUBLISH per side.
     assert.deepEqual(cost, { roundTrips: 1, publications: 2 });
   });
 

@@ -40,11 +40,19 @@ interface Process {
   chat: Chat;
 }
 
-async function startProcess(url: string, prefix: string, timeoutMs: number): Promise<Process> {
-  const [store, broker] = await Promise.all([
-    openRedisStore(url, { retention, prefix, timeoutMs }),
-    openRedisBroker(url, { prefix }),
-  ]);
+/**
+ * One process's parts. With `storePublishes` (as open-store.ts wires them) the send script
+ * publishes a send's events itself, as the process's broker; without, the broker does after.
+ */
+async function startProcess(
+  url: string,
+  prefix: string,
+  timeoutMs: number,
+  storePublishes: boolean,
+): Promise<Process> {
+  const broker = await openRedisBroker(url, { prefix });
+  const nodeId = storePublishes ? broker.nodeId : undefined;
+  const store = await openRedisStore(url, { retention, prefix, timeoutMs, nodeId });
   const presence = new LocalPresence();
   const hub = new Hub(broker, presence, { maxConnectionsPerUser: 5, heartbeatMs: {} });
   const chat = new Chat(store, hub, presence, { sendRate: 1e6, sendBurst: 1e6 });
@@ -108,95 +116,96 @@ function isUnavailable(err: unknown): boolean {
   return err instanceof DuetError && err.code === "store_unavailable";
 }
 
-describe("Redis store: answers past the deadline", () => {
-  let server: RedisServer;
-  let admin: Redis;
-  let one: Process;
-  let two: Process;
-  const prefix = `late${Math.random().toString(36).slice(2, 6)}:`;
+for (const storePublishes of [true, false])
+  describe(`Redis store: answers past the deadline (${storePublishes ? "the send script publishes" : "the broker publishes"})`, () => {
+    let server: RedisServer;
+    let admin: Redis;
+    let one: Process;
+    let two: Process;
+    const prefix = `late${Math.random().toString(36).slice(2, 6)}:`;
 
-  before(async () => {
-    server = await startRedis();
-    admin = new Redis(server.url);
-    [one, two] = await Promise.all([
-      startProcess(server.url, prefix, 300),
-      startProcess(server.url, prefix, 300),
-    ]);
-  });
-  after(async () => {
-    await Promise.all([stopProcess(one), stopProcess(two)]);
-    admin.disconnect();
-    await stopAllRedis();
-  });
+    before(async () => {
+      server = await startRedis();
+      admin = new Redis(server.url);
+      [one, two] = await Promise.all([
+        startProcess(server.url, prefix, 300, storePublishes),
+        startProcess(server.url, prefix, 300, storePublishes),
+      ]);
+    });
+    after(async () => {
+      await Promise.all([stopProcess(one), stopProcess(two)]);
+      admin.disconnect();
+      await stopAllRedis();
+    });
 
-  it("a send answered store_unavailable and committed afterwards reaches both users' open connections", async () => {
-    const bob = await open(two, "bob");
-    const alice = await open(one, "alice");
-    // Redis runs nothing for 1.5 s (every client paused), then runs what was written meanwhile.
-    await admin.call("CLIENT", "PAUSE", "1500", "ALL");
-    await assert.rejects(one.chat.send(text("alice", "bob", "late", "late-1")), isUnavailable);
-    await eventually("the late message on bob's connection (another process)", () =>
-      bob.messages.some((m) => m.text === "late"),
-    );
-    await eventually("the late message on alice's own connection", () =>
-      alice.messages.some((m) => m.text === "late"),
-    );
-    const history = await retried(() => one.store.history("alice", "bob", { limit: 10 }));
-    assert.deepEqual(
-      history.messages.map((m) => m.text),
-      ["late"],
-    );
-    assert.equal(bob.closedWith, null);
-    assert.equal(alice.closedWith, null);
-    bob.stream.stop();
-    alice.stream.stop();
-  });
-
-  it("a burst far past what Redis answers within the deadline, and Redis pausing in the middle: every stored message reaches the peer's open connection, every answered one is stored", async () => {
-    const carol = await open(two, "carol");
-    const sends: Promise<Message | null>[] = [];
-    const failures: string[] = [];
-    let settled = 0;
-    for (let i = 0; i < 20_000; i++) {
-      sends.push(
-        one.chat.send(text("dave", "carol", `m${i}`, `c-${i}`)).then(
-          (r) => {
-            settled++;
-            return r.message;
-          },
-          (err: unknown) => {
-            settled++;
-            if (!isUnavailable(err)) throw err;
-            failures.push((err as Error).message);
-            return null;
-          },
-        ),
+    it("a send answered store_unavailable and committed afterwards reaches both users' open connections", async () => {
+      const bob = await open(two, "bob");
+      const alice = await open(one, "alice");
+      // Redis runs nothing for 1.5 s (every client paused), then runs what was written meanwhile.
+      await admin.call("CLIENT", "PAUSE", "1500", "ALL");
+      await assert.rejects(one.chat.send(text("alice", "bob", "late", "late-1")), isUnavailable);
+      await eventually("the late message on bob's connection (another process)", () =>
+        bob.messages.some((m) => m.text === "late"),
       );
-    }
-    // Once some are answered, Redis stops for a while with the rest written to it.
-    await eventually("the first answers", () => settled >= 10_500, 60_000);
-    await admin.call("CLIENT", "PAUSE", "1000", "ALL");
-    const answered = (await Promise.all(sends)).filter((m): m is Message => m !== null);
-    // What the store holds, once everything written to it has run (Redis may still be paused).
-    const stored: Message[] = [];
-    let after = "0";
-    for (;;) {
-      const page = await retried(() => one.store.history("carol", "dave", { after, limit: 200 }));
-      stored.push(...page.messages);
-      if (!page.hasMore || page.messages.length === 0) break;
-      after = page.messages[page.messages.length - 1].id;
-    }
-    const storedIds = new Set(stored.map((m) => m.id));
-    for (const m of answered) assert.ok(storedIds.has(m.id), `answered ${m.text} is stored`);
-    await eventually(
-      `all ${stored.length} stored messages on carol's connection (${answered.length} answered, ${failures.length} refused)`,
-      () => carol.messages.length >= stored.length || carol.closedWith !== null,
-      60_000,
-    );
-    assert.equal(carol.closedWith, null, "carol's connection stays open");
-    assert.deepEqual(carol.ids(), storedIds);
-    // In order and each once.
-    for (let i = 1; i < carol.seqs.length; i++) assert.equal(carol.seqs[i], carol.seqs[i - 1] + 1);
-    carol.stream.stop();
+      await eventually("the late message on alice's own connection", () =>
+        alice.messages.some((m) => m.text === "late"),
+      );
+      const history = await retried(() => one.store.history("alice", "bob", { limit: 10 }));
+      assert.deepEqual(
+        history.messages.map((m) => m.text),
+        ["late"],
+      );
+      assert.equal(bob.closedWith, null);
+      assert.equal(alice.closedWith, null);
+      bob.stream.stop();
+      alice.stream.stop();
+    });
+
+    it("a burst far past what Redis answers within the deadline, and Redis pausing in the middle: every stored message reaches the peer's open connection, every answered one is stored", async () => {
+      const carol = await open(two, "carol");
+      const sends: Promise<Message | null>[] = [];
+      const failures: string[] = [];
+      let settled = 0;
+      for (let i = 0; i < 20_000; i++) {
+        sends.push(
+          one.chat.send(text("dave", "carol", `m${i}`, `c-${i}`)).then(
+            (r) => {
+              settled++;
+              return r.message;
+            },
+            (err: unknown) => {
+              settled++;
+              if (!isUnavailable(err)) throw err;
+              failures.push((err as Error).message);
+              return null;
+            },
+          ),
+        );
+      }
+      // Once some are answered, Redis stops for a while with the rest written to it.
+      await eventually("the first answers", () => settled >= 10_500, 60_000);
+      await admin.call("CLIENT", "PAUSE", "1000", "ALL");
+      const answered = (await Promise.all(sends)).filter((m): m is Message => m !== null);
+      // What the store holds, once everything written to it has run (Redis may still be paused).
+      const stored: Message[] = [];
+      let after = "0";
+      for (;;) {
+        const page = await retried(() => one.store.history("carol", "dave", { after, limit: 200 }));
+        stored.push(...page.messages);
+        if (!page.hasMore || page.messages.length === 0) break;
+        after = page.messages[page.messages.length - 1].id;
+      }
+      const storedIds = new Set(stored.map((m) => m.id));
+      for (const m of answered) assert.ok(storedIds.has(m.id), `answered ${m.text} is stored`);
+      await eventually(
+        `all ${stored.length} stored messages on carol's connection (${answered.length} answered, ${failures.length} refused)`,
+        () => carol.messages.length >= stored.length || carol.closedWith !== null,
+        60_000,
+      );
+      assert.equal(carol.closedWith, null, "carol's connection stays open");
+      assert.deepEqual(carol.ids(), storedIds);
+      // In order and each once.
+      for (let i = 1; i < carol.seqs.length; i++) assert.equal(carol.seqs[i], carol.seqs[i - 1] + 1);
+      carol.stream.stop();
+    });
   });
-});

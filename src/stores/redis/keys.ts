@@ -28,8 +28,14 @@
 
 export const COUNT_SHARDS = 16;
 
+/** Key sets kept per user and per conversation, at most; past it the cache starts again. */
+const CACHE_LIMIT = 10_000;
+
 export class RedisKeys {
   readonly prefix: string;
+  // Every send needs both users' and the conversation's keys: made once, not 24 strings a send.
+  private readonly users = new Map<string, UserKeys>();
+  private readonly conversations = new Map<string, ConversationKeys>();
 
   constructor(prefix = "duet:") {
     if (/[{}]/.test(prefix))
@@ -38,6 +44,16 @@ export class RedisKeys {
   }
 
   user(user: string): UserKeys {
+    let keys = this.users.get(user);
+    if (keys === undefined) {
+      if (this.users.size >= CACHE_LIMIT) this.users.clear();
+      keys = this.makeUser(user);
+      this.users.set(user, keys);
+    }
+    return keys;
+  }
+
+  private makeUser(user: string): UserKeys {
     const base = `${this.prefix}{u:${user}}:`;
     return {
       seq: `${base}seq`,
@@ -53,16 +69,26 @@ export class RedisKeys {
   }
 
   conversation(a: string, b: string): ConversationKeys {
-    const [lo, hi] = a < b ? [a, b] : [b, a];
-    const base = `${this.prefix}{c:${lo}|${hi}}:`;
-    return {
-      meta: `${base}meta`,
-      msg: `${base}msg`,
-      ids: `${base}ids`,
-      from: (user: string) => `${base}from:${user}`,
-      cmid: `${base}cmid`,
-      blk: `${base}blk`,
-    };
+    const lo = a < b ? a : b;
+    const hi = a < b ? b : a;
+    const tag = `${lo}|${hi}`;
+    let keys = this.conversations.get(tag);
+    if (keys === undefined) {
+      if (this.conversations.size >= CACHE_LIMIT) this.conversations.clear();
+      const base = `${this.prefix}{c:${tag}}:`;
+      const fromLo = `${base}from:${lo}`;
+      const fromHi = `${base}from:${hi}`;
+      keys = {
+        meta: `${base}meta`,
+        msg: `${base}msg`,
+        ids: `${base}ids`,
+        from: (user: string) => (user === lo ? fromLo : user === hi ? fromHi : `${base}from:${user}`),
+        cmid: `${base}cmid`,
+        blk: `${base}blk`,
+      };
+      this.conversations.set(tag, keys);
+    }
+    return keys;
   }
 
   get epoch(): string {

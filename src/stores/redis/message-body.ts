@@ -1,23 +1,20 @@
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import type { SendInput } from "../../core/types.js";
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+/** Random bytes drawn 16 at a time (one per character, 5 bits used), refilled when used up. */
+const pool = Buffer.alloc(16 * 256);
+let poolAt = pool.length;
+
 /** The 16 random characters (80 bits) of a ULID; the script supplies the 10 of time. */
 export function randomIdPart(): string {
-  const bytes = randomBytes(10);
-  let out = "";
-  let bits = 0;
-  let value = 0;
-  for (const byte of bytes) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      out += CROCKFORD[(value >> bits) & 31];
-    }
-    value &= (1 << bits) - 1;
+  if (poolAt === pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
   }
+  let out = "";
+  for (let i = 0; i < 16; i++) out += CROCKFORD[pool[poolAt++] & 31];
   return out;
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Cluster } from "ioredis";
 import type { Broker, BrokerHandler, BrokerMessage } from "../../core/broker.js";
-import { connect, createClient, disconnect, type RedisClient } from "./connection.js";
+import { connect, createClient, disconnect, type RedisClient, tickBatcher } from "./connection.js";
 import { RedisKeys } from "./keys.js";
 
 export interface RedisBrokerOptions {
@@ -32,7 +32,7 @@ export function newNodeId(): string {
  * a connection on it: a publication reaches only the processes that need it, and no shard relays
  * another's traffic. Publications are `<node>|e|<seq>|<json>`, `<node>|d` (disconnect) or
  * `<node>|s` (sync); a process drops its own. Publishing goes over a command connection
- * (auto-pipelined: one write per event-loop turn), subscribing over a separate subscriber connection.
+ * (one write per event-loop turn), subscribing over a separate subscriber connection.
  *
  * Contract (Broker): `publish` never throws or waits; while Redis is unreachable publications are
  * dropped (counted in `dropped`) and readers repair the gap from the store. The subscriber
@@ -49,6 +49,8 @@ export class RedisBroker implements Broker {
   private readonly keys: RedisKeys;
   private readonly pub: RedisClient;
   private readonly sub: RedisClient;
+  /** Publications of one event-loop turn leave in one write (see tickBatcher). */
+  private readonly batch: () => void;
   private readonly timeoutMs: number;
   private readonly subscribed = new Map<string, Promise<void>>();
   private handler: BrokerHandler = () => {};
@@ -64,7 +66,8 @@ export class RedisBroker implements Broker {
     // No command timeout for publications: one written is delivered when Redis gets to it, and a
     // timeout would only send it again (under load, making it later still). A lost connection
     // fails them at once, and they are retried (below).
-    this.pub = createClient(url, { name: "duet-pub", queueWhileOffline: false });
+    this.pub = createClient(url, { name: "duet-pub", queueWhileOffline: false, autoPipelining: false });
+    this.batch = tickBatcher(this.pub);
     this.sub = createClient(url, {
       name: "duet-sub",
       commandTimeoutMs: this.timeoutMs,
@@ -132,6 +135,8 @@ export class RedisBroker implements Broker {
   }
 
   publish(user: string, message: BrokerMessage): void {
+    // The store's send script published it as it committed (see RedisStoreOptions.nodeId).
+    if (message.kind === "event" && message.published === true) return;
     const payload =
       message.kind === "event"
         ? `${this.nodeId}|e|${message.seq ?? ""}|${message.json}`
@@ -144,6 +149,7 @@ export class RedisBroker implements Broker {
       if (message.kind === "event" && message.seq !== null) this.retryLater(user, message);
     };
     try {
+      this.batch();
       this.pub.spublish(this.keys.user(user).channel, payload).catch(failed);
     } catch {
       failed();

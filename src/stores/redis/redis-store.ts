@@ -40,6 +40,13 @@ export interface RedisStoreOptions extends StoreOptions {
   maxInFlight?: number;
   /** How often to check that the data set was not wiped under us (ms, default 10 s). */
   epochCheckMs?: number;
+  /**
+   * The id of this process's RedisBroker (same prefix). When given, on standalone Redis the send
+   * script publishes both `message` events on the users' channels itself, as that broker would,
+   * in the same step as the commit: no publication round trips after a send, and none lost if
+   * the caller stopped waiting. The events come back marked `published`.
+   */
+  nodeId?: string;
 }
 
 /**
@@ -72,6 +79,8 @@ export class RedisStore implements Store {
   private readonly batch: () => void;
   private readonly maxEvents: string;
   private readonly maxAgeMs: string;
+  /** The broker's node id the send script publishes as, or "" (see RedisStoreOptions.nodeId). */
+  private readonly publishAs: string;
   private closed = false;
   private currentEpoch: string;
   private readonly epochTimer: NodeJS.Timeout;
@@ -89,6 +98,7 @@ export class RedisStore implements Store {
     });
     this.timeoutMs = options.timeoutMs ?? 2000;
     this.maxInFlight = options.maxInFlight ?? 10_000;
+    this.publishAs = options.cluster ? "" : (options.nodeId ?? "");
     this.maxEvents = String(Math.max(1, Math.floor(options.retention.maxEvents)));
     const age = options.retention.maxAgeMs;
     this.maxAgeMs = Number.isFinite(age) && age > 0 ? String(Math.floor(age)) : "0";
@@ -233,9 +243,10 @@ export class RedisStore implements Store {
   // ---- sending ----
 
   async send(input: SendInput): Promise<SendResult> {
+    const parts = bodyParts(input);
+    if (!this.cluster) return this.sendStandalone(input, parts);
     const conv = this.keys.conversation(input.from, input.to);
     const convKeys = [conv.meta, conv.msg, conv.ids, conv.from(input.from), conv.cmid, conv.blk];
-    const parts = bodyParts(input);
     const args = [
       input.from,
       input.to,
@@ -245,29 +256,6 @@ export class RedisStore implements Store {
       parts.head,
       parts.tail,
     ];
-    const sender = this.keys.user(input.from);
-    const recipient = this.keys.user(input.to);
-    if (!this.cluster) {
-      const keys = [
-        ...convKeys,
-        ...this.messageKeys(sender),
-        ...this.messageKeys(recipient),
-        this.keys.count(Math.floor(Math.random() * COUNT_SHARDS)),
-      ];
-      const late = (outcome: Late<unknown[]>) => {
-        if ("value" in outcome) {
-          const r = outcome.value;
-          if (r[0] === "new") this.lateWrite(this.sendResult(r, parts).events, []);
-          // A repeat: its first attempt may not have been published either.
-          else if (r[0] === "dup") this.lateWrite([], [input.from, input.to]);
-        } else this.lateWrite([], [input.from, input.to]);
-      };
-      const r = await this.script("duetSend", keys, [...args, this.maxEvents, this.maxAgeMs], late);
-      if (r[0] === "blocked") throw new DuetError("blocked");
-      if (r[0] === "dup")
-        return { message: JSON.parse(String(r[1])) as Message, duplicate: true, events: [] };
-      return this.sendResult(r, parts);
-    }
     const unsure = this.lateUnsure([input.from, input.to]);
     const r = await this.script("duetStoreMessage", convKeys, args, unsure);
     if (r[0] === "blocked") throw new DuetError("blocked");
@@ -283,17 +271,75 @@ export class RedisStore implements Store {
         unsure,
       );
     const [s1, s2] = await Promise.all([
-      apply(sender, input.to),
-      apply(recipient, input.from),
+      apply(this.keys.user(input.from), input.to),
+      apply(this.keys.user(input.to), input.from),
       duplicate ? null : this.countMessage(),
     ]);
-    return { message, duplicate, events: this.messageEvents(message, Number(s1), Number(s2)) };
+    return { message, duplicate, events: this.messageEvents(message, body, Number(s1), Number(s2)) };
+  }
+
+  /** Standalone Redis: the whole send is one script (send.lua), so one round trip. */
+  private async sendStandalone(input: SendInput, parts: { head: string; tail: string }): Promise<SendResult> {
+    const conv = this.keys.conversation(input.from, input.to);
+    const s = this.keys.user(input.from);
+    const t = this.keys.user(input.to);
+    const keysAndArgs: ScriptArg[] = [
+      conv.meta,
+      conv.msg,
+      conv.ids,
+      conv.from(input.from),
+      conv.cmid,
+      conv.blk,
+      s.seq,
+      s.log,
+      s.convs,
+      s.last,
+      s.ap,
+      t.seq,
+      t.log,
+      t.convs,
+      t.last,
+      t.ap,
+      this.keys.count(Math.floor(Math.random() * COUNT_SHARDS)),
+      input.from,
+      input.to,
+      input.clientMsgId ?? "",
+      input.kind === "system" ? "0" : "1",
+      randomIdPart(),
+      parts.head,
+      parts.tail,
+      this.maxEvents,
+      this.maxAgeMs,
+      this.publishAs,
+      s.channel,
+      t.channel,
+    ];
+    const late = (outcome: Late<unknown[]>) => {
+      if ("value" in outcome) {
+        const r = outcome.value;
+        if (r[0] === "new") this.lateWrite(this.sendResult(r, parts).events, []);
+        // A repeat: its first attempt may not have been published either.
+        else if (r[0] === "dup") this.lateWrite([], [input.from, input.to]);
+      } else this.lateWrite([], [input.from, input.to]);
+    };
+    const r = await this.call(
+      () => this.scripts.runFlat("duetSend", keysAndArgs) as Promise<unknown[]>,
+      late,
+    );
+    if (r[0] === "blocked") throw new DuetError("blocked");
+    if (r[0] === "dup") return { message: JSON.parse(String(r[1])) as Message, duplicate: true, events: [] };
+    return this.sendResult(r, parts);
   }
 
   /** A new message's result from duetSend's reply {"new", id, ts, sender seq, recipient seq}. */
   private sendResult(r: unknown[], parts: { head: string; tail: string }): SendResult {
-    const message = JSON.parse(fullBody(String(r[1]), String(r[2]), parts)) as Message;
-    return { message, duplicate: false, events: this.messageEvents(message, Number(r[3]), Number(r[4])) };
+    const body = fullBody(String(r[1]), String(r[2]), parts);
+    const message = JSON.parse(body) as Message;
+    return {
+      message,
+      duplicate: false,
+      events: this.messageEvents(message, body, Number(r[3]), Number(r[4])),
+    };
   }
 
   private countMessage(): Promise<unknown> {
@@ -301,12 +347,23 @@ export class RedisStore implements Store {
     return this.call(() => this.client.incr(key));
   }
 
-  private messageEvents(message: Message, senderSeq: number, recipientSeq: number): UserEvent[] {
+  /** Both sides' `message` events, each with its JSON made from the stored body (as the log holds it). */
+  private messageEvents(
+    message: Message,
+    body: string,
+    senderSeq: number,
+    recipientSeq: number,
+  ): UserEvent[] {
     const events: UserEvent[] = [];
-    if (senderSeq > 0)
-      events.push({ user: message.from, event: { type: "message", seq: senderSeq, message } });
-    if (recipientSeq > 0)
-      events.push({ user: message.to, event: { type: "message", seq: recipientSeq, message } });
+    const published = this.publishAs !== "";
+    const event = (user: string, seq: number): UserEvent => ({
+      user,
+      event: { type: "message", seq, message },
+      json: `{"type":"message","seq":${seq},"message":${body}}`,
+      published,
+    });
+    if (senderSeq > 0) events.push(event(message.from, senderSeq));
+    if (recipientSeq > 0) events.push(event(message.to, recipientSeq));
     return events;
   }
 

@@ -51,6 +51,11 @@ export class Scripts {
     }
   }
 
+  /** `keysAndArgs`: the script's keys (exactly as many as it takes), then its arguments. */
+  runFlat(name: ScriptName, keysAndArgs: ScriptArg[]): Promise<unknown> {
+    return (this.client as unknown as Record<ScriptName, ScriptCall>)[name].apply(this.client, keysAndArgs);
+  }
+
   run(name: ScriptName, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
     if (keys.length !== SCRIPTS[name].keys) throw new Error(`${name} takes ${SCRIPTS[name].keys} keys`);
     const call = (this.client as unknown as Record<ScriptName, ScriptCall>)[name];

@@ -68,18 +68,19 @@ local function trim_by_age(log, now, max_age_ms)
   redis.call("XTRIM", log, "MINID", string.format("%d-0", keep))
 end
 
--- Appends one event to a user's log and returns its seq. Count retention is part of the XADD.
+-- Appends one event to a user's log and returns its seq and its JSON. Count retention is part of the XADD.
 -- `make_json(seq)` renders the event; `now` is the script's TIME. The log's floor is not stored:
 -- it is the first retained entry's seq - 1 (or the head when the log is empty), see
 -- events-since.lua.
 local function append_event(seq_key, log, make_json, max_events, max_age_ms, now)
   local seq = redis.call("INCR", seq_key)
-  redis.call("XADD", log, "MAXLEN", "=", max_events, string.format("%d-0", seq), "e", make_json(seq), "t", now)
+  local json = make_json(seq)
+  redis.call("XADD", log, "MAXLEN", "=", max_events, string.format("%d-0", seq), "e", json, "t", now)
   if max_age_ms > 0 then
     if seq % AGE_CHECK_EVERY == 0 then
       trim_by_age(log, now, max_age_ms)
     end
     redis.call("PEXPIRE", log, max_age_ms)
   end
-  return seq
+  return seq, json
 end

@@ -45,8 +45,9 @@ local function apply_read(keys, peer, reader, up_to, max_events, max_age_ms, now
     return 0
   end
   redis.call("HSET", rd, field, up_to)
-  return append_event(seq_key, log, function(s)
+  local seq = append_event(seq_key, log, function(s)
     return '{"type":"read","seq":' .. string.format("%d", s) .. ',"peer":' .. cjson.encode(peer)
       .. ',"reader":' .. cjson.encode(reader) .. ',"upTo":"' .. up_to .. '"}'
   end, max_events, max_age_ms, now)
+  return seq
 end

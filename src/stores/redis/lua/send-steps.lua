@@ -47,7 +47,7 @@ local APPLIED_WINDOW = 1024
 -- order, the summary only ever moves forward. (On standalone Redis a send is one script: in order.)
 -- keys: seq, log, convs, last, ap
 -- args: peer, id, ts, body, max_events, max_age_ms, "1" to check; now: the script's TIME
--- Returns the event's seq, or 0 when it was already applied.
+-- Returns the event's seq, or 0 when it was already applied; and the event's JSON.
 local function apply_message(keys, args, now)
   local seq_key, log, convs, last, ap = keys[1], keys[2], keys[3], keys[4], keys[5]
   local peer, id, ts, body = args[1], args[2], args[3], args[4]
@@ -55,7 +55,7 @@ local function apply_message(keys, args, now)
   if check and redis.call("ZSCORE", ap, id) then
     return 0
   end
-  local seq = append_event(seq_key, log, function(s)
+  local seq, json = append_event(seq_key, log, function(s)
     return '{"type":"message","seq":' .. string.format("%d", s) .. ',"message":' .. body .. "}"
   end, tonumber(args[5]), tonumber(args[6]), now)
   if check then
@@ -68,12 +68,12 @@ local function apply_message(keys, args, now)
   if not check then
     redis.call("ZADD", convs, ts, peer)
     redis.call("HSET", last, peer, body)
-    return seq
+    return seq, json
   end
   redis.call("ZADD", convs, "GT", ts, peer)
   local current = redis.call("HGET", last, peer)
   if not current or string.sub(current, 8, 33) < id then
     redis.call("HSET", last, peer, body)
   end
-  return seq
+  return seq, json
 end

@@ -1,16 +1,24 @@
 -- Standalone Redis: a whole send in one script, so one round trip and atomic.
 -- KEYS: 1-6 conversation (store_message), 7-11 sender, 12-16 recipient (apply_message),
 --       17 a message counter shard
--- ARGV: 1-7 as store_message, 8 max_events, 9 max_age_ms
+-- ARGV: 1-7 as store_message, 8 max_events, 9 max_age_ms; then, to publish both `message`
+--       events to the other duet processes as they commit (as RedisBroker.publish would):
+--       10 the publishing node's id ("" to publish nothing), 11 and 12 the sender's and the
+--       recipient's channels
 -- Returns {"new", id, ts, sender seq, recipient seq}, {"dup", body} or {"blocked"}.
 local r = store_message({ KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6] }, ARGV)
 if r[1] ~= "new" then
   return r
 end
 local id, ts, body, now = r[2], r[3], r[4], r[5]
-local s1 = apply_message({ KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11] },
+local s1, e1 = apply_message({ KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11] },
   { ARGV[2], id, ts, body, ARGV[8], ARGV[9], "0" }, now)
-local s2 = apply_message({ KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16] },
+local s2, e2 = apply_message({ KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16] },
   { ARGV[1], id, ts, body, ARGV[8], ARGV[9], "0" }, now)
 redis.call("INCR", KEYS[17])
+local node = ARGV[10]
+if node and node ~= "" then
+  redis.call("SPUBLISH", ARGV[11], node .. "|e|" .. string.format("%d", s1) .. "|" .. e1)
+  redis.call("SPUBLISH", ARGV[12], node .. "|e|" .. string.format("%d", s2) .. "|" .. e2)
+end
 return { "new", id, ts, s1, s2 }
