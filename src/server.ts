@@ -165,6 +165,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       const url = new URL(req.url ?? "/", "http://duet.invalid");
       if (url.pathname !== "/v1/ws") throw new DuetError("not_found");
       const request = await admitStream({ req, res: undefined as never, url, params: {} }, false);
+      // The 101 and the stream's first frames (hello, a replay read from the store in the same
+      // turn) leave in one write rather than two: a reconnect storm is mostly these.
+      socket.cork();
+      setImmediate(() => socket.uncork());
       ws.accept(req, socket, head, request);
     } catch (err) {
       rawError(socket, toDuetError(err));
