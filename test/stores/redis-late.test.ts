@@ -209,3 +209,30 @@ for (const storePublishes of [true, false])
       carol.stream.stop();
     });
   });
+
+describe("RedisBroker: a subscription acknowledged after whenSubscribed stopped waiting", () => {
+  let server: RedisServer;
+  let admin: Redis;
+  let broker: RedisBroker;
+  before(async () => {
+    server = await startRedis();
+    admin = new Redis(server.url);
+    broker = await openRedisBroker(server.url, { timeoutMs: 200 });
+  });
+  after(async () => {
+    await broker.close();
+    admin.disconnect();
+    await stopAllRedis();
+  });
+
+  it("tells the user's local connections to read the store once it is active", async () => {
+    const got: Array<[string, string]> = [];
+    broker.onMessage((user, message) => got.push([user, message.kind]));
+    await admin.call("CLIENT", "PAUSE", "1000", "ALL");
+    broker.subscribe("zed");
+    // Gives up waiting (a stream then reads the store) while the SSUBSCRIBE is not run yet.
+    await broker.whenSubscribed("zed");
+    assert.deepEqual(got, []);
+    await eventually("a sync for zed", () => got.some(([u, k]) => u === "zed" && k === "sync"));
+  });
+});

@@ -68,9 +68,10 @@ export class RedisBroker implements Broker {
     // fails them at once, and they are retried (below).
     this.pub = createClient(url, { name: "duet-pub", queueWhileOffline: false, autoPipelining: false });
     this.batch = tickBatcher(this.pub);
+    // No command timeout either: an SSUBSCRIBE is active once Redis runs it, however late, and
+    // whenSubscribed bounds the wait itself.
     this.sub = createClient(url, {
       name: "duet-sub",
-      commandTimeoutMs: this.timeoutMs,
       queueWhileOffline: true,
       shardedSubscribers: true,
     });
@@ -180,16 +181,37 @@ export class RedisBroker implements Broker {
 
   subscribe(user: string): void {
     if (this.subscribed.has(user)) return;
-    const ack = this.sub.ssubscribe(this.keys.user(user).channel).then(
-      () => {},
-      () => {},
-    );
-    this.subscribed.set(user, ack);
+    let gaveUp = false;
+    let timer: NodeJS.Timeout | undefined;
+    const ready = new Promise<void>((resolve) => {
+      // Waiting is bounded (a stream must not hang on a busy Redis); a subscription acknowledged
+      // only after that may have missed what was published while the stream read the store, so
+      // the user's local connections read it again then.
+      timer = setTimeout(() => {
+        gaveUp = true;
+        resolve();
+      }, this.timeoutMs);
+      timer.unref();
+      this.sub.ssubscribe(this.keys.user(user).channel).then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+          if (gaveUp && this.subscribed.get(user) === ready) this.handler(user, { kind: "sync" });
+        },
+        () => {
+          // The connection was lost: its "ready" resyncs every stream once subscriptions are back.
+          clearTimeout(timer);
+          resolve();
+        },
+      );
+    });
+    this.subscribed.set(user, ready);
   }
 
   /**
-   * Resolves once Redis has acknowledged the subscription of `user` (at once if there is none):
-   * a caller that reads the store after this cannot miss a publication in between.
+   * Resolves once Redis has acknowledged the subscription of `user` (at once if there is none),
+   * or after the deadline: a caller that reads the store after this cannot miss a publication in
+   * between (past the deadline, the user's connections are told to read again once it is).
    */
   whenSubscribed(user: string): Promise<void> {
     return this.subscribed.get(user) ?? Promise.resolve();
