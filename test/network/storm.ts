@@ -75,6 +75,8 @@ export interface StormResult {
   spanSeconds: number;
   /** The load generators' CPU seconds over the same span (all processes). */
   generatorCpuSeconds: number;
+  /** Clients online again when the storm was measured (all of them unless some were shed). */
+  back: number;
   /** Connections the server counted when settled. */
   serverConnections: number;
   /**
@@ -343,6 +345,7 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     const generatorsBefore = workers.reduce((s, w) => s + procStats(w.proc.pid!).cpuSeconds, 0);
     const shedBefore = await overloadedCount(server.url);
     const loadAverage = loadavg()[0]!;
+    log(`storm: all online; the server holds ${fdCount(pid)} open files, ${before.rssMb} MB`);
     const overflowsBefore = listenOverflows();
 
     // The storm: every generator resets all its connections at the same wall-clock instant.
@@ -403,6 +406,7 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
       cpuSeconds: Math.round((after.cpuSeconds - before.cpuSeconds) * 100) / 100,
       spanSeconds: Math.round((Date.now() - t0) / 100) / 10,
       generatorCpuSeconds: Math.round((generatorsAfter - generatorsBefore) * 100) / 100,
+      back: backMs.length,
       serverConnections: await serverConnections(server.url),
       listenOverflows: listenOverflows() - overflowsBefore,
       loadAverage: Math.round(loadAverage * 10) / 10,
