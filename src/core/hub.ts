@@ -24,7 +24,12 @@ export interface HubOptions {
  * per transport kind drives heartbeats: connections own no timers.
  */
 export class Hub {
-  private readonly users = new Map<string, Set<Listener>>();
+  /**
+   * Each user's local listeners: the listener itself when there is one (the common case: no
+   * collection per user), else an array. Arrays are replaced, never changed in place, so a
+   * delivery iterating one is not disturbed by listeners leaving or joining meanwhile.
+   */
+  private readonly users = new Map<string, Listener | Listener[]>();
   private readonly byKind: Record<TransportKind, Set<Listener>> = {
     ws: new Set(),
     sse: new Set(),
@@ -67,28 +72,36 @@ export class Hub {
   }
 
   attach(listener: Listener): void {
-    let set = this.users.get(listener.user);
-    if (!set) {
-      set = new Set();
-      this.users.set(listener.user, set);
-      this.broker.subscribe(listener.user);
-    }
-    // Past the per-user limit the oldest stream gives way (a Set iterates in insertion order).
-    // Polls are not counted: each lives one request, and a poller must not evict its own stream.
-    if (listener.sink.kind !== "poll") {
-      let streams = 0;
-      for (const other of set) if (other.sink.kind !== "poll") streams++;
-      for (const other of set) {
-        if (streams < this.options.maxConnectionsPerUser) break;
-        if (other.sink.kind === "poll") continue;
-        other.stop();
-        other.sink.close("replaced");
-        streams--;
+    const user = listener.user;
+    const entry = this.users.get(user);
+    const evicted: Listener[] = [];
+    if (entry === undefined) {
+      this.users.set(user, listener);
+      this.broker.subscribe(user);
+    } else {
+      const current = Array.isArray(entry) ? entry : [entry];
+      // Past the per-user limit the oldest streams give way (listeners are kept in arrival order).
+      // Polls are not counted: each lives one request, and a poller must not evict its own stream.
+      if (listener.sink.kind !== "poll") {
+        let streams = 0;
+        for (const other of current) if (other.sink.kind !== "poll") streams++;
+        for (const other of current) {
+          if (streams < this.options.maxConnectionsPerUser) break;
+          if (other.sink.kind === "poll") continue;
+          evicted.push(other);
+          streams--;
+        }
       }
+      this.users.set(user, [...current, listener]);
     }
-    set.add(listener);
     this.byKind[listener.sink.kind].add(listener);
-    if (listener.sink.kind !== "poll") this.presence.connected(listener.user);
+    if (listener.sink.kind !== "poll") this.presence.connected(user);
+    // Evicted after the newcomer is in: the user never has no listener here meanwhile (which would
+    // unsubscribe the broker, and tell presence the user went offline, for a moment).
+    for (const other of evicted) {
+      other.stop();
+      other.sink.close("replaced");
+    }
   }
 
   /** Resolves when events of `user` published anywhere will reach this process. */
@@ -97,18 +110,20 @@ export class Hub {
   }
 
   detach(listener: Listener): void {
-    const set = this.users.get(listener.user);
-    if (set?.has(listener)) this.remove(listener, set);
-  }
-
-  private remove(listener: Listener, set: Set<Listener>): void {
-    set.delete(listener);
-    this.byKind[listener.sink.kind].delete(listener);
-    if (listener.sink.kind !== "poll") this.presence.disconnected(listener.user);
-    if (set.size === 0) {
-      this.users.delete(listener.user);
-      this.broker.unsubscribe(listener.user);
+    const user = listener.user;
+    const entry = this.users.get(user);
+    if (entry === undefined) return;
+    if (entry === listener) {
+      this.users.delete(user);
+      this.broker.unsubscribe(user);
+    } else if (Array.isArray(entry) && entry.includes(listener)) {
+      const rest = entry.filter((other) => other !== listener);
+      this.users.set(user, rest.length === 1 ? rest[0] : rest);
+    } else {
+      return;
     }
+    this.byKind[listener.sink.kind].delete(listener);
+    if (listener.sink.kind !== "poll") this.presence.disconnected(user);
   }
 
   /** Delivers to this process's connections of `user` and to every other process. */
@@ -118,21 +133,28 @@ export class Hub {
   }
 
   private deliverLocal(user: string, message: BrokerMessage): void {
-    const set = this.users.get(user);
-    if (!set) return;
+    const entry = this.users.get(user);
+    if (entry === undefined) return;
     if (message.kind === "disconnect") {
-      for (const listener of [...set]) {
+      for (const listener of Array.isArray(entry) ? entry : [entry]) {
         listener.stop();
         listener.sink.close("disconnected");
       }
       return;
     }
     if (message.kind === "sync") {
-      for (const listener of set) listener.resync();
+      if (Array.isArray(entry)) for (const listener of entry) listener.resync();
+      else entry.resync();
       return;
     }
-    for (const listener of set) listener.push(message.json, message.seq);
-    if (message.seq !== null) this.onDeliver(set.size, message.sentAt);
+    let count = 1;
+    if (Array.isArray(entry)) {
+      for (const listener of entry) listener.push(message.json, message.seq);
+      count = entry.length;
+    } else {
+      entry.push(message.json, message.seq);
+    }
+    if (message.seq !== null) this.onDeliver(count, message.sentAt);
   }
 
   private sweep(kind: TransportKind): void {
