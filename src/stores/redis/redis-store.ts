@@ -21,7 +21,7 @@ import {
   tickBatcher,
 } from "./connection.js";
 import { COUNT_SHARDS, RedisKeys, type UserKeys } from "./keys.js";
-import { bodyParts, fullBody, randomIdPart } from "./message-body.js";
+import { bodyParts, fullBody, messageOf, randomIdPart } from "./message-body.js";
 import { type ScriptArg, type ScriptName, Scripts } from "./scripts.js";
 
 export interface RedisStoreOptions extends StoreOptions {
@@ -317,7 +317,7 @@ export class RedisStore implements Store {
     const late = (outcome: Late<unknown[]>) => {
       if ("value" in outcome) {
         const r = outcome.value;
-        if (r[0] === "new") this.lateWrite(this.sendResult(r, parts).events, []);
+        if (r[0] === "new") this.lateWrite(this.sendResult(r, parts, input).events, []);
         // A repeat: its first attempt may not have been published either.
         else if (r[0] === "dup") this.lateWrite([], [input.from, input.to]);
       } else this.lateWrite([], [input.from, input.to]);
@@ -328,13 +328,13 @@ export class RedisStore implements Store {
     );
     if (r[0] === "blocked") throw new DuetError("blocked");
     if (r[0] === "dup") return { message: JSON.parse(String(r[1])) as Message, duplicate: true, events: [] };
-    return this.sendResult(r, parts);
+    return this.sendResult(r, parts, input);
   }
 
   /** A new message's result from duetSend's reply {"new", id, ts, sender seq, recipient seq}. */
-  private sendResult(r: unknown[], parts: { head: string; tail: string }): SendResult {
+  private sendResult(r: unknown[], parts: { head: string; tail: string }, input: SendInput): SendResult {
     const body = fullBody(String(r[1]), String(r[2]), parts);
-    const message = JSON.parse(body) as Message;
+    const message = messageOf(String(r[1]), Number(r[2]), input);
     return {
       message,
       duplicate: false,

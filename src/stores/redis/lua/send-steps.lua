@@ -23,10 +23,12 @@ local function store_message(keys, args)
   local now = now_ms()
   local id = encode_time(now) .. args[5]
   local last = redis.call("ZREVRANGEBYLEX", ids, "+", "-", "LIMIT", 0, 1)[1]
+  local ms = now
   if last and id <= last then
     id = next_id(last)
+    ms = decode_time(id)
   end
-  local ts = string.format("%d", decode_time(id))
+  local ts = string.format("%d", ms)
   local body = '{"id":"' .. id .. '",' .. args[6] .. '"ts":' .. ts .. "," .. args[7]
   redis.call("HSET", msg, id, body)
   redis.call("ZADD", ids, 0, id)
