@@ -110,7 +110,9 @@ export function serveStream(
   res.flushHeaders();
   const sink = new ResponseSink(res, framing, bufferLimit);
   const events = new EventStream(chat.hub, chat.store, request.user, sink);
-  res.on("close", () => events.stop());
+  // A bound method rather than a closure: half the bytes, and no context keeping this call's
+  // variables (the request, its cursor) alive for as long as the stream is open.
+  res.on("close", events.stop.bind(events));
   return events.start(request.cursor).catch(() => {
     events.stop();
     sink.close("store_unavailable");

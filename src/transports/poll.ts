@@ -19,15 +19,19 @@ class PollSink implements Sink {
   private answered = false;
   private scheduled = false;
   private readonly res: ServerResponse;
+  private readonly chat: Chat;
+  private readonly user: string;
   private readonly epoch: string;
-  private readonly onAnswer: () => void;
+  /** The stream feeding this poll, stopped once it is answered. */
+  stream: EventStream | null = null;
   waiting = false;
   deadline = 0;
 
-  constructor(res: ServerResponse, epoch: string, onAnswer: () => void) {
+  constructor(res: ServerResponse, chat: Chat, user: string) {
     this.res = res;
-    this.epoch = epoch;
-    this.onAnswer = onAnswer;
+    this.chat = chat;
+    this.user = user;
+    this.epoch = chat.store.epoch;
   }
 
   write(json: string, seq: number | null): void {
@@ -38,14 +42,15 @@ class PollSink implements Sink {
     if (this.events.length >= POLL_MAX_EVENTS) this.answer();
     else if (this.waiting && !this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.answer());
+      setImmediate(answer, this);
     }
   }
 
   answer(): void {
     if (this.answered) return;
     this.answered = true;
-    this.onAnswer();
+    this.stream?.stop();
+    this.chat.presence.polled(this.user);
     if (this.res.destroyed || this.res.writableEnded) return;
     const body = `{"events":[${this.events.join(",")}],"seq":${this.seq},"epoch":${JSON.stringify(this.epoch)}}`;
     this.res.writeHead(200, {
@@ -66,6 +71,10 @@ class PollSink implements Sink {
   }
 }
 
+function answer(sink: PollSink): void {
+  sink.answer();
+}
+
 /** GET /v1/poll: short poll (`timeout=0`) or long-poll, from the same cursor as every transport. */
 export async function servePoll(
   chat: Chat,
@@ -73,13 +82,12 @@ export async function servePoll(
   request: StreamRequest,
   timeoutSeconds: number,
 ) {
-  let stream: EventStream | undefined;
-  const sink = new PollSink(res, chat.store.epoch, () => {
-    stream?.stop();
-    chat.presence.polled(request.user);
-  });
-  stream = new EventStream(chat.hub, chat.store, request.user, sink);
-  res.on("close", () => sink.answer());
+  // No closures outlive this call: a held long-poll keeps only its sink and stream (the listener
+  // below is a bound method), not this call's variables.
+  const sink = new PollSink(res, chat, request.user);
+  const stream = new EventStream(chat.hub, chat.store, request.user, sink);
+  sink.stream = stream;
+  res.on("close", sink.answer.bind(sink));
   try {
     await stream.start(request.cursor);
   } catch (err) {
