@@ -13,7 +13,15 @@ import { connect, type DuetClient, type TransportName } from "../../src/client/i
 import { tokenFor } from "../helpers/duet.js";
 
 export type ToWorker =
-  | { type: "start"; url: string; users: number[]; transport: TransportName; batch: number }
+  | {
+      type: "start";
+      url: string;
+      users: number[];
+      transport: TransportName;
+      batch: number;
+      /** The SDK's connectTimeoutMs, when not its default. */
+      connectTimeoutMs?: number;
+    }
   | { type: "cut"; at: number }
   | { type: "report" }
   | { type: "close" };
@@ -67,7 +75,10 @@ interface Party {
   deliveredAt: number | null;
 }
 
-const send = (message: FromWorker) => process.send?.(message);
+/** To the parent; once it is gone, nothing (the disconnect handler ends this process). */
+const send = (message: FromWorker) => {
+  if (process.connected) process.send?.(message, undefined, undefined, () => {});
+};
 const parties: Party[] = [];
 let cutAt = 0;
 let reset = 0;
@@ -100,6 +111,7 @@ async function start(msg: Extract<ToWorker, { type: "start" }>): Promise<void> {
           token: await tokenFor(`storm-${j}`),
           WebSocket: TrackedWebSocket as never,
           transports: [msg.transport],
+          ...(msg.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: msg.connectTimeoutMs }),
         }),
         received: 0,
         backAt: null,

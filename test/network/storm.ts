@@ -34,6 +34,12 @@ export interface StormOptions {
   transport: TransportName;
   /** How long to wait for everyone to be back and every message delivered. */
   settleMs: number;
+  /**
+   * The SDK's connect timeout (its default: 10 s). A load generator that runs thousands of
+   * clients on a few cores can take longer than that to read answers that did arrive in time,
+   * and would then give up on connections the server had accepted, and retry.
+   */
+  connectTimeoutMs?: number;
   /** Profile the server (node --cpu-prof) into this directory. */
   cpuProfDir?: string;
   /** Extra environment for the server. */
@@ -77,6 +83,11 @@ export interface StormResult {
   generatorCpuSeconds: number;
   /** Clients online again when the storm was measured (all of them unless some were shed). */
   back: number;
+  /**
+   * Server CPU seconds spent bringing every client online the first time, in batches (each
+   * token new to the server: what a storm after a restart costs, spread out).
+   */
+  setupCpuSeconds: number;
   /** Connections the server counted when settled. */
   serverConnections: number;
   /**
@@ -216,6 +227,10 @@ async function startServer(env: Record<string, string>, fdNeed: number, nodeArgs
       reject(new Error(`duet exited before listening:\n${logs.join("\n")}`));
     });
   });
+  // Not left behind if this process is stopped (main() turns SIGINT/SIGTERM into an exit).
+  const reap = () => proc.kill("SIGKILL");
+  process.once("exit", reap);
+  void exited.then(() => process.off("exit", reap));
   // With `sh -c ... exec`, the shell's pid becomes node's.
   return {
     url,
@@ -321,6 +336,7 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     nodeArgs,
   );
   const pid = server.pid;
+  const started = procStats(pid);
   const workers: Worker[] = [];
   try {
     let lastLogged = 0;
@@ -337,7 +353,14 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     for (const share of shares) {
       const worker = new Worker(share.length + 256, onOnline);
       workers.push(worker);
-      worker.post({ type: "start", url: server.url, users: share, transport: options.transport, batch: 250 });
+      worker.post({
+        type: "start",
+        url: server.url,
+        users: share,
+        transport: options.transport,
+        batch: 250,
+        ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
+      });
     }
     await Promise.all(workers.map((w) => w.wait("ready")));
     await sleep(1_000);
@@ -407,6 +430,7 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
       spanSeconds: Math.round((Date.now() - t0) / 100) / 10,
       generatorCpuSeconds: Math.round((generatorsAfter - generatorsBefore) * 100) / 100,
       back: backMs.length,
+      setupCpuSeconds: Math.round((before.cpuSeconds - started.cpuSeconds) * 100) / 100,
       serverConnections: await serverConnections(server.url),
       listenOverflows: listenOverflows() - overflowsBefore,
       loadAverage: Math.round(loadAverage * 10) / 10,
@@ -434,6 +458,7 @@ const USAGE = `Usage: node --import tsx test/network/storm.ts [options]
   --max-connections M  the server's DUET_MAX_CONNECTIONS (default N + 10%): lower it to see shedding
   --transport t        ws, sse, stream, longpoll (default ws)
   --settle S           seconds to wait for every client and message (default 60)
+  --connect-timeout S  the SDK's connect timeout in the generators (default: the SDK's, 10 s)
   --runs R             storms in a row, each against a fresh server (default 1)
   --cpu-prof DIR       profile the server with node --cpu-prof into DIR and summarise it
   --duet-env K=V       extra environment for the server (repeatable)
@@ -450,6 +475,7 @@ export async function main(argv: string[]): Promise<void> {
       transport: { type: "string", default: "ws" },
       settle: { type: "string", default: "60" },
       runs: { type: "string", default: "1" },
+      "connect-timeout": { type: "string" },
       "cpu-prof": { type: "string" },
       "duet-env": { type: "string", multiple: true },
       help: { type: "boolean", default: false },
@@ -465,6 +491,7 @@ export async function main(argv: string[]): Promise<void> {
     const i = kv.indexOf("=");
     env[kv.slice(0, i)] = kv.slice(i + 1);
   }
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
   const { soft, hard } = fdLimits();
   console.error(
     `storm: ulimit -n ${soft} (hard ${hard}), ${cpus().length} CPUs, load average ${loadavg()
@@ -482,6 +509,7 @@ export async function main(argv: string[]): Promise<void> {
       transport: values.transport as TransportName,
       settleMs: Number(values.settle) * 1000,
       ...(profDir ? { cpuProfDir: profDir } : {}),
+      ...(values["connect-timeout"] ? { connectTimeoutMs: Number(values["connect-timeout"]) * 1000 } : {}),
       env,
       log: (line) => console.error(line),
     });
