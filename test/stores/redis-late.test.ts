@@ -161,6 +161,24 @@ for (const storePublishes of [true, false])
       alice.stream.stop();
     });
 
+    it("a mark-read answered store_unavailable and committed afterwards reaches the peer's open connection", async () => {
+      const sent = await one.chat.send(text("erin", "fred", "read me"));
+      const erin = await open(two, "erin");
+      const reads: string[] = [];
+      const sink = erin.stream.sink;
+      const write = sink.write.bind(sink);
+      sink.write = (json, seq) => {
+        if (json.includes('"type":"read"')) reads.push(json);
+        write(json, seq);
+      };
+      await admin.call("CLIENT", "PAUSE", "1500", "ALL");
+      await assert.rejects(one.chat.markRead("fred", "erin", sent.message.id), isUnavailable);
+      await eventually("the late read event on erin's connection", () => reads.length > 0);
+      assert.match(reads[0], new RegExp(`"upTo":"${sent.message.id}"`));
+      assert.equal(erin.closedWith, null);
+      erin.stream.stop();
+    });
+
     it("a burst far past what Redis answers within the deadline, and Redis pausing in the middle: every stored message reaches the peer's open connection, every answered one is stored", async () => {
       const carol = await open(two, "carol");
       const sends: Promise<Message | null>[] = [];
