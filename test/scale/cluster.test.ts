@@ -13,18 +13,16 @@ import { bodyParts, randomIdPart } from "../../src/stores/redis/message-body.js"
 import { Scripts } from "../../src/stores/redis/scripts.js";
 import type { TransportName } from "../helpers/clients.js";
 import { type ChildDuet, tokenFor } from "../helpers/duet.js";
-import { type RedisCluster, startRedisCluster, stopAllRedis } from "../helpers/redis-server.js";
+import { type RedisCluster, startRedisCluster } from "../helpers/redis-server.js";
 import {
   costPerSend,
   eventually,
   exactlyOnce,
   historyIds,
-  keepLogs,
   type PostResult,
   postMessage,
   Receiver,
   startDuets,
-  stopClients,
   stopEverything,
   trafficState,
   userName,

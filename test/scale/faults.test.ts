@@ -10,18 +10,16 @@ import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import type { TransportName } from "../helpers/clients.js";
 import { type ChildDuet, tokenFor } from "../helpers/duet.js";
-import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
+import { type RedisServer, startRedis } from "../helpers/redis-server.js";
 import {
   eventually,
   exactlyOnce,
   historyIds,
-  keepLogs,
   type PostResult,
   postMessage,
   Receiver,
   startDuets,
   statusOf,
-  stopClients,
   stopEverything,
   trafficState,
   userName,

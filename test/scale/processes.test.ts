@@ -9,17 +9,15 @@ import { after, before, describe, it } from "node:test";
 import { openRedisStore } from "../../src/stores/redis/redis-store.js";
 import type { TransportName } from "../helpers/clients.js";
 import { type ChildDuet, tokenFor } from "../helpers/duet.js";
-import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
+import { type RedisServer, startRedis } from "../helpers/redis-server.js";
 import {
   costPerSend,
   exactlyOnce,
   historyIds,
-  keepLogs,
   type PostResult,
   postMessage,
   Receiver,
   startDuets,
-  stopClients,
   stopEverything,
   userName,
 } from "./scale.js";
