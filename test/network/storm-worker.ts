@@ -1,13 +1,14 @@
 /**
  * One process of the reconnect-storm load generator (test/network/storm.ts starts several and
  * talks to them over IPC). It owns a share of the SDK clients (src/client over real `ws`
- * sockets), connects them, and at the instant the parent names resets every TCP connection they
- * have (RST, as a dropped network or a proxy's reset looks to the server). Each user then sends
- * its peer one message through the SDK at once, connected or not, and the clients come back on
- * their own with the SDK's jittered backoff. It reports when each client was online again and
- * when each expected message arrived.
+ * sockets, and each client its own fetch), connects them, and at the instant the parent names
+ * resets every TCP connection they have (RST, as a dropped network or a proxy's reset looks to
+ * the server). Each user then sends its peer one message through the SDK at once, connected or
+ * not, and the clients come back on their own with the SDK's jittered backoff. It reports when
+ * each client was online again and when each expected message arrived.
  */
 import { type NetConnectOpts, connect as netConnect, type Socket } from "node:net";
+import { Agent, buildConnector, fetch as undiciFetch } from "undici";
 import WebSocket from "ws";
 import { connect, type DuetClient, type TransportName } from "../../src/client/index.js";
 import { tokenFor } from "../helpers/duet.js";
@@ -58,6 +59,29 @@ const trackedConnect = ((options: NetConnectOpts) => {
   socket.once("close", () => sockets.delete(socket));
   return socket;
 }) as typeof netConnect;
+
+/** undici's own connector, its sockets tracked the same way. */
+const connector = buildConnector({});
+const trackedConnector: buildConnector.connector = (options, callback) => {
+  connector(options, (...args) => {
+    const socket = args[1];
+    if (socket) {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+    }
+    callback(...args);
+  });
+};
+
+/**
+ * A fetch of one client's own (its own connection pool, as on a device of its own), whose
+ * connections the cut resets too: the streams of SSE and NDJSON, long-polls, sends over HTTP.
+ */
+function trackedFetch(): typeof fetch {
+  const dispatcher = new Agent({ connect: trackedConnector });
+  return ((input: string | URL, init?: RequestInit) =>
+    undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof fetch;
+}
 
 /** The `ws` client, its TCP connections tracked (`createConnection` is a ws client option). */
 class TrackedWebSocket extends WebSocket {
@@ -110,6 +134,7 @@ async function start(msg: Extract<ToWorker, { type: "start" }>): Promise<void> {
           url: msg.url,
           token: await tokenFor(`storm-${j}`),
           WebSocket: TrackedWebSocket as never,
+          fetch: trackedFetch(),
           transports: [msg.transport],
           ...(msg.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: msg.connectTimeoutMs }),
         }),
