@@ -16,6 +16,14 @@ export interface ChatObserver {
   storeLatency(op: string, seconds: number): void;
 }
 
+/** A stored message, as a send answers it. */
+export interface Sent {
+  message: Message;
+  duplicate: boolean;
+  /** The message as JSON, when the store had it at hand. */
+  json?: string;
+}
+
 const noObserver: ChatObserver = { messageStored() {}, storeLatency() {} };
 
 /**
@@ -57,13 +65,20 @@ export class Chat {
     });
   }
 
-  private async timed<T>(op: string, work: Promise<T>): Promise<T> {
+  /** `work`, timed: one promise more per store call, not an async function's two. */
+  private timed<T>(op: string, work: Promise<T>): Promise<T> {
     const start = performance.now();
-    try {
-      return await work;
-    } finally {
-      this.observer.storeLatency(op, (performance.now() - start) / 1000);
-    }
+    const observe = () => this.observer.storeLatency(op, (performance.now() - start) / 1000);
+    return work.then(
+      (value) => {
+        observe();
+        return value;
+      },
+      (err: unknown) => {
+        observe();
+        throw err;
+      },
+    );
   }
 
   /** Serialises each event once for its user and hands it to every connection of that user. */
@@ -80,19 +95,22 @@ export class Chat {
     }
   }
 
-  /** A user's message. Rate limited per sender; a repeat `clientMsgId` returns the original. */
-  async send(input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
+  /**
+   * A user's message. Rate limited per sender; a repeat `clientMsgId` returns the original.
+   * `json` is the message serialised, when the store had it: transports answer with it as is.
+   */
+  send(input: SendInput): Promise<Sent> {
     const wait = this.sendLimiter.take(input.from);
-    if (wait > 0) throw new DuetError("rate_limited", undefined, wait);
+    if (wait > 0) return Promise.reject(new DuetError("rate_limited", undefined, wait));
     return this.store_(input);
   }
 
   /** A system message from the server API: not rate limited, not subject to blocks. */
-  sendSystem(input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
+  sendSystem(input: SendInput): Promise<Sent> {
     return this.store_(input);
   }
 
-  private async store_(input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
+  private async store_(input: SendInput): Promise<Sent> {
     const result = await this.timed("send", this.store.send(input));
     if (!result.duplicate) this.observer.messageStored(input.kind);
     // A repeat has no events, unless it completed a send interrupted between its steps (Redis
@@ -104,7 +122,7 @@ export class Chat {
       this.hub.publish(input.from, { kind: "sync" });
       this.hub.publish(input.to, { kind: "sync" });
     }
-    return { message: result.message, duplicate: result.duplicate };
+    return { message: result.message, duplicate: result.duplicate, json: result.json };
   }
 
   async markRead(reader: string, peer: string, upTo: string): Promise<{ upTo: string | null }> {

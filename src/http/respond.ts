@@ -2,7 +2,11 @@ import type { ServerResponse } from "node:http";
 import type { DuetError } from "../core/errors.js";
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const json = JSON.stringify(body);
+  sendRawJson(res, status, JSON.stringify(body));
+}
+
+/** An answer already serialised. */
+export function sendRawJson(res: ServerResponse, status: number, json: string): void {
   res.writeHead(status, {
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(json),

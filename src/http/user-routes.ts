@@ -2,7 +2,7 @@ import type { Chat } from "../core/chat.js";
 import { DuetError } from "../core/errors.js";
 import { asObject, intParam, isUserId, messageId, onlyKeys, sendInput, userId } from "../core/validate.js";
 import { readJson } from "./body.js";
-import { sendJson } from "./respond.js";
+import { sendJson, sendRawJson } from "./respond.js";
 import type { RouteContext, Router } from "./router.js";
 
 export interface UserRouteDeps {
@@ -20,8 +20,8 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
   router.on("POST", "/v1/messages", async (ctx) => {
     const from = await deps.user(ctx);
     const body = await readJson(ctx.req, deps.bodyLimit);
-    const { message, duplicate } = await chat.send(sendInput(from, body, deps.maxTextLength));
-    sendJson(ctx.res, duplicate ? 200 : 201, { message });
+    const { message, duplicate, json } = await chat.send(sendInput(from, body, deps.maxTextLength));
+    sendRawJson(ctx.res, duplicate ? 200 : 201, `{"message":${json ?? JSON.stringify(message)}}`);
   });
 
   router.on("GET", "/v1/conversations", async (ctx) => {

@@ -23,6 +23,8 @@ export interface SendResult {
    * the repeat completed a send that was interrupted between its steps (Redis Cluster).
    */
   events: UserEvent[];
+  /** The message as JSON (what \`JSON.stringify(message)\` gives), when the store has it at hand. */
+  json?: string;
 }
 
 export interface ReadResult {

@@ -235,8 +235,14 @@ export class WsTransport {
     }
     this.dispatch(user, frame).then(
       (result) => {
-        if (ref !== undefined) sink.send(JSON.stringify({ op: "result", ref, ...result }));
-        else if (frame.op === "ping") sink.send('{"op":"pong"}');
+        if (ref === undefined) {
+          if (frame.op === "ping") sink.send('{"op":"pong"}');
+        } else if (typeof result === "string") {
+          // A send's message as the store serialised it: the same text JSON.stringify would give.
+          sink.send(`{"op":"result","ref":${JSON.stringify(ref)},"message":${result}}`);
+        } else {
+          sink.send(JSON.stringify({ op: "result", ref, ...result }));
+        }
       },
       (err: unknown) => {
         const error = toDuetError(err);
@@ -247,12 +253,16 @@ export class WsTransport {
     );
   }
 
-  private async dispatch(user: string, frame: Record<string, unknown>): Promise<Record<string, unknown>> {
+  /** A result's fields, or for a send the message's JSON. */
+  private async dispatch(
+    user: string,
+    frame: Record<string, unknown>,
+  ): Promise<Record<string, unknown> | string> {
     const { op, ref: _ref, ...rest } = frame;
     switch (op) {
       case "send": {
-        const { message } = await this.chat.send(sendInput(user, rest, this.options.maxTextLength));
-        return { message };
+        const { message, json } = await this.chat.send(sendInput(user, rest, this.options.maxTextLength));
+        return json ?? JSON.stringify(message);
       }
       case "read": {
         const peer = userId(rest.peer, "peer");

@@ -327,7 +327,10 @@ export class RedisStore implements Store {
       late,
     );
     if (r[0] === "blocked") throw new DuetError("blocked");
-    if (r[0] === "dup") return { message: JSON.parse(String(r[1])) as Message, duplicate: true, events: [] };
+    if (r[0] === "dup") {
+      const json = String(r[1]);
+      return { message: JSON.parse(json) as Message, duplicate: true, events: [], json };
+    }
     return this.sendResult(r, parts, input);
   }
 
@@ -339,6 +342,7 @@ export class RedisStore implements Store {
       message,
       duplicate: false,
       events: this.messageEvents(message, body, Number(r[3]), Number(r[4])),
+      json: body,
     };
   }
 

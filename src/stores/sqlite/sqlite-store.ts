@@ -282,7 +282,8 @@ export class SqliteStore implements Store {
   private sendNow(input: SendInput): SendResult {
     if (input.clientMsgId !== null) {
       const body = this.stmt.byClientId.get(input.from, input.clientMsgId) as string | undefined;
-      if (body !== undefined) return { message: JSON.parse(body) as Message, duplicate: true, events: [] };
+      if (body !== undefined)
+        return { message: JSON.parse(body) as Message, duplicate: true, events: [], json: body };
     }
     if (input.kind !== "system" && this.stmt.isBlocked.get(input.to, input.from) !== undefined) {
       throw new DuetError("blocked");
@@ -314,7 +315,7 @@ export class SqliteStore implements Store {
     // The same key order JSON.stringify(make(seq)) gives, from the body serialised once above.
     const json = (seq: number) => `{"type":"message","seq":${seq},"message":${body}}`;
     const events = [this.append(input.from, ts, make, json, rid), this.append(input.to, ts, make, json, rid)];
-    return { message, duplicate: false, events };
+    return { message, duplicate: false, events, json: body };
   }
 
   markRead(reader: string, peer: string, upTo: string): Promise<ReadResult> {
