@@ -1,4 +1,5 @@
-import { createHmac, createPublicKey, type KeyObject, timingSafeEqual } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { createVerifier } from "fast-jwt";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { DuetError } from "./errors.js";
 import { isUserId, SYSTEM_USER } from "./validate.js";
@@ -17,18 +18,6 @@ interface Verified {
 
 const CACHE_LIMIT = 50_000;
 
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
-/** Header parameters jose ignores for a secret key; any other (crit, b64, ...) is left to jose. */
-const PLAIN_HEADER = new Set(["alg", "typ", "kid"]);
-
-function decodeJson(segment: string): unknown {
-  try {
-    return JSON.parse(Buffer.from(segment, "base64url").toString("utf8"));
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Verifies user tokens. A verified token is remembered until it expires, so a client polling
  * every second does not pay a signature check per request.
@@ -38,9 +27,18 @@ export class Auth {
   private readonly publicKey?: KeyObject;
   private readonly publicAlgs: string[] = [];
   private readonly cache = new Map<string, Verified>();
+  private readonly fastVerify?: (token: string) => unknown;
 
   constructor(options: AuthOptions) {
-    if (options.secret) this.secret = new TextEncoder().encode(options.secret);
+    if (options.secret) {
+      this.secret = new TextEncoder().encode(options.secret);
+      this.fastVerify = createVerifier({
+        key: options.secret,
+        algorithms: ["HS256"],
+        requiredClaims: ["exp", "sub"],
+        cache: false,
+      });
+    }
     if (options.publicKeyPem) {
       this.publicKey = createPublicKey(options.publicKeyPem);
       this.publicAlgs = this.publicKey.asymmetricKeyType === "ec" ? ["ES256"] : ["RS256"];
@@ -87,36 +85,27 @@ export class Auth {
   }
 
   /**
-   * The common case, HS256 with the shared secret, checked with node:crypto's HMAC in a few
-   * microseconds; jose goes through WebCrypto (an async job per token, 0.1-0.5 ms of CPU under
+   * The common case, HS256 with the shared secret, checked synchronously by fast-jwt (node:crypto's
+   * HMAC, a few µs); jose goes through WebCrypto (an async job per token, 0.1-0.5 ms of CPU under
    * load), which after a restart every reconnecting client would pay at once. Only a token this
-   * accepts is answered here, with the claim checks jose makes (exp and sub present, exp in the
-   * future, nbf past, iat a number); anything else (another alg, a bad signature, odd headers or
-   * claims) goes to jose, which refuses it with its own reason.
+   * accepts is answered here; anything else (another alg, a bad signature, odd headers or claims)
+   * goes to jose, which refuses it with its own reason. test/core/auth-hs256.test.ts holds the two
+   * to the same answers.
    */
   private hs256(token: string): { sub?: string; exp?: number } | undefined {
-    if (!this.secret) return undefined;
-    const parts = token.split(".");
-    if (parts.length !== 3 || !parts.every((p) => BASE64URL.test(p) && p.length % 4 !== 1)) return undefined;
-    const [head, body, signature] = parts as [string, string, string];
-    const header = decodeJson(head);
-    if (typeof header !== "object" || header === null || Array.isArray(header)) return undefined;
-    const keys = Object.keys(header);
-    if ((header as { alg?: unknown }).alg !== "HS256" || keys.some((k) => !PLAIN_HEADER.has(k)))
+    if (!this.fastVerify) return undefined;
+    let payload: { sub?: unknown; exp?: unknown; iat?: unknown; nbf?: unknown };
+    try {
+      payload = this.fastVerify(token) as typeof payload;
+    } catch {
       return undefined;
-    const mac = createHmac("sha256", this.secret).update(`${head}.${body}`).digest();
-    const given = Buffer.from(signature, "base64url");
-    // Canonical encoding only, as jose decodes: the same signature spelled differently is refused.
-    if (given.length !== mac.length || given.toString("base64url") !== signature) return undefined;
-    if (!timingSafeEqual(given, mac)) return undefined;
-    const payload = decodeJson(body);
-    if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return undefined;
-    const claims = payload as { sub?: unknown; exp?: unknown; nbf?: unknown; iat?: unknown };
-    const now = Math.floor(Date.now() / 1000);
-    if (typeof claims.exp !== "number" || claims.exp <= now || !("sub" in claims)) return undefined;
-    if (claims.nbf !== undefined && (typeof claims.nbf !== "number" || claims.nbf > now)) return undefined;
-    if (claims.iat !== undefined && typeof claims.iat !== "number") return undefined;
-    return { sub: claims.sub as string | undefined, exp: claims.exp };
+    }
+    if (typeof payload.exp !== "number" || typeof payload.sub !== "string") return undefined;
+    // fast-jwt passes time claims of other types; jose refuses them (with its reason).
+    for (const claim of [payload.iat, payload.nbf]) {
+      if (claim !== undefined && typeof claim !== "number") return undefined;
+    }
+    return { sub: payload.sub, exp: payload.exp };
   }
 
   private *keys(): Generator<[Uint8Array | KeyObject, string[]]> {

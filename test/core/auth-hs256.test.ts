@@ -1,5 +1,5 @@
 /**
- * Auth checks HS256 tokens with node:crypto's HMAC (a few microseconds; after a restart every
+ * Auth checks HS256 tokens with fast-jwt (node:crypto's HMAC, a few microseconds; after a restart every
  * reconnecting client's token is new to the cache) and leaves every other token to jose. The two
  * must agree: each token here is given to Auth and to jose's jwtVerify directly, and either both
  * accept it (for the same user) or both refuse it.
