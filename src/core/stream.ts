@@ -70,6 +70,8 @@ export class EventStream {
     try {
       await this.hub.ready(this.user);
       const epoch = this.store.epoch;
+      // Whether the read below may have missed something: then the store is read again.
+      let more = false;
       if (cursor.since === undefined) {
         const head = await this.store.head(this.user);
         this.lastSeq = head;
@@ -85,10 +87,14 @@ export class EventStream {
         } else {
           this.hello(page.head);
           await this.writeStored(page.events);
+          more = page.events.length === PAGE;
         }
       }
       this.started = true;
-      await this.catchUp();
+      // The hub had this stream (and the broker its subscription) before the read: an event
+      // committed after the read has marked it dirty. If none did, the read saw everything.
+      if (more || this.dirty) await this.catchUp();
+      else this.syncing = false;
     } catch (err) {
       this.hub.detach(this);
       throw err;

@@ -27,10 +27,11 @@ async function proxy(rules: Parameters<typeof startProxy>[1]) {
 test("WebSocket upgrades refused by a proxy (403): the client lands on SSE and chats over HTTP", async () => {
   const p = await proxy({ upgrade: "refuse" });
   const a = await clientFor(p.url, "fb-alice");
-  const b = await clientFor(server.url, "fb-bob", { transports: ["ws"] });
-  clients.push(a, b);
+  // Recorded at once: a connects while b's token is made, and its first events must not be missed.
   const ra = record(a);
+  const b = await clientFor(server.url, "fb-bob", { transports: ["ws"] });
   const rb = record(b);
+  clients.push(a, b);
   await onlineOn(a, "sse");
   await onlineOn(b, "ws");
   assert.ok(p.seen.includes("UPGRADE /v1/ws"), "it tried the WebSocket first");

@@ -31,10 +31,11 @@ for (const [signal, ta, tb] of cases) {
     const alice = `r-alice-${ta}`;
     const bob = `r-bob-${tb}`;
     const a = await clientFor(server.url, alice, { transports: [ta] });
-    const b = await clientFor(server.url, bob, { transports: [tb] });
-    clients.push(a, b);
+    // Recorded at once: a connects while b's token is made, and its first events must not be missed.
     const ra = record(a);
+    const b = await clientFor(server.url, bob, { transports: [tb] });
     const rb = record(b);
+    clients.push(a, b);
     await Promise.all([onlineOn(a, ta), onlineOn(b, tb)]);
 
     const sends: Promise<Message>[] = [];

@@ -20,10 +20,11 @@ for (const transport of TRANSPORTS) {
     const alice = `alice-${transport}`;
     const bob = `bob-${transport}`;
     const a = await clientFor(server.url, alice, { transports: [transport] });
-    const b = await clientFor(server.url, bob, { transports: [transport] });
-    clients.push(a, b);
+    // Recorded at once: a connects while b's token is made, and its first events must not be missed.
     const ra = record(a);
+    const b = await clientFor(server.url, bob, { transports: [transport] });
     const rb = record(b);
+    clients.push(a, b);
     await Promise.all([onlineOn(a, transport), onlineOn(b, transport)]);
     assert.deepEqual(
       ra.resets,
