@@ -41,7 +41,12 @@ export interface ConnectOptions {
   /** A fetch implementation; default: the global one. */
   fetch?: FetchLike;
   backoff?: BackoffOptions;
-  /** How long a transport may take to deliver its hello before it counts as failed (10 s). */
+  /**
+   * How long a transport may take to deliver its hello before it counts as failed (10 s). Doubled
+   * after each attempt that ran out of time, up to 8 times this, until one gets through: on a link
+   * (or a server in a reconnect storm) slower than this, giving up and starting over would never
+   * succeed, and each abandoned attempt is work done again.
+   */
   connectTimeoutMs?: number;
   /** Silence after which a stream or WebSocket counts as dead (45 s; the server pings every 15-25 s). */
   idleTimeoutMs?: number;
@@ -171,6 +176,8 @@ export class DuetClient {
   /** Bumped whenever the current transport is dropped, so its late callbacks are ignored. */
   private generation = 0;
   private attempt = 0;
+  /** Attempts in a row that ran out of time (see connectTimeoutMs). */
+  private timeouts = 0;
   private everOnline = false;
   private closed = false;
   private cursorValue: Cursor | null;
@@ -593,17 +600,23 @@ export class DuetClient {
     }
     this.connectTimer = setTimeout(() => {
       if (live() && !this.opened) {
+        this.timeouts++;
         void this.onEnd(name, {
           kind: "network",
           error: new DuetClientError("timeout", `${name}: no answer in time.`),
         });
       }
-    }, this.o.connectTimeoutMs);
+    }, this.connectTimeout());
+  }
+
+  private connectTimeout(): number {
+    return this.o.connectTimeoutMs * 2 ** Math.min(this.timeouts, 3);
   }
 
   private onOpen(name: TransportName, hello: HelloEvent | null): void {
     clearTimeout(this.connectTimer);
     this.opened = true;
+    this.timeouts = 0;
     this.openedAt = Date.now();
     this.everOnline = true;
     this.workedOn.add(name);
@@ -712,7 +725,7 @@ export class DuetClient {
    */
   private async probe(): Promise<{ verdict: "wait" | "refused" | "token"; retryAfterMs: number }> {
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), this.o.connectTimeoutMs);
+    const timer = setTimeout(() => abort.abort(), this.connectTimeout());
     try {
       const token = await this.tokens.get();
       const res = await this.fetch(endpoint(this.base, "/v1/poll", { timeout: 0 }), {
