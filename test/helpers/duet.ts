@@ -55,6 +55,19 @@ export interface ChildDuet {
   kill(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
+/** The environment of a duet child process: the test secret and key, a free port, `env` on top. */
+export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DUET_PORT: "0",
+    DUET_HOST: "127.0.0.1",
+    DUET_JWT_SECRET: SECRET,
+    DUET_API_KEY: API_KEY,
+    DUET_LOG_LEVEL: "info",
+    ...env,
+  };
+}
+
 /** Runs `duet` as a real process (src/cli.ts through tsx) and waits for its "listening" line. */
 export async function spawnDuet(env: Record<string, string> = {}, args: string[] = []): Promise<ChildDuet> {
   // `npm test` builds first and sets DUET_SPAWN_DIST: children run the built CLI (what users run,
@@ -62,15 +75,7 @@ export async function spawnDuet(env: Record<string, string> = {}, args: string[]
   const entry = process.env.DUET_SPAWN_DIST === "1" ? ["dist/cli.js"] : ["--import", "tsx", "src/cli.ts"];
   const proc = spawn(process.execPath, [...entry, ...args], {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      DUET_PORT: "0",
-      DUET_HOST: "127.0.0.1",
-      DUET_JWT_SECRET: SECRET,
-      DUET_API_KEY: API_KEY,
-      DUET_LOG_LEVEL: "info",
-      ...env,
-    },
+    env: childEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: string[] = [];
@@ -78,30 +83,7 @@ export async function spawnDuet(env: Record<string, string> = {}, args: string[]
     proc.on("exit", (code, signal) => resolve(code ?? signal ?? -1));
   });
   proc.stderr?.on("data", (d: Buffer) => logs.push(d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    // Generous: tsx compiling the server on a loaded machine can take well over 20 s.
-    const timer = setTimeout(() => {
-      proc.kill("SIGKILL");
-      reject(new Error(`duet did not start:\n${logs.join("")}`));
-    }, 60_000);
-    const lines = createInterface({ input: proc.stdout! });
-    lines.on("line", (line) => {
-      logs.push(line);
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === "listening" && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`duet exited (${code}) before listening:\n${logs.join("\n")}`));
-    });
-  });
+  const url = await listeningUrl(proc, logs, exited);
   return {
     url,
     proc,
@@ -138,4 +120,39 @@ export async function api(
     parsed = { raw: text };
   }
   return { status: res.status, body: parsed, headers: res.headers };
+}
+
+/**
+ * The URL a starting duet process logs in its "listening" line (its log lines are kept in `logs`,
+ * at most `maxLogs` of them); rejects if it exits first or is not listening within 60 s.
+ */
+export function listeningUrl(
+  proc: ChildProcess,
+  logs: string[],
+  exited: Promise<unknown>,
+  maxLogs = Number.POSITIVE_INFINITY,
+): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    // Generous: tsx compiling the server on a loaded machine can take well over 20 s.
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error(`duet did not start:\n${logs.join("")}`));
+    }, 60_000);
+    createInterface({ input: proc.stdout! }).on("line", (line) => {
+      if (logs.length < maxLogs) logs.push(line);
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === "listening" && entry.url) {
+          clearTimeout(timer);
+          resolve(entry.url);
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`duet exited (${String(code)}) before listening:\n${logs.join("\n")}`));
+    });
+  });
 }

@@ -18,11 +18,10 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { TransportName } from "../../src/client/index.js";
-import { API_KEY, SECRET, tempDbUrl } from "../helpers/duet.js";
+import { API_KEY, childEnv, listeningUrl, tempDbUrl } from "../helpers/duet.js";
 import type { FromWorker, ToWorker, WorkerReport } from "./storm-worker.js";
 
 export interface StormOptions {
@@ -186,15 +185,7 @@ async function startServer(env: Record<string, string>, fdNeed: number, nodeArgs
   const [cmd, args] = withFdLimit(process.execPath, [...nodeArgs, ...entry], fdNeed);
   const proc = spawn(cmd, args, {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      DUET_PORT: "0",
-      DUET_HOST: "127.0.0.1",
-      DUET_JWT_SECRET: SECRET,
-      DUET_API_KEY: API_KEY,
-      DUET_LOG_LEVEL: "info",
-      ...env,
-    },
+    env: childEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: string[] = [];
@@ -205,28 +196,7 @@ async function startServer(env: Record<string, string>, fdNeed: number, nodeArgs
     }),
   );
   proc.stderr?.on("data", (d: Buffer) => logs.push(d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill("SIGKILL");
-      reject(new Error(`duet did not start:\n${logs.join("")}`));
-    }, 60_000);
-    createInterface({ input: proc.stdout! }).on("line", (line) => {
-      if (logs.length < 200) logs.push(line);
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === "listening" && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`duet exited before listening:\n${logs.join("\n")}`));
-    });
-  });
+  const url = await listeningUrl(proc, logs, exited, 200);
   // Not left behind if this process is stopped (main() turns SIGINT/SIGTERM into an exit).
   const reap = () => proc.kill("SIGKILL");
   process.once("exit", reap);

@@ -247,15 +247,7 @@ export class RedisStore implements Store {
     if (!this.cluster) return this.sendStandalone(input, parts);
     const conv = this.keys.conversation(input.from, input.to);
     const convKeys = [conv.meta, conv.msg, conv.ids, conv.from(input.from), conv.cmid, conv.blk];
-    const args = [
-      input.from,
-      input.to,
-      input.clientMsgId ?? "",
-      input.kind === "system" ? "0" : "1",
-      randomIdPart(),
-      parts.head,
-      parts.tail,
-    ];
+    const args = messageArgs(input, parts);
     const unsure = this.lateUnsure([input.from, input.to]);
     const r = await this.script("duetStoreMessage", convKeys, args, unsure);
     if (r[0] === "blocked") throw new DuetError("blocked");
@@ -301,13 +293,7 @@ export class RedisStore implements Store {
       t.last,
       t.ap,
       this.keys.count(Math.floor(Math.random() * COUNT_SHARDS)),
-      input.from,
-      input.to,
-      input.clientMsgId ?? "",
-      input.kind === "system" ? "0" : "1",
-      randomIdPart(),
-      parts.head,
-      parts.tail,
+      ...messageArgs(input, parts),
       this.maxEvents,
       this.maxAgeMs,
       this.publishAs,
@@ -649,4 +635,17 @@ export async function openRedisStore(url: string, options: RedisStoreOptions): P
     throw new DuetError("store_unavailable", `Redis: ${(err as Error).message}`);
   }
   return new RedisStore(client, previous ?? candidate, { ...options, cluster });
+}
+
+/** The arguments both send scripts begin with (duetStoreMessage, and duetSend after its keys). */
+function messageArgs(input: SendInput, parts: { head: string; tail: string }): string[] {
+  return [
+    input.from,
+    input.to,
+    input.clientMsgId ?? "",
+    input.kind === "system" ? "0" : "1",
+    randomIdPart(),
+    parts.head,
+    parts.tail,
+  ];
 }
