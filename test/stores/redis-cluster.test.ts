@@ -152,3 +152,41 @@ describe("redis cluster specifics", () => {
     }
   });
 });
+
+describe("redis cluster clients and process exit", () => {
+  it("a process whose cluster clients are closed exits, even with a slot refresh in flight", async () => {
+    // ioredis' own slotsRefreshInterval timer is re-armed by a refresh that is in flight when the
+    // client disconnects, and then holds the process open for ever (a test run hung on it).
+    const { spawn } = await import("node:child_process");
+    const script = `
+      import { createClient } from "./src/stores/redis/connection.ts";
+      const client = createClient(${JSON.stringify(cluster.url)}, { name: "exit-test", queueWhileOffline: false });
+      await client.connect();
+      // Closed from inside a periodic slot refresh, the moment ioredis' own timer would re-arm.
+      client.once("refresh", () => {
+        client.disconnect();
+        console.log("closed");
+      });
+    `;
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      cwd: new URL("../../", import.meta.url),
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const code = await new Promise<number | string | null>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        resolve("still running 30 s after closing its client");
+      }, 30_000);
+      child.on("exit", (c, signal) => {
+        clearTimeout(timer);
+        resolve(c ?? signal);
+      });
+    });
+    assert.match(out, /closed/);
+    assert.equal(code, 0);
+  });
+});

@@ -76,19 +76,26 @@ export function createClient(url: string, options: ConnectOptions): RedisClient 
   };
   let client: RedisClient;
   if (endpoint.cluster) {
-    client = new Cluster(endpoint.nodes, {
+    const cluster = new Cluster(endpoint.nodes, {
       enableOfflineQueue: options.queueWhileOffline,
       enableAutoPipelining: true,
       clusterRetryStrategy: reconnectDelay,
-      // ioredis learns a new topology from MOVED replies and from periodic refreshes, but (despite
-      // its typings' "default 5000") refreshes only when asked to. A client that only publishes
-      // was seen to keep a failed master's route for good after a failover, dropping every
-      // publication for its slots: with a periodic refresh it finds the promoted replica.
-      slotsRefreshInterval: SLOTS_REFRESH_MS,
       shardedSubscribers: options.shardedSubscribers ?? false,
       lazyConnect: true,
       redisOptions: { ...common, username: endpoint.username, password: endpoint.password },
     });
+    // ioredis learns a new topology from MOVED replies and from periodic refreshes, but (despite
+    // its typings' "default 5000") refreshes only when asked to. A client that only publishes
+    // was seen to keep a failed master's route for good after a failover, dropping every
+    // publication for its slots: with a periodic refresh it finds the promoted replica. The
+    // timer is ours, not ioredis' `slotsRefreshInterval`: a refresh in flight when the client
+    // disconnects re-arms that one, and its timer then keeps the process alive for ever.
+    const refresh = setInterval(() => {
+      if (cluster.status === "ready") cluster.refreshSlotsCache();
+    }, SLOTS_REFRESH_MS);
+    refresh.unref();
+    cluster.once("end", () => clearInterval(refresh));
+    client = cluster;
   } else {
     client = new Redis(endpoint.url, {
       ...common,
