@@ -5,24 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { connect, type WsClient } from "../helpers/clients.js";
 import { type ChildDuet, spawnDuet, tempDbUrl, tokenFor } from "../helpers/duet.js";
+import { freePort } from "../helpers/free-port.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 import { eventually, exactlyOnce, historyIds, ownerOf, postMessage, SCALE_ENV, userName } from "./scale.js";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The pids of the workers that logged "listening". */
 function listeningPids(duet: ChildDuet): number[] {
