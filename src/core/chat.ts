@@ -1,4 +1,4 @@
-import type { Store, UserEvent } from "../stores/store.js";
+import type { SendResult, Store, UserEvent } from "../stores/store.js";
 import { DuetError } from "./errors.js";
 import type { Hub } from "./hub.js";
 import type { PresenceRegistry } from "./presence.js";
@@ -85,13 +85,7 @@ export class Chat {
   private publish(events: UserEvent[]): void {
     for (const { user, event, json, published } of events) {
       const sentAt = event.type === "message" ? event.message.ts : undefined;
-      this.hub.publish(user, {
-        kind: "event",
-        seq: event.seq,
-        json: json ?? JSON.stringify(event),
-        sentAt,
-        published,
-      });
+      this.hub.publishEvent(user, event.seq, json ?? JSON.stringify(event), sentAt, published);
     }
   }
 
@@ -110,8 +104,26 @@ export class Chat {
     return this.store_(input);
   }
 
-  private async store_(input: SendInput): Promise<Sent> {
-    const result = await this.timed("send", this.store.send(input));
+  /**
+   * One promise per send beyond the store's own: the store's answer is timed, published and
+   * handed back as it is (a SendResult is a Sent), with no async function's promises around it.
+   */
+  private store_(input: SendInput): Promise<Sent> {
+    const start = performance.now();
+    return this.store.send(input).then(
+      (result) => {
+        this.observer.storeLatency("send", (performance.now() - start) / 1000);
+        this.stored(input, result);
+        return result;
+      },
+      (err: unknown) => {
+        this.observer.storeLatency("send", (performance.now() - start) / 1000);
+        throw err;
+      },
+    );
+  }
+
+  private stored(input: SendInput, result: SendResult): void {
     if (!result.duplicate) this.observer.messageStored(input.kind);
     // A repeat has no events, unless it completed a send interrupted between its steps (Redis
     // Cluster): those events are new, and reach the connections now rather than at the next one.
@@ -122,7 +134,6 @@ export class Chat {
       this.hub.publish(input.from, { kind: "sync" });
       this.hub.publish(input.to, { kind: "sync" });
     }
-    return { message: result.message, duplicate: result.duplicate, json: result.json };
   }
 
   async markRead(reader: string, peer: string, upTo: string): Promise<{ upTo: string | null }> {

@@ -1,4 +1,4 @@
-import type { Broker, BrokerMessage } from "./broker.js";
+import { type Broker, type BrokerMessage, LocalBroker } from "./broker.js";
 import type { PresenceRegistry } from "./presence.js";
 import type { Sink, TransportKind } from "./stream.js";
 
@@ -40,6 +40,8 @@ export class Hub {
   private readonly broker: Broker;
   private readonly presence: PresenceRegistry;
   private readonly options: HubOptions;
+  /** The broker's publish is the one-process one, which tells nobody: no publication is made. */
+  private readonly localOnly: boolean;
   /**
    * Called on each local delivery of a stored event to `count` connections, for the delivery
    * metrics; `sentAt` is when a message was accepted, when the publication carries it.
@@ -50,6 +52,7 @@ export class Hub {
     this.broker = broker;
     this.presence = presence;
     this.options = options;
+    this.localOnly = broker.publish === LocalBroker.prototype.publish;
     broker.onMessage((user, message) => this.deliverLocal(user, message));
     broker.onResync?.(() => {
       for (const listener of this.all()) listener.resync();
@@ -132,6 +135,16 @@ export class Hub {
     this.broker.publish(user, message);
   }
 
+  /**
+   * `publish` of an event, taking its fields rather than a message: with one process (the local
+   * broker tells nobody) or an event the store has published already, no message is made.
+   */
+  publishEvent(user: string, seq: number | null, json: string, sentAt?: number, published?: boolean): void {
+    this.deliverEvent(user, json, seq, sentAt);
+    if (published === true || this.localOnly) return;
+    this.broker.publish(user, { kind: "event", seq, json, sentAt, published });
+  }
+
   private deliverLocal(user: string, message: BrokerMessage): void {
     const entry = this.users.get(user);
     if (entry === undefined) return;
@@ -147,14 +160,20 @@ export class Hub {
       else entry.resync();
       return;
     }
+    this.deliverEvent(user, message.json, message.seq, message.sentAt);
+  }
+
+  private deliverEvent(user: string, json: string, seq: number | null, sentAt: number | undefined): void {
+    const entry = this.users.get(user);
+    if (entry === undefined) return;
     let count = 1;
     if (Array.isArray(entry)) {
-      for (const listener of entry) listener.push(message.json, message.seq);
+      for (const listener of entry) listener.push(json, seq);
       count = entry.length;
     } else {
-      entry.push(message.json, message.seq);
+      entry.push(json, seq);
     }
-    if (message.seq !== null) this.onDeliver(count, message.sentAt);
+    if (seq !== null) this.onDeliver(count, sentAt);
   }
 
   private sweep(kind: TransportKind): void {

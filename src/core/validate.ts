@@ -152,7 +152,11 @@ export function sendInput(
   extra: readonly string[] = [],
 ): SendInput {
   if (!isPlainObject(body)) throw new DuetError("invalid_input", "The body must be a JSON object.");
-  onlyKeys(body, [...SEND_FIELDS, ...extra], "message");
+  for (const key in body) {
+    if (!(SEND_FIELDS as readonly string[]).includes(key) && !extra.includes(key)) {
+      onlyKeys(body, [...SEND_FIELDS, ...extra], "message");
+    }
+  }
   const to = userId(body.to, "to");
   if (to === from) throw new DuetError("self_message");
   if (to === SYSTEM_USER) throw new DuetError("invalid_input", "system cannot be sent to.");

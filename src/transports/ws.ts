@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
-import type { Chat } from "../core/chat.js";
+import type { Chat, Sent } from "../core/chat.js";
 import { closeCodeOf, DuetError, type ErrorCode, toDuetError } from "../core/errors.js";
 import { type Bucket, takeToken } from "../core/rate-limit.js";
 import { type Cursor, EventStream, type Sink } from "../core/stream.js";
@@ -109,22 +109,48 @@ class WsSink implements Sink, Bucket {
   }
 
   write(json: string, _seq: number | null): void {
-    // Events are flat objects; on the WebSocket they travel as {"op":"event",...event}.
-    const frame = json.startsWith('{"type":"hello"')
-      ? `{"op":"hello",${json.slice(1)}`
-      : `{"op":"event",${json.slice(1)}`;
-    this.send(frame);
+    // Events are flat objects; on the WebSocket they travel as {"op":"event",...event}: the
+    // frame is built from the event's JSON as is, with no frame string made per connection.
+    this.sendFrame(json.startsWith('{"type":"hello"') ? HELLO_HEAD : EVENT_HEAD, json, 1, "");
   }
 
+  /** A frame whose text is complete (errors, pongs). */
   send(frame: string): void {
+    this.sendFrame(frame, "", 0, "");
+  }
+
+  /**
+   * Writes one text frame, `head + body.slice(skip) + tail`, straight to the socket, as one
+   * buffer: the text is encoded once, into the frame, and neither a frame string nor `ws`'s
+   * per-send objects (options, header buffer, chunk list) are made. The socket is corked until
+   * the next tick, so the frames of one turn still leave in one write, in order with anything
+   * `ws` itself writes meanwhile (pongs, pings, close frames).
+   */
+  sendFrame(head: string, body: string, skip: 0 | 1, tail: string): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
       process.nextTick(uncork, this);
     }
-    this.ws.send(frame);
+    this.socket.write(textFrame(head, body, skip, tail));
     if (this.ws.bufferedAmount > this.bufferLimit) this.close("slow_consumer");
+  }
+
+  /** The answer to an op with a `ref`: a send's stored message, or the op's result fields. */
+  sendResult(ref: string, result: Record<string, unknown> | Sent): void {
+    if (isSent(result)) {
+      // The message as the store serialised it: the same text JSON.stringify would give.
+      const json = result.json ?? JSON.stringify(result.message);
+      this.sendFrame(`{"op":"result","ref":${JSON.stringify(ref)},"message":`, json, 0, "}");
+    } else {
+      this.send(JSON.stringify({ op: "result", ref, ...result }));
+    }
+  }
+
+  sendError(ref: string | undefined, err: unknown): void {
+    const error = toDuetError(err).toJSON();
+    this.send(JSON.stringify(ref === undefined ? { op: "error", error } : { op: "error", ref, error }));
   }
 
   get bufferLimit(): number {
@@ -164,6 +190,55 @@ class WsSink implements Sink, Bucket {
 
 function uncork(sink: WsSink): void {
   sink.uncork();
+}
+
+/** The fields of a `send` frame besides the message's own. */
+const FRAME_FIELDS = ["op", "ref"] as const;
+
+function ignore(): void {}
+
+function empty(): Record<string, unknown> {
+  return {};
+}
+
+function isSent(result: Record<string, unknown> | Sent): result is Sent {
+  return typeof result.duplicate === "boolean" && typeof result.message === "object";
+}
+
+const EVENT_HEAD = '{"op":"event",';
+const HELLO_HEAD = '{"op":"hello",';
+
+/**
+ * An unmasked, unfragmented WebSocket text frame (RFC 6455 section 5.2, as a server sends it)
+ * whose payload is `head + body.slice(skip) + tail`. With `skip` 1 the body's first character
+ * (the `{` of an object) is dropped: `head` ends with the character that replaces it.
+ */
+export function textFrame(head: string, body: string, skip: 0 | 1, tail: string): Buffer {
+  const headBytes = Buffer.byteLength(head);
+  const bodyBytes = body.length === 0 ? 0 : Buffer.byteLength(body) - skip;
+  const tailBytes = tail.length === 0 ? 0 : Buffer.byteLength(tail);
+  const length = headBytes + bodyBytes + tailBytes;
+  const at = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(at + length);
+  frame[0] = 0x81; // FIN, text
+  if (at === 2) {
+    frame[1] = length;
+  } else if (at === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
+  if (bodyBytes > 0) {
+    // The body's skipped first character (one byte: "{") lands on head's last byte, which the
+    // head written after it restores.
+    frame.write(body, at + headBytes - skip, "utf8");
+  }
+  if (headBytes > 0) frame.write(head, at, "utf8");
+  if (tailBytes > 0) frame.write(tail, at + headBytes + bodyBytes, "utf8");
+  return frame;
 }
 
 /** SPEC section 6, WebSocket: events out, send/read/typing/ping ops in. */
@@ -230,49 +305,46 @@ export class WsTransport {
         throw new DuetError("invalid_input", "ref must be a string of at most 64 characters.");
       }
     } catch (err) {
-      sink.send(JSON.stringify({ op: "error", error: toDuetError(err).toJSON() }));
+      sink.sendError(undefined, err);
       return;
     }
-    this.dispatch(user, frame).then(
-      (result) => {
-        if (ref === undefined) {
-          if (frame.op === "ping") sink.send('{"op":"pong"}');
-        } else if (typeof result === "string") {
-          // A send's message as the store serialised it: the same text JSON.stringify would give.
-          sink.send(`{"op":"result","ref":${JSON.stringify(ref)},"message":${result}}`);
-        } else {
-          sink.send(JSON.stringify({ op: "result", ref, ...result }));
-        }
-      },
-      (err: unknown) => {
-        const error = toDuetError(err);
-        sink.send(
-          JSON.stringify({ op: "error", ...(ref === undefined ? {} : { ref }), error: error.toJSON() }),
-        );
-      },
+    let answer: Promise<Record<string, unknown> | Sent>;
+    try {
+      answer = this.dispatch(user, frame);
+    } catch (err) {
+      sink.sendError(ref, err);
+      return;
+    }
+    if (ref === undefined) {
+      // Nobody waits for the answer: only failures and a ping's pong are sent.
+      answer.then(frame.op === "ping" ? () => sink.send('{"op":"pong"}') : ignore, (err: unknown) =>
+        sink.sendError(undefined, err),
+      );
+      return;
+    }
+    answer.then(
+      (result) => sink.sendResult(ref, result),
+      (err: unknown) => sink.sendError(ref, err),
     );
   }
 
-  /** A result's fields, or for a send the message's JSON. */
-  private async dispatch(
-    user: string,
-    frame: Record<string, unknown>,
-  ): Promise<Record<string, unknown> | string> {
-    const { op, ref: _ref, ...rest } = frame;
-    switch (op) {
-      case "send": {
-        const { message, json } = await this.chat.send(sendInput(user, rest, this.options.maxTextLength));
-        return json ?? JSON.stringify(message);
-      }
+  /**
+   * Starts an op; a frame that is not a valid op throws here, before any promise is made. The
+   * answer is a result's fields, or for a send the stored message.
+   */
+  private dispatch(user: string, frame: Record<string, unknown>): Promise<Record<string, unknown> | Sent> {
+    switch (frame.op) {
+      case "send":
+        // The frame itself is the send's fields: `op` and `ref` are the only others it may have.
+        return this.chat.send(sendInput(user, frame, this.options.maxTextLength, FRAME_FIELDS));
       case "read": {
-        const peer = userId(rest.peer, "peer");
-        return this.chat.markRead(user, peer, messageId(rest.upTo, "upTo"));
+        const peer = userId(frame.peer, "peer");
+        return this.chat.markRead(user, peer, messageId(frame.upTo, "upTo"));
       }
       case "typing":
-        await this.chat.typing(user, userId(rest.to, "to"));
-        return {};
+        return this.chat.typing(user, userId(frame.to, "to")).then(empty);
       case "ping":
-        return { pong: Date.now() };
+        return Promise.resolve({ pong: Date.now() });
       default:
         throw new DuetError("invalid_input", "op must be send, read, typing or ping.");
     }
