@@ -6,6 +6,7 @@
 import { createHmac } from "node:crypto";
 import http from "node:http";
 import { WebSocket } from "ws";
+import { type HttpConnection, HttpPool, requestText } from "./http-client.js";
 import type { Endpoint, Transport } from "./protocol.js";
 
 /** What a client reports to the workload driving it. */
@@ -46,9 +47,11 @@ export function signToken(user: string, secret: string, ttlSeconds = 86_400): st
 export interface ClientContext {
   endpoint: Endpoint;
   hooks: ClientHooks;
-  /** Keep-alive agent for POST /v1/messages. */
-  sendAgent: http.Agent;
-  /** Agent for held requests (SSE, NDJSON, long-polls): one socket each. */
+  /** `host:port` of the endpoint, for the Host header. */
+  host: string;
+  /** Keep-alive connections for POST /v1/messages. */
+  sendPool: HttpPool;
+  /** Agent for held streams (SSE, NDJSON): one socket each. */
   streamAgent: http.Agent;
   /** Long-poll timeout in seconds. */
   pollTimeout: number;
@@ -58,7 +61,8 @@ export function createContext(endpoint: Endpoint, hooks: ClientHooks, httpSocket
   return {
     endpoint,
     hooks,
-    sendAgent: new http.Agent({ keepAlive: true, maxSockets: httpSockets }),
+    host: new URL(endpoint.url).host,
+    sendPool: new HttpPool(endpoint.url, httpSockets),
     streamAgent: new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY }),
     pollTimeout,
   } satisfies ClientContext;
@@ -98,6 +102,8 @@ abstract class DuetClient implements BenchClient {
   readonly acks = true;
   protected readonly ctx: ClientContext;
   protected readonly token: string;
+  /** `authorization: Bearer …\r\n`, written into each HTTP request. */
+  protected readonly authHeader: string;
   protected lastSeq = -1;
   protected closed = false;
 
@@ -105,13 +111,14 @@ abstract class DuetClient implements BenchClient {
     this.ctx = ctx;
     this.user = user;
     this.token = signToken(user, ctx.endpoint.secret);
+    this.authHeader = `authorization: Bearer ${this.token}\r\n`;
   }
 
   abstract connect(): Promise<void>;
   abstract close(): void;
 
   send(to: string, text: string, ref: number): void {
-    postMessage(this.ctx, this, this.token, to, text, ref);
+    postMessage(this.ctx, this, this.authHeader, to, text, ref);
   }
 
   protected event(event: WireEvent): void {
@@ -137,40 +144,28 @@ abstract class DuetClient implements BenchClient {
   }
 }
 
-/** POST /v1/messages on the shared keep-alive agent. */
+/** POST /v1/messages on the shared keep-alive connections. */
 function postMessage(
   ctx: ClientContext,
   from: BenchClient,
-  token: string,
+  authHeader: string,
   to: string,
   text: string,
   ref: number,
 ) {
   const body = `{"to":"${to}","text":"${text}"}`;
-  const req = http.request(`${ctx.endpoint.url}/v1/messages`, {
-    method: "POST",
-    agent: ctx.sendAgent,
-    headers: {
-      authorization: `Bearer ${token}`,
-      "content-type": "application/json",
-      "content-length": Buffer.byteLength(body),
-    },
+  const wire = requestText(
+    "POST",
+    "/v1/messages",
+    ctx.host,
+    `${authHeader}content-type: application/json\r\n`,
+    body,
+  );
+  ctx.sendPool.request(wire, (err, answer) => {
+    if (err || !answer) ctx.hooks.failed(from, ref, `POST failed: ${err?.message}`);
+    else if (answer.status === 201) ctx.hooks.accepted(from, ref);
+    else ctx.hooks.failed(from, ref, `HTTP ${answer.status}: ${answer.body.slice(0, 200)}`);
   });
-  req.on("response", (res) => {
-    const chunks: Buffer[] = [];
-    res.on("data", (chunk: Buffer) => chunks.push(chunk));
-    res.on("end", () => {
-      if (res.statusCode === 201) ctx.hooks.accepted(from, ref);
-      else
-        ctx.hooks.failed(
-          from,
-          ref,
-          `HTTP ${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 200)}`,
-        );
-    });
-  });
-  req.on("error", (err) => ctx.hooks.failed(from, ref, `POST failed: ${err.message}`));
-  req.end(body);
 }
 
 const RESULT_PREFIX = '{"op":"result","ref":"';
@@ -309,14 +304,16 @@ function sseData(block: string): string | null {
   return data;
 }
 
-/** duet over long-polling: one held GET /v1/poll at a time, resuming from the answer's seq. */
+/** duet over long-polling: one held GET /v1/poll at a time on the user's own keep-alive connection, resuming from the answer's seq. */
 class DuetPollClient extends DuetClient {
-  private req: http.ClientRequest | undefined;
+  private conn: HttpConnection | undefined;
   private epoch = "";
 
   async connect(): Promise<void> {
     // Without a cursor the poll answers at once with the current seq and epoch.
-    const first = await this.poll("/v1/poll?timeout=0");
+    const first = await new Promise<PollAnswer>((resolve, reject) =>
+      this.poll("/v1/poll?timeout=0", (err, answer) => (err ? reject(err) : resolve(answer!))),
+    );
     this.lastSeq = first.seq;
     this.epoch = first.epoch;
     this.loop();
@@ -325,40 +322,46 @@ class DuetPollClient extends DuetClient {
   private loop(): void {
     if (this.closed) return;
     const path = `/v1/poll?since=${this.lastSeq}&epoch=${this.epoch}&timeout=${this.ctx.pollTimeout}`;
-    this.poll(path).then(
-      (answer) => {
-        for (const event of answer.events) this.event(event);
-        this.lastSeq = Math.max(this.lastSeq, answer.seq);
-        this.loop();
-      },
-      (err: Error) => this.drop(`poll failed: ${err.message}`),
-    );
+    this.poll(path, (err, answer) => {
+      if (err || !answer) {
+        this.drop(`poll failed: ${err?.message}`);
+        return;
+      }
+      for (const event of answer.events) this.event(event);
+      this.lastSeq = Math.max(this.lastSeq, answer.seq);
+      this.loop();
+    });
   }
 
-  private poll(path: string): Promise<{ events: WireEvent[]; seq: number; epoch: string }> {
-    return new Promise((resolve, reject) => {
-      const req = http.get(`${this.ctx.endpoint.url}${path}`, {
-        agent: this.ctx.streamAgent,
-        headers: { authorization: `Bearer ${this.token}` },
-      });
-      this.req = req;
-      req.on("response", (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString();
-          if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
-          else resolve(JSON.parse(text) as { events: WireEvent[]; seq: number; epoch: string });
-        });
-      });
-      req.on("error", reject);
+  private poll(path: string, done: (err: Error | null, answer: PollAnswer | null) => void): void {
+    this.conn ??= this.ctx.sendPool.connection();
+    this.conn.request(requestText("GET", path, this.ctx.host, this.authHeader), (err, answer) => {
+      if (err || !answer) done(err ?? new Error("no answer"), null);
+      else if (answer.status !== 200)
+        done(new Error(`HTTP ${answer.status}: ${answer.body.slice(0, 200)}`), null);
+      else {
+        let parsed: PollAnswer;
+        try {
+          parsed = JSON.parse(answer.body) as PollAnswer;
+        } catch (parseErr) {
+          done(parseErr as Error, null);
+          return;
+        }
+        done(null, parsed);
+      }
     });
   }
 
   close(): void {
     this.closed = true;
-    this.req?.destroy();
+    this.conn?.destroy();
   }
+}
+
+interface PollAnswer {
+  events: WireEvent[];
+  seq: number;
+  epoch: string;
 }
 
 /** The Socket.IO relay over engine.io v4's WebSocket transport, spoken directly. */

@@ -86,7 +86,11 @@ class Traffic implements ClientHooks {
     this.ctx = createContext(job.endpoint, this, job.httpSockets);
     const users = job.users - (job.users % 2);
     if (users < 2) throw new Error("--users must be at least 2");
+    const shard = job.shard ?? { index: 0, count: 1 };
+    if (users / 2 < shard.count) throw new Error("fewer pairs than load-generator processes");
     for (let i = 0; i < users; i++) {
+      // This process drives the pairs k = i >> 1 of its shard, both users of each.
+      if ((i >> 1) % shard.count !== shard.index) continue;
       const user = `u${i}`;
       const state: UserState = {
         user,
@@ -121,7 +125,8 @@ class Traffic implements ClientHooks {
       for (const state of this.order) this.pump(state);
       return;
     }
-    const rate = this.job.rate;
+    // This process's share of the total rate: its share of the users.
+    const rate = (this.job.rate * this.order.length) / (this.job.users - (this.job.users % 2));
     const t0 = performance.now();
     let scheduled = 0;
     this.ticker = setInterval(() => {
@@ -142,7 +147,7 @@ class Traffic implements ClientHooks {
     this.latency.reset();
   }
 
-  async stop(drainMs: number): Promise<FlowStats> {
+  async stop(drainMs: number, withSamples = false): Promise<FlowStats> {
     const windowSec = (performance.now() - this.windowStart) / 1000;
     this.measuring = false;
     this.running = false;
@@ -176,13 +181,14 @@ class Traffic implements ClientHooks {
       deliveredAfterError: this.deliveredAfterError,
       disconnects: this.disconnects,
       latency: this.latency.summary(),
+      ...(withSamples ? { latencySamples: this.latency.values() } : {}),
       errorSamples: ledger.notes,
     };
   }
 
   close(): void {
     for (const state of this.order) state.client.close();
-    this.ctx.sendAgent.destroy();
+    this.ctx.sendPool.destroy();
     this.ctx.streamAgent.destroy();
   }
 
@@ -265,7 +271,8 @@ class Idle implements ClientHooks {
     this.job = job;
     // Long-polls are held for the whole measurement (the bench raises the server's cap).
     this.ctx = createContext(job.endpoint, this, 16, 600);
-    for (let i = 0; i < job.conns; i++) {
+    const shard = job.shard ?? { index: 0, count: 1 };
+    for (let i = shard.index; i < job.conns; i += shard.count) {
       this.clients.push(createClient(this.ctx, job.transport, `${job.userPrefix}${i}`));
     }
   }
@@ -282,7 +289,7 @@ class Idle implements ClientHooks {
 
   close(): void {
     for (const client of this.clients) client.close();
-    this.ctx.sendAgent.destroy();
+    this.ctx.sendPool.destroy();
     this.ctx.streamAgent.destroy();
   }
 
@@ -313,7 +320,7 @@ async function handle(command: Command): Promise<Reply> {
       return { reply: "ok" };
     case "stop":
       if (!(current instanceof Traffic)) throw new Error("stop without a running W1/W3 job");
-      return { reply: "stats", stats: await current.stop(command.drainMs) };
+      return { reply: "stats", stats: await current.stop(command.drainMs, command.samples) };
     case "close":
       current?.close();
       current = undefined;

@@ -16,6 +16,16 @@ export interface Endpoint {
   secret: string;
 }
 
+/**
+ * Which part of a job one load-generator process drives, when several share it (--loadgen-procs):
+ * W1/W3 pairs `k` with `k % count === index` (a user and its peer always in the same process) and
+ * that share of the W3 rate; W2 the connections `i` with `i % count === index`.
+ */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
 /** W1: users in pairs, each keeps `inflight` messages in flight to its peer (closed loop). */
 export interface RelayJob {
   kind: "w1";
@@ -24,8 +34,9 @@ export interface RelayJob {
   users: number;
   inflight: number;
   textBytes: number;
-  /** Keep-alive sockets the HTTP sender may open (HTTP transports). */
+  /** Keep-alive sockets the HTTP sender may open (HTTP transports), per load-generator process. */
   httpSockets: number;
+  shard?: Shard;
 }
 
 /** W3: users in pairs, a fixed total send rate whatever the latency (open loop). */
@@ -34,9 +45,11 @@ export interface OpenLoopJob {
   endpoint: Endpoint;
   transport: Transport;
   users: number;
+  /** Messages per second over all the load-generator processes. */
   rate: number;
   textBytes: number;
   httpSockets: number;
+  shard?: Shard;
 }
 
 /** W2: `conns` idle authenticated connections, one user each. */
@@ -49,6 +62,7 @@ export interface IdleJob {
   concurrency: number;
   /** Prefix of the user ids, so a warm-up round and the measured round do not share users. */
   userPrefix: string;
+  shard?: Shard;
 }
 
 export type Job = RelayJob | OpenLoopJob | IdleJob;
@@ -60,8 +74,9 @@ export type Command =
   | { cmd: "start" }
   /** The measured window begins: counters restart. */
   | { cmd: "mark" }
-  /** The measured window ends: stop sending, wait for messages in flight (until `drainMs` pass without one arriving), report. */
-  | { cmd: "stop"; drainMs: number }
+  /** The measured window ends: stop sending, wait for messages in flight (until `drainMs` pass
+   * without one arriving), report; with `samples`, every latency sample too. */
+  | { cmd: "stop"; drainMs: number; samples?: boolean }
   /** Close every connection of the job. */
   | { cmd: "close" }
   | { cmd: "exit" };
@@ -103,6 +118,8 @@ export interface FlowStats {
   /** Connections that dropped during the run. */
   disconnects: number;
   latency: LatencySummary;
+  /** Every latency sample of the window (ms), when the stop asked for them (to merge processes). */
+  latencySamples?: Float64Array;
   /** A few error texts, for the report. */
   errorSamples: string[];
 }

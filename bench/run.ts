@@ -10,13 +10,13 @@
  * `--compare socketio` runs W1 and W2 against a minimal Socket.IO 4.8 relay too, interleaved
  * with duet's runs in the same invocation, and prints the ratios. See docs/PERFORMANCE.md.
  */
-import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { LoadgenPool } from "./loadgen-pool.js";
 import { formatSummary } from "./profile-summary.js";
-import type { Command, Endpoint, FlowStats, Job, Reply, Target, Transport } from "./protocol.js";
+import type { Endpoint, Job, Target, Transport } from "./protocol.js";
 import { TRANSPORTS } from "./protocol.js";
 import { printSummary, type RunResult } from "./report.js";
 import {
@@ -29,7 +29,6 @@ import {
   type ServerProcess,
   sleep,
   startDuet,
-  startLoadgen,
   startRedis,
   startSocketIo,
   usageOf,
@@ -54,6 +53,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --text-bytes N            message text size (default 100)
   --http-sockets N          keep-alive sockets for HTTP sends (default 256)
   --cpu-prof DIR            profile duet with node --cpu-prof into DIR and summarise each profile
+  --loadgen-procs N         load-generator processes, the users split among them by pair
+                            (and W3's rate with them; default 1)
+  --loadgen-cpu-prof DIR    profile the load generator(s) the same way
   --duet-env KEY=VALUE      extra environment for duet, for experiments (repeatable), e.g.
                             --duet-env DUET_SQLITE_SYNC=full or --duet-env DUET_STORE=sqlite::memory:
   --help
@@ -92,6 +94,8 @@ const { values: flags } = parseArgs({
     "text-bytes": { type: "string", default: "100" },
     "http-sockets": { type: "string", default: "256" },
     "cpu-prof": { type: "string" },
+    "loadgen-procs": { type: "string", default: "1" },
+    "loadgen-cpu-prof": { type: "string" },
     "duet-env": { type: "string", multiple: true },
     help: { type: "boolean", default: false },
   },
@@ -143,6 +147,8 @@ const opts = {
   compare: flags.compare === "socketio",
   store: flags.store ?? "sqlite",
   cpuProf: flags["cpu-prof"],
+  loadgenProcs: positive("loadgen-procs", flags["loadgen-procs"]),
+  loadgenCpuProf: flags["loadgen-cpu-prof"],
   duetEnv: Object.fromEntries(
     (flags["duet-env"] ?? []).map((pair) => {
       const at = pair.indexOf("=");
@@ -177,48 +183,6 @@ for (const workload of workloads) {
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const SECRET = "bench-secret-0123456789abcdef0123456789";
-
-/** Talks to the load generator: one reply per command, in order. */
-class Loadgen {
-  private readonly child: ChildProcess;
-  private readonly waiting: { resolve: (r: Reply) => void; reject: (e: Error) => void }[] = [];
-
-  constructor(child: ChildProcess) {
-    this.child = child;
-    child.on("message", (reply: Reply) => {
-      const next = this.waiting.shift();
-      if (!next) return;
-      if (reply.reply === "error") next.reject(new Error(`load generator: ${reply.message}`));
-      else next.resolve(reply);
-    });
-    child.on("exit", (code) => {
-      for (const w of this.waiting.splice(0)) w.reject(new Error(`load generator exited (${code})`));
-    });
-  }
-
-  get pid(): number {
-    return this.child.pid ?? -1;
-  }
-
-  request(command: Command): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
-      this.child.send(command);
-    });
-  }
-
-  async ready(job: Job): Promise<Extract<Reply, { reply: "ready" }>> {
-    const reply = await this.request({ cmd: "setup", job });
-    if (reply.reply !== "ready") throw new Error(`unexpected reply ${reply.reply}`);
-    return reply;
-  }
-
-  async stats(drainMs: number): Promise<FlowStats> {
-    const reply = await this.request({ cmd: "stop", drainMs });
-    if (reply.reply !== "stats") throw new Error(`unexpected reply ${reply.reply}`);
-    return reply.stats;
-  }
-}
 
 const live = new Set<ServerProcess>();
 process.on("exit", () => {
@@ -300,7 +264,7 @@ function describe(c: Case): Omit<RunResult, "run" | "metrics" | "errorSamples"> 
 }
 
 /** W1 or W3 once: fresh server, connect, warm up, measure, drain, check. */
-async function runTraffic(c: Case, run: number, loadgen: Loadgen): Promise<RunResult> {
+async function runTraffic(c: Case, run: number, loadgen: LoadgenPool): Promise<RunResult> {
   const started = await startTarget(c.target, opts.users + 1024);
   try {
     const job: Job =
@@ -331,14 +295,14 @@ async function runTraffic(c: Case, run: number, loadgen: Loadgen): Promise<RunRe
     const pids = serverPids(started);
     const s0 = usageOf(pids);
     const r0 = started.redis ? procUsage(started.redis.pid) : undefined;
-    const l0 = procUsage(loadgen.pid);
+    const l0 = usageOf(loadgen.pids);
     const c0 = started.redisUrl ? await redisCommandStats(started.redisUrl) : {};
     const t0 = performance.now();
     await loadgen.request({ cmd: "mark" });
     await sleep(opts.seconds * 1000);
     const s1 = usageOf(pids);
     const r1 = started.redis ? procUsage(started.redis.pid) : undefined;
-    const l1 = procUsage(loadgen.pid);
+    const l1 = usageOf(loadgen.pids);
     const c1 = started.redisUrl ? await redisCommandStats(started.redisUrl) : {};
     const elapsed = (performance.now() - t0) / 1000;
     const stats = await loadgen.stats(15_000);
@@ -375,6 +339,7 @@ async function runTraffic(c: Case, run: number, loadgen: Loadgen): Promise<RunRe
         redisCmdsPerMsg: started.redisUrl ? Object.values(redisCalls).reduce((a, b) => a + b, 0) : undefined,
         loadgenCpuSec: l1.cpuSec - l0.cpuSec,
         loadgenCores: (l1.cpuSec - l0.cpuSec) / elapsed,
+        loadgenProcs: loadgen.size,
         serverRssBytes: s1.rssBytes,
         diskBytesPerMsg: stats.delivered > 0 ? (s1.diskWriteBytes - s0.diskWriteBytes) / (rate * elapsed) : 0,
         windowSec: stats.windowSec,
@@ -407,7 +372,7 @@ async function settledMemory(started: Started): Promise<{ rss: number; heapUsed:
 }
 
 /** W2 once: fresh server, a warm-up round of connections, then C idle ones; RSS delta / C. */
-async function runIdle(c: Case, run: number, loadgen: Loadgen): Promise<RunResult> {
+async function runIdle(c: Case, run: number, loadgen: LoadgenPool): Promise<RunResult> {
   const started = await startTarget(c.target, opts.conns + 1024);
   try {
     const job = (conns: number, userPrefix: string): Job => ({
@@ -469,13 +434,19 @@ async function main(): Promise<void> {
     compileEntry("gc-hook"),
   ]);
   entries = { loadgen: loadgenEntry, socketio, gcHook };
-  if (opts.cpuProf) mkdirSync(opts.cpuProf, { recursive: true });
   const fdNeed = Math.max(opts.users, workloads.includes("w2") ? opts.conns : 0) + 1024;
   const { soft, hard } = fdLimits();
   if (fdNeed > hard)
     log(`warning: ${fdNeed} open files needed, the hard limit is ${hard}; some connections will fail`);
   else if (fdNeed > soft) log(`raising the open-file limit to ${fdNeed} for the child processes (ulimit -n)`);
-  const loadgen = new Loadgen(startLoadgen(loadgenEntry, fdNeed));
+  for (const dir of [opts.cpuProf, opts.loadgenCpuProf]) if (dir) mkdirSync(dir, { recursive: true });
+  const loadgen = new LoadgenPool({
+    entry: loadgenEntry,
+    procs: opts.loadgenProcs,
+    fdNeed,
+    cpuProfDir: opts.loadgenCpuProf,
+  });
+  process.on("exit", () => loadgen.kill());
   log(
     `bench: ${cases.length} case(s) × ${opts.runs} run(s) on ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), node ${process.version}`,
   );
@@ -498,11 +469,15 @@ async function main(): Promise<void> {
       }
     }
   }
-  await loadgen.request({ cmd: "exit" }).catch(() => undefined);
+  await loadgen.exit();
   process.stdout.write(printSummary(results, opts));
-  if (opts.cpuProf) {
-    for (const file of readdirSync(opts.cpuProf).filter((f) => f.endsWith(".cpuprofile"))) {
-      process.stdout.write(`\n${formatSummary(join(opts.cpuProf, file), 30)}\n`);
+  for (const [who, dir] of [
+    ["server", opts.cpuProf],
+    ["load generator", opts.loadgenCpuProf],
+  ] as const) {
+    if (!dir) continue;
+    for (const file of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
+      process.stdout.write(`\n${who}: ${formatSummary(join(dir, file), 30)}\n`);
     }
   }
   const broken = results.some(

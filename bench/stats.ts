@@ -18,6 +18,11 @@ export class Samples {
     this.n = 0;
   }
 
+  /** A copy of the samples, in the order they were added. */
+  values(): Float64Array {
+    return this.data.slice(0, this.n);
+  }
+
   get count(): number {
     return this.n;
   }

@@ -100,6 +100,37 @@ test("W2 and W3 run on a small scale and report per-connection memory and latenc
   assert.equal(open?.metrics?.received, open?.metrics?.accepted, output);
 });
 
+test("W1 and W3 split over two load-generator processes: nothing lost, duplicated or reordered", async () => {
+  const { code, lines, output } = await bench([
+    "--workload",
+    "w1,w3",
+    "--transport",
+    "ws,longpoll",
+    "--loadgen-procs",
+    "2",
+    "--rate",
+    "200",
+    ...QUICK,
+  ]);
+  assert.equal(code, 0, output);
+  const runs = lines.filter((l) => l.kind === "run");
+  const seen = runs.map((r) => `${r.workload} ${r.transport}`).sort();
+  assert.deepEqual(seen, ["w1 longpoll", "w1 ws", "w3 longpoll", "w3 ws"], output);
+  for (const run of runs) {
+    const m = run.metrics!;
+    const what = `${run.workload} ${run.transport}: ${JSON.stringify(run)}`;
+    assert.equal(m.loadgenProcs, 2, what);
+    assert.equal(m.lost + m.duplicated + m.outOfOrder + m.errors + m.disconnects + m.undrained, 0, what);
+    assert.ok(m.accepted > 0, what);
+    assert.ok(m.received >= m.accepted && m.received <= m.accepted + (m.unanswered ?? 0), what);
+    // Percentiles of the merged samples: one per message delivered in the window, ordered.
+    assert.equal(m.samples, Math.round(m.msgsPerSec * m.windowSec), what);
+    assert.ok(m.p50Ms <= m.p99Ms && m.p99Ms <= m.maxMs, what);
+    assert.equal(typeof m.loadgenCores, "number", what);
+  }
+  assert.equal(lines.filter((l) => l.kind === "median").length, 4, output);
+});
+
 test("W1 on the Redis store with two workers, against Socket.IO with the Redis adapter", async () => {
   const { code, lines, output } = await bench([
     "--workload",
