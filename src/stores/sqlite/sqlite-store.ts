@@ -14,7 +14,9 @@ import type {
   StoreOptions,
   UserEvent,
 } from "../store.js";
+import { claimFile } from "./file-owner.js";
 import { conversationKey, MIGRATIONS, SCHEMA } from "./schema.js";
+import { WalCheckpointer } from "./wal-checkpointer.js";
 
 export interface SqliteStoreOptions extends StoreOptions {
   /** A file path, or ":memory:". */
@@ -35,14 +37,18 @@ interface PendingWrite {
 type Row = Record<string, unknown>;
 
 /**
- * The embedded store (see Store for the contract). One process owns the file (exclusive
- * locking), which lets it keep each user's head seq in memory. Writes queued in one event-loop
- * turn commit in one transaction: one WAL append for a whole burst of sends.
+ * The embedded store (see Store for the contract). One process owns the file (claimFile), which
+ * lets it keep each user's head seq in memory. Writes queued in one event-loop turn commit in
+ * one transaction: one WAL append for a whole burst of sends. A worker thread checkpoints the
+ * WAL (WalCheckpointer), so copying it into the file never holds the event loop.
  */
 export class SqliteStore implements Store {
   readonly name = "sqlite";
   readonly epoch: string;
   private readonly db: Database.Database;
+  /** The lock that makes this process the file's owner; null for ":memory:". */
+  private readonly owner: Database.Database | null = null;
+  private readonly checkpointer: WalCheckpointer | null = null;
   private readonly options: SqliteStoreOptions;
   private readonly ids = new MonotonicUlid();
   private readonly heads = new Map<string, number>();
@@ -62,20 +68,20 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     this.options = options;
-    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    const onDisk = options.path !== ":memory:";
+    if (onDisk) {
+      mkdirSync(dirname(options.path), { recursive: true });
+      this.owner = claimFile(options.path);
+    }
     this.db = new Database(options.path);
     // Only takes effect on a new file. Most of a batch's cost is the B-tree pages its random
     // index inserts dirty, each written whole to the WAL: 8 KiB pages measured ~20% cheaper
     // per message than 4 KiB ones (bench/store-micro.ts), 1-2 KiB ones dearer.
     this.db.pragma("page_size = 8192");
     this.db.pragma("journal_mode = WAL");
-    this.db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
-    this.db.pragma("locking_mode = EXCLUSIVE");
+    const synchronous = options.synchronous === "full" ? "FULL" : "NORMAL";
+    this.db.pragma(`synchronous = ${synchronous}`);
     this.db.pragma("cache_size = -65536");
-    // A checkpoint copies the WAL's pages back into the file and syncs it, holding the event loop
-    // meanwhile: 500 pages of 8 KiB, the 4 MiB SQLite's default makes. W3 at 5,000 msgs/s: p99
-    // 19-20 ms at 500 pages, 26-28 at 1,000, 57-61 at 4,000, with the same CPU per message in W1.
-    this.db.pragma("wal_autocheckpoint = 500");
     this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
     this.db.exec(SCHEMA);
     const db = this.db;
@@ -83,6 +89,7 @@ export class SqliteStore implements Store {
       const columns = db.prepare(`PRAGMA table_info(${m.table})`).all() as Row[];
       if (!columns.some((c) => c.name === m.column)) db.exec(m.sql);
     }
+    if (onDisk) this.checkpointer = new WalCheckpointer(db, { path: options.path, synchronous });
     const epochRow = db.prepare("SELECT value FROM meta WHERE key = 'epoch'").get() as Row | undefined;
     if (epochRow) {
       this.epoch = String(epochRow.value);
@@ -198,6 +205,7 @@ export class SqliteStore implements Store {
       for (const item of batch) item.reject(failure);
       return;
     }
+    this.checkpointer?.wrote();
     for (const item of batch) {
       if (item.failed) item.reject(item.value);
       else item.resolve(item.value);
@@ -273,6 +281,7 @@ export class SqliteStore implements Store {
         this.stmt.floorsUpToRid.run(rid);
         this.stmt.trimUpToRid.run(rid);
       })();
+      this.checkpointer?.wrote();
     }
   }
 
@@ -479,6 +488,13 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    await this.checkpointer?.close();
     this.db.close();
+    this.owner?.close();
+  }
+
+  /** How many WAL checkpoints the checkpoint thread made, and how many the event loop finished. */
+  checkpoints(): { thread: number; loop: number } {
+    return { ...(this.checkpointer?.counts ?? { thread: 0, loop: 0 }) };
   }
 }

@@ -1,0 +1,103 @@
+import { Worker } from "node:worker_threads";
+import type Database from "better-sqlite3";
+import type { CheckpointReport, CheckpointWorkerData } from "./checkpoint-worker.js";
+
+/** SQLite's own checkpoint threshold, used again if the checkpoint thread is gone. */
+const AUTOCHECKPOINT_PAGES = 500;
+
+export interface WalCheckpointerOptions {
+  path: string;
+  synchronous: "NORMAL" | "FULL";
+  /** How long after a write the thread checkpoints (a burst's pages are copied once). */
+  delayMs?: number;
+  /**
+   * WAL frames past which the event loop finishes a checkpoint itself. Under steady writes the
+   * thread never catches up with the last commit, and the WAL restarts from its start only
+   * once every frame is copied; the event loop's share is what was written since the thread's
+   * last pass, so the WAL stays near this size at the cost of one short stall per cycle.
+   */
+  restartFrames?: number;
+}
+
+/**
+ * Built, the thread runs checkpoint-worker.js. Run from TypeScript (tests, `tsx`), it is a .ts
+ * file, and a worker does not inherit the parent's `--import tsx` loader on Node 20: the thread
+ * registers it first.
+ */
+function startWorker(workerData: CheckpointWorkerData): Worker {
+  if (!import.meta.url.endsWith(".ts")) {
+    return new Worker(new URL("./checkpoint-worker.js", import.meta.url), { workerData });
+  }
+  const tsx = JSON.stringify(import.meta.resolve("tsx/esm/api"));
+  const entry = JSON.stringify(new URL("./checkpoint-worker.ts", import.meta.url).href);
+  const boot = `import(${tsx}).then((tsx) => { tsx.register(); return import(${entry}); })`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+/**
+ * Moves WAL checkpoints off the event loop: a worker thread with its own connection copies
+ * the WAL back into the database file and syncs it. The store's connection runs with
+ * automatic checkpoints off, tells the thread when it wrote, and takes them up again if the
+ * thread dies.
+ */
+export class WalCheckpointer {
+  /** Checkpoints by the thread, and those the event loop had to finish. */
+  readonly counts = { thread: 0, loop: 0 };
+  private readonly db: Database.Database;
+  private readonly worker: Worker;
+  private readonly restartFrames: number;
+  private told = false;
+  private closing = false;
+  private readonly exited: Promise<void>;
+
+  constructor(db: Database.Database, options: WalCheckpointerOptions) {
+    this.db = db;
+    this.restartFrames = options.restartFrames ?? 4096;
+    const workerData: CheckpointWorkerData = {
+      path: options.path,
+      synchronous: options.synchronous,
+      delayMs: options.delayMs ?? 20,
+      restartFrames: this.restartFrames,
+    };
+    this.worker = startWorker(workerData);
+    this.worker.unref();
+    db.pragma("wal_autocheckpoint = 0");
+    this.worker.on("message", (report: CheckpointReport) => this.onReport(report));
+    this.worker.on("error", () => this.fallBack());
+    this.exited = new Promise((resolve) => this.worker.once("exit", () => resolve()));
+    this.worker.once("exit", () => this.fallBack());
+  }
+
+  /** Called after each commit: at most one message to the thread until it answers. */
+  wrote(): void {
+    if (this.told || this.closing) return;
+    this.told = true;
+    this.worker.postMessage("wrote");
+  }
+
+  private onReport([busy, log]: CheckpointReport): void {
+    this.told = false;
+    this.counts.thread++;
+    if (busy === 0 && log >= this.restartFrames) {
+      // Copies what was written since the thread's pass (often nothing): with every frame copied,
+      // the next write starts the WAL over.
+      this.db.pragma("wal_checkpoint(PASSIVE)");
+      this.counts.loop++;
+    }
+  }
+
+  private fallBack(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+  }
+
+  async close(): Promise<void> {
+    this.worker.ref(); // the exit awaited below must hold the process open
+    if (!this.closing) {
+      this.closing = true;
+      this.worker.postMessage("close");
+    }
+    await this.exited;
+  }
+}
