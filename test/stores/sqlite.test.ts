@@ -28,6 +28,9 @@ describe("sqlite age retention", () => {
     await send("old 1");
     await send("old 2");
     store.trimByAge(Date.now() + 61_000);
+    // Everything was trimmed: a cursor at the head is still whole.
+    assert.deepEqual(await store.eventsSince("b", 2, 100), { events: [], head: 2, reset: false });
+    assert.equal((await store.eventsSince("b", 1, 100)).reset, true);
     await send("new");
     const page = await store.eventsSince("b", 0, 100);
     assert.equal(page.reset, true);

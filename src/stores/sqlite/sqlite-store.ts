@@ -437,6 +437,8 @@ export class SqliteStore implements Store {
   eventsSince(user: string, since: number, limit: number): Promise<EventPage> {
     return this.read(() => {
       const head = this.head_(user);
+      // Most reads (a long-poll's next request, a resume) come with the head itself: no query.
+      if (since === head) return { events: [], head, reset: false };
       const floor = (this.stmt.floor.get(user) as number | undefined) ?? 0;
       if (since > head || since < floor) return { events: [], head, reset: true };
       const rows = this.stmt.eventsSince.all(user, since, limit) as [number, string, string | null][];
