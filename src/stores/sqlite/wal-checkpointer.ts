@@ -8,7 +8,11 @@ const AUTOCHECKPOINT_PAGES = 500;
 export interface WalCheckpointerOptions {
   path: string;
   synchronous: "NORMAL" | "FULL";
-  /** How long after a write the thread checkpoints (a burst's pages are copied once). */
+  /**
+   * How long after a write the thread checkpoints. Hot pages (an index's leaves) are rewritten
+   * by every batch; a checkpoint copies only their newest version, so fewer, larger ones copy
+   * and sync less. Latency does not depend on it: the event loop never waits for the thread.
+   */
   delayMs?: number;
   /**
    * WAL frames past which the event loop finishes a checkpoint itself. Under steady writes the
@@ -56,7 +60,7 @@ export class WalCheckpointer {
     const workerData: CheckpointWorkerData = {
       path: options.path,
       synchronous: options.synchronous,
-      delayMs: options.delayMs ?? 20,
+      delayMs: options.delayMs ?? 100,
       restartFrames: this.restartFrames,
     };
     this.worker = startWorker(workerData);
