@@ -8,9 +8,12 @@ CREATE TABLE IF NOT EXISTS meta (
   value TEXT NOT NULL
 ) WITHOUT ROWID;
 
+-- \`id\` has no index of its own: every lookup is within a conversation (messages_by_conv), and
+-- ids are unique by construction (one process owns the file; MonotonicUlid). Files made before
+-- keep the UNIQUE index they were created with.
 CREATE TABLE IF NOT EXISTS messages (
   rid INTEGER PRIMARY KEY,
-  id TEXT NOT NULL UNIQUE,
+  id TEXT NOT NULL,
   conv TEXT NOT NULL,
   sender TEXT NOT NULL,
   ts INTEGER NOT NULL,

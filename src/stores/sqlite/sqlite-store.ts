@@ -121,7 +121,7 @@ export class SqliteStore implements Store {
       unreadCount: db
         .prepare("SELECT count(*) FROM messages WHERE conv = ? AND sender = ? AND id > ?")
         .pluck(),
-      messageBody: db.prepare("SELECT body FROM messages WHERE id = ?").pluck(),
+      messageBody: db.prepare("SELECT body FROM messages WHERE conv = ? AND id = ?").pluck(),
       conversations: db.prepare(
         `SELECT peer, updated_at, last_id, read_upto FROM conversations
          WHERE user = ? AND updated_at < ? ORDER BY updated_at DESC, last_id DESC LIMIT ?`,
@@ -418,12 +418,9 @@ export class SqliteStore implements Store {
       const rows = this.stmt.conversations.all(user, before ?? Number.MAX_SAFE_INTEGER, limit) as Row[];
       return rows.map((row) => {
         const peer = String(row.peer);
-        const body = this.stmt.messageBody.get(row.last_id) as string | undefined;
-        const unread = this.stmt.unreadCount.get(
-          conversationKey(user, peer),
-          peer,
-          row.read_upto ?? "",
-        ) as number;
+        const conv = conversationKey(user, peer);
+        const body = this.stmt.messageBody.get(conv, row.last_id) as string | undefined;
+        const unread = this.stmt.unreadCount.get(conv, peer, row.read_upto ?? "") as number;
         return {
           peer,
           unread,
