@@ -25,6 +25,15 @@ export interface WsOptions {
  */
 class DuetSocket extends WebSocket {
   sink: WsSink | null = null;
+
+  /**
+   * Every close frame, ours or the one `ws` answers a peer's close with, leaves after the frames
+   * queued before it (see flushFrames).
+   */
+  override close(code?: number, data?: string | Buffer): void {
+    flushFrames();
+    super.close(code, data);
+  }
 }
 
 /**
@@ -59,6 +68,7 @@ function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
  */
 function onPing(this: WebSocket, data: Buffer): void {
   if (this.readyState !== WebSocket.OPEN) return;
+  flushFrames();
   this.pong(data);
   const sink = sinkOf(this);
   if (sink && this.bufferedAmount > sink.bufferLimit) this.terminate();
@@ -84,7 +94,11 @@ class WsSink implements Sink, Bucket {
   private readonly socket: Duplex;
   private readonly transport: WsTransport;
   events: EventStream | null = null;
-  private corked = false;
+  /** Bytes of this connection's frames queued this turn (see flushFrames). */
+  queuedBytes = 0;
+  /** While flushFrames runs: the buffer the queued frames are encoded into, and how far. */
+  out: Buffer | null = null;
+  outAt = 0;
   alive = true;
   /** The frame-rate bucket (`takeToken`): starts full. */
   tokens: number;
@@ -120,20 +134,21 @@ class WsSink implements Sink, Bucket {
   }
 
   /**
-   * Writes one text frame, `head + body.slice(skip) + tail`, straight to the socket, as one
-   * buffer: the text is encoded once, into the frame, and neither a frame string nor `ws`'s
-   * per-send objects (options, header buffer, chunk list) are made. The socket is corked until
-   * the next tick, so the frames of one turn still leave in one write, in order with anything
-   * `ws` itself writes meanwhile (pongs, pings, close frames).
+   * Queues one text frame, `head + body.slice(skip) + tail`, to be written at the end of the
+   * turn with the connection's other frames of the turn, as one buffer (see flushFrames).
    */
   sendFrame(head: string, body: string, skip: 0 | 1, tail: string): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(uncork, this);
-    }
-    this.socket.write(textFrame(head, body, skip, tail));
+    this.queuedBytes += queueFrame(this, head, body, skip, tail);
+    // A peer that stops reading is cut by the frame that takes it past the limit, as if each
+    // frame were written at once: written now, the frames show the limit crossed.
+    if (this.queuedBytes + this.ws.bufferedAmount > this.bufferLimit) flushFrames();
+  }
+
+  /** Writes the frames flushFrames encoded for this connection. */
+  writeOut(frames: Buffer): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.socket.write(frames);
     if (this.ws.bufferedAmount > this.bufferLimit) this.close("slow_consumer");
   }
 
@@ -157,12 +172,9 @@ class WsSink implements Sink, Bucket {
     return this.transport.options.bufferLimit;
   }
 
-  uncork(): void {
-    this.corked = false;
-    this.socket.uncork();
-  }
-
   whenWritable(): Promise<void> | undefined {
+    // A replay queues frames as fast as it reads them: past a socket's worth, they go out now.
+    if (this.queuedBytes >= this.socket.writableHighWaterMark) flushFrames();
     if (!this.socket.writableNeedDrain || this.ws.readyState !== WebSocket.OPEN) return undefined;
     return drained(this.socket);
   }
@@ -184,12 +196,82 @@ class WsSink implements Sink, Bucket {
       return;
     }
     this.alive = false;
+    flushFrames();
     this.ws.ping();
   }
 }
 
-function uncork(sink: WsSink): void {
-  sink.uncork();
+/**
+ * The frames of this turn, in order, one slot of each array per frame: the connection and the
+ * frame's parts and payload length. The arrays are reused turn after turn (their slots cleared),
+ * so queueing a frame makes no object.
+ */
+const queuedSinks: (WsSink | null)[] = [];
+const queuedHeads: string[] = [];
+const queuedBodies: string[] = [];
+const queuedSkips: (0 | 1)[] = [];
+const queuedTails: string[] = [];
+const queuedLengths: number[] = [];
+let queued = 0;
+/** Connections with frames in the flush under way, in the order of their first frame. */
+const flushing: WsSink[] = [];
+
+/** Queues a frame of `sink`; returns its size on the wire (header included). */
+function queueFrame(sink: WsSink, head: string, body: string, skip: 0 | 1, tail: string): number {
+  const length = payloadLength(head, body, skip, tail);
+  if (queued === 0) process.nextTick(flushFrames);
+  queuedSinks[queued] = sink;
+  queuedHeads[queued] = head;
+  queuedBodies[queued] = body;
+  queuedSkips[queued] = skip;
+  queuedTails[queued] = tail;
+  queuedLengths[queued] = length;
+  queued++;
+  return headerLength(length) + length;
+}
+
+/**
+ * Writes the frames queued so far: each connection's frames of the turn encoded into one buffer,
+ * in the order they were sent, and written with one call (the text of each frame is encoded
+ * once, straight into it; no frame string, no buffer per frame, none of `ws`'s per-send objects).
+ * Runs at the end of every turn in which a frame was queued, and before anything `ws` writes
+ * itself (pings, pongs, close frames), so that those stay in order with the frames.
+ */
+export function flushFrames(): void {
+  const count = queued;
+  if (count === 0) return;
+  queued = 0;
+  for (let i = 0; i < count; i++) {
+    const sink = queuedSinks[i] as WsSink;
+    let out = sink.out;
+    if (out === null) {
+      out = Buffer.allocUnsafe(sink.queuedBytes);
+      sink.out = out;
+      sink.outAt = 0;
+      flushing.push(sink);
+    }
+    sink.outAt = encodeFrame(
+      out,
+      sink.outAt,
+      queuedLengths[i],
+      queuedHeads[i],
+      queuedBodies[i],
+      queuedSkips[i],
+      queuedTails[i],
+    );
+    queuedSinks[i] = null;
+    queuedHeads[i] = "";
+    queuedBodies[i] = "";
+    queuedTails[i] = "";
+  }
+  for (let i = 0; i < flushing.length; i++) {
+    const sink = flushing[i];
+    const out = sink.out as Buffer;
+    sink.out = null;
+    sink.queuedBytes = 0;
+    sink.writeOut(out);
+  }
+  flushing.length = 0;
 }
 
 /** The fields of a `send` frame besides the message's own. */
@@ -208,36 +290,62 @@ function isSent(result: Record<string, unknown> | Sent): result is Sent {
 const EVENT_HEAD = '{"op":"event",';
 const HELLO_HEAD = '{"op":"hello",';
 
-/**
- * An unmasked, unfragmented WebSocket text frame (RFC 6455 section 5.2, as a server sends it)
- * whose payload is `head + body.slice(skip) + tail`. With `skip` 1 the body's first character
- * (the `{` of an object) is dropped: `head` ends with the character that replaces it.
- */
-export function textFrame(head: string, body: string, skip: 0 | 1, tail: string): Buffer {
-  const headBytes = Buffer.byteLength(head);
+function payloadLength(head: string, body: string, skip: 0 | 1, tail: string): number {
   const bodyBytes = body.length === 0 ? 0 : Buffer.byteLength(body) - skip;
-  const tailBytes = tail.length === 0 ? 0 : Buffer.byteLength(tail);
-  const length = headBytes + bodyBytes + tailBytes;
-  const at = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(at + length);
-  frame[0] = 0x81; // FIN, text
-  if (at === 2) {
-    frame[1] = length;
-  } else if (at === 4) {
-    frame[1] = 126;
-    frame.writeUInt16BE(length, 2);
+  return Buffer.byteLength(head) + bodyBytes + (tail.length === 0 ? 0 : Buffer.byteLength(tail));
+}
+
+/** The header's size for a payload of `length` bytes (RFC 6455 section 5.2). */
+function headerLength(length: number): number {
+  return length < 126 ? 2 : length < 65536 ? 4 : 10;
+}
+
+/**
+ * Encodes into `out` at `at` an unmasked, unfragmented WebSocket text frame (as a server sends
+ * it) whose payload, `length` bytes, is `head + body.slice(skip) + tail`; returns where it ends.
+ * With `skip` 1 the body's first character (the `{` of an object) is dropped: `head` ends with
+ * the character that replaces it.
+ */
+function encodeFrame(
+  out: Buffer,
+  at: number,
+  length: number,
+  head: string,
+  body: string,
+  skip: 0 | 1,
+  tail: string,
+): number {
+  out[at] = 0x81; // FIN, text
+  if (length < 126) {
+    out[at + 1] = length;
+    at += 2;
+  } else if (length < 65536) {
+    out[at + 1] = 126;
+    out.writeUInt16BE(length, at + 2);
+    at += 4;
   } else {
-    frame[1] = 127;
-    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
-    frame.writeUInt32BE(length >>> 0, 6);
+    out[at + 1] = 127;
+    out.writeUInt32BE(Math.floor(length / 2 ** 32), at + 2);
+    out.writeUInt32BE(length >>> 0, at + 6);
+    at += 10;
   }
-  if (bodyBytes > 0) {
+  const headBytes = head.length === 0 ? 0 : Buffer.byteLength(head);
+  if (body.length > 0) {
     // The body's skipped first character (one byte: "{") lands on head's last byte, which the
     // head written after it restores.
-    frame.write(body, at + headBytes - skip, "utf8");
+    out.write(body, at + headBytes - skip, "utf8");
   }
-  if (headBytes > 0) frame.write(head, at, "utf8");
-  if (tailBytes > 0) frame.write(tail, at + headBytes + bodyBytes, "utf8");
+  if (headBytes > 0) out.write(head, at, "utf8");
+  const end = at + length;
+  if (tail.length > 0) out.write(tail, end - Buffer.byteLength(tail), "utf8");
+  return end;
+}
+
+/** One frame on its own (for tests): the bytes flushFrames writes for it. */
+export function textFrame(head: string, body: string, skip: 0 | 1, tail: string): Buffer {
+  const length = payloadLength(head, body, skip, tail);
+  const frame = Buffer.allocUnsafe(headerLength(length) + length);
+  encodeFrame(frame, 0, length, head, body, skip, tail);
   return frame;
 }
 
