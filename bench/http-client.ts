@@ -69,6 +69,17 @@ export class HttpConnection {
     if (this.current === null) this.next();
   }
 
+  /** Opens the socket ahead of the first request; resolves once connected. */
+  connect(): Promise<void> {
+    if (this.socket === null) this.open();
+    const socket = this.socket!;
+    if (!socket.connecting) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      socket.once("connect", () => resolve());
+      socket.once("close", () => reject(new Error("connection closed before it was open")));
+    });
+  }
+
   /** Closes the connection; the request in flight and those queued fail with `reason`. */
   destroy(reason = "closed by the client"): void {
     const socket = this.socket;
@@ -235,13 +246,33 @@ export class HttpPool {
 
   request(wire: string, done: HttpDone): void {
     let conn = this.idle.pop();
-    if (!conn && this.all.length < this.size) {
-      conn = new HttpConnection(this.hostname, this.port);
-      conn.onIdle = (free) => this.release(free);
-      this.all.push(conn);
-    }
+    if (!conn && this.all.length < this.size) conn = this.add();
     if (conn) conn.request(wire, done);
     else this.waiting.push({ wire, done });
+  }
+
+  /**
+   * Opens every connection of the pool now, `concurrency` at a time, so the traffic does not
+   * start by opening them (a burst of connects while the first sends wait behind them).
+   */
+  async warm(concurrency = 64): Promise<void> {
+    const opening: Promise<void>[] = [];
+    const fresh: HttpConnection[] = [];
+    while (this.all.length < this.size) fresh.push(this.add());
+    let next = 0;
+    const worker = async () => {
+      while (next < fresh.length) await fresh[next++].connect();
+    };
+    for (let i = 0; i < Math.min(concurrency, fresh.length); i++) opening.push(worker());
+    await Promise.all(opening);
+    this.idle.push(...fresh);
+  }
+
+  private add(): HttpConnection {
+    const conn = new HttpConnection(this.hostname, this.port);
+    conn.onIdle = (free) => this.release(free);
+    this.all.push(conn);
+    return conn;
   }
 
   private release(conn: HttpConnection): void {

@@ -111,6 +111,8 @@ class Traffic implements ClientHooks {
       this.order.map((s) => s.client),
       200,
     );
+    // HTTP sends: the keep-alive connections are opened now, not by the first sends.
+    if (this.job.transport !== "ws") await this.ctx.sendPool.warm();
     return {
       reply: "ready",
       connected: this.order.length - failures.length,

@@ -148,6 +148,29 @@ test("a pool never opens more than its size and answers every request queued bey
   }
 });
 
+test("a warmed pool has every connection open before the first request, and uses only those", async () => {
+  const server = await serve((req, res) => res.end(req.url));
+  const pool = new HttpPool(server.url, 4);
+  try {
+    await pool.warm(2);
+    // The server has seen all four connections (its "connection" events may trail the client's).
+    for (let i = 0; i < 1000 && server.connections.length < 4; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.equal(server.connections.length, 4);
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => ask(pool, requestText("GET", `/w${i}`, server.host, ""))),
+    );
+    assert.deepEqual(
+      answers.map((a) => a.body),
+      Array.from({ length: 12 }, (_, i) => `/w${i}`),
+    );
+    assert.equal(server.connections.length, 4);
+  } finally {
+    pool.destroy();
+    await server.close();
+  }
+});
+
 test("a request in flight fails when the server drops the connection, and the pool goes on", async () => {
   const server = await serve((req, res) => {
     if (req.url === "/drop") req.socket.destroy();

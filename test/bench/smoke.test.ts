@@ -97,7 +97,10 @@ test("W2 and W3 run on a small scale and report per-connection memory and latenc
   const open = lines.find((l) => l.kind === "run" && l.workload === "w3");
   assert.equal(open?.metrics?.lost, 0, output);
   assert.equal(open?.metrics?.outOfOrder, 0, output);
-  assert.equal(open?.metrics?.received, open?.metrics?.accepted, output);
+  // Every confirmed send arrived; a send whose confirmation was still on its way when the window
+  // closed may have arrived too (the peer's event can overtake the sender's result).
+  const m = open!.metrics!;
+  assert.ok(m.received >= m.accepted && m.received <= m.accepted + (m.unanswered ?? 0), output);
 });
 
 test("W1 and W3 split over two load-generator processes: nothing lost, duplicated or reordered", async () => {
