@@ -2,7 +2,7 @@
  * The processes the bench starts and watches: duet (the built dist/cli.js), the Socket.IO relay,
  * redis-server, and the load generator; CPU and RSS read from /proc.
  */
-import { type ChildProcess, execFileSync, fork, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -413,13 +413,4 @@ export async function startRedis(): Promise<{ url: string; server: ServerProcess
     await sleep(50);
   }
   return { url: server.url, server };
-}
-
-/** The load generator child (compiled `entry`), with enough open files for `fdNeed` sockets. */
-export function startLoadgen(entry: string, fdNeed: number): ChildProcess {
-  const { soft } = fdLimits();
-  if (soft >= fdNeed) return fork(entry, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  // fork() cannot raise a limit; a shell can, and keeps the IPC channel (fd 3) open for node.
-  const [cmd, args] = withFdLimit(process.execPath, [entry], fdNeed);
-  return spawn(cmd, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
 }
