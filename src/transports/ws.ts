@@ -264,14 +264,22 @@ export function flushFrames(): void {
     queuedBodies[i] = "";
     queuedTails[i] = "";
   }
-  for (let i = 0; i < flushing.length; i++) {
-    const sink = flushing[i];
-    const out = sink.out as Buffer;
-    sink.out = null;
-    sink.queuedBytes = 0;
-    sink.writeOut(out);
+  try {
+    for (let i = 0; i < flushing.length; i++) {
+      const sink = flushing[i];
+      const out = sink.out as Buffer;
+      sink.out = null;
+      sink.queuedBytes = 0;
+      sink.writeOut(out);
+    }
+  } finally {
+    // Whatever happened to one connection's write, the next flush starts from nothing.
+    for (const sink of flushing) {
+      sink.out = null;
+      sink.queuedBytes = 0;
+    }
+    flushing.length = 0;
   }
-  flushing.length = 0;
 }
 
 /** The fields of a `send` frame besides the message's own. */
