@@ -54,7 +54,8 @@ export class SqliteStore implements Store {
   private readonly heads = new Map<string, number>();
   private readonly touched = new Set<string>();
   /**
-   * Conversation summaries a batch moved, keyed "user\npeer": written once per batch at its end
+   * Conversation summaries a batch moved, keyed by conversation: written once per batch at its
+   * end, both sides' rows (a message moves both to itself),
    * (the batch's last message wins) instead of twice per message.
    */
   private readonly summaries = new Map<string, [user: string, peer: string, ts: number, lastId: string]>();
@@ -217,6 +218,7 @@ export class SqliteStore implements Store {
     if (this.summaries.size === 0) return;
     for (const [user, peer, ts, lastId] of this.summaries.values()) {
       this.stmt.touchConversation.run(user, peer, ts, lastId);
+      this.stmt.touchConversation.run(peer, user, ts, lastId);
     }
     this.summaries.clear();
   }
@@ -234,24 +236,29 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Appends one event to `user`'s log. `json` builds its serialised form; it is stored and handed
-   * on with the event, so nothing downstream serialises the message again.
+   * Appends one event to `user`'s log, stored with its JSON, which is handed on with it so
+   * nothing downstream serialises it again. Message events go through appendMessage.
    */
-  private append(
-    user: string,
-    ts: number,
-    make: (seq: number) => StoredEvent,
-    json: (seq: number, event: StoredEvent) => string = (_seq, event) => JSON.stringify(event),
-    messageRid: number | bigint | null = null,
-  ): UserEvent {
+  private append(user: string, ts: number, make: (seq: number) => StoredEvent): UserEvent {
     const seq = this.head_(user) + 1;
     const event = make(seq);
-    const text = json(seq, event);
-    // A message event's body is rebuilt from the message row on replay (eventsSince).
-    this.stmt.insertEvent.run(user, seq, ts, messageRid === null ? text : "", messageRid);
+    const text = JSON.stringify(event);
+    this.stmt.insertEvent.run(user, seq, ts, text, null);
     this.heads.set(user, seq);
     this.touched.add(user);
     return { user, event, json: text };
+  }
+
+  /** append() for a message event: no closures, and the body is not stored again (one per side per send). */
+  private appendMessage(user: string, message: Message, body: string, rid: number | bigint): UserEvent {
+    const seq = this.head_(user) + 1;
+    // The same key order JSON.stringify gives, around the body serialised once by sendNow.
+    const json = `{"type":"message","seq":${seq},"message":${body}}`;
+    // The body is rebuilt from the message row on replay (eventsSince).
+    this.stmt.insertEvent.run(user, seq, message.ts, "", rid);
+    this.heads.set(user, seq);
+    this.touched.add(user);
+    return { user, event: { type: "message", seq, message }, json };
   }
 
   /** Count-based retention, inside the write transaction: only users just written to. */
@@ -311,20 +318,26 @@ export class SqliteStore implements Store {
       clientMsgId: input.clientMsgId,
     };
     const body = JSON.stringify(message);
+    const conv = conversationKey(input.from, input.to);
     const rid = this.stmt.insertMessage.run(
       message.id,
-      conversationKey(input.from, input.to),
+      conv,
       input.from,
       ts,
       input.clientMsgId,
       body,
     ).lastInsertRowid;
-    this.summaries.set(`${input.from}\n${input.to}`, [input.from, input.to, ts, message.id]);
-    this.summaries.set(`${input.to}\n${input.from}`, [input.to, input.from, ts, message.id]);
-    const make = (seq: number): StoredEvent => ({ type: "message", seq, message });
-    // The same key order JSON.stringify(make(seq)) gives, from the body serialised once above.
-    const json = (seq: number) => `{"type":"message","seq":${seq},"message":${body}}`;
-    const events = [this.append(input.from, ts, make, json, rid), this.append(input.to, ts, make, json, rid)];
+    const summary = this.summaries.get(conv);
+    if (summary === undefined) {
+      this.summaries.set(conv, [input.from, input.to, ts, message.id]);
+    } else {
+      summary[2] = ts;
+      summary[3] = message.id;
+    }
+    const events = [
+      this.appendMessage(input.from, message, body, rid),
+      this.appendMessage(input.to, message, body, rid),
+    ];
     return { message, duplicate: false, events, json: body };
   }
 
