@@ -54,9 +54,9 @@ export class SqliteStore implements Store {
   private readonly heads = new Map<string, number>();
   private readonly touched = new Set<string>();
   /**
-   * Conversation summaries a batch moved, keyed by conversation: written once per batch at its
-   * end, both sides' rows (a message moves both to itself),
-   * (the batch's last message wins) instead of twice per message.
+   * Conversation summaries a batch moved, keyed by conversation, the batch's last message
+   * winning: written once per batch at its end instead of twice per message. A message moves
+   * both sides' rows to itself, so one entry writes both.
    */
   private readonly summaries = new Map<string, [user: string, peer: string, ts: number, lastId: string]>();
   /** The four shapes of a history query (before/after each present or not), prepared once. */
