@@ -65,13 +65,17 @@ export class Chat {
     });
   }
 
-  /** `work`, timed: one promise more per store call, not an async function's two. */
-  private timed<T>(op: string, work: Promise<T>): Promise<T> {
+  /**
+   * `work`, timed: one promise more per store call, not an async function's two. `onValue` runs
+   * on success before the value is handed on (a send publishes its events there).
+   */
+  private timed<T>(op: string, work: Promise<T>, onValue?: (value: T) => void): Promise<T> {
     const start = performance.now();
     const observe = () => this.observer.storeLatency(op, (performance.now() - start) / 1000);
     return work.then(
       (value) => {
         observe();
+        onValue?.(value);
         return value;
       },
       (err: unknown) => {
@@ -104,23 +108,9 @@ export class Chat {
     return this.store_(input);
   }
 
-  /**
-   * One promise per send beyond the store's own: the store's answer is timed, published and
-   * handed back as it is (a SendResult is a Sent), with no async function's promises around it.
-   */
+  /** The store's answer is timed, published and handed back as it is (a SendResult is a Sent). */
   private store_(input: SendInput): Promise<Sent> {
-    const start = performance.now();
-    return this.store.send(input).then(
-      (result) => {
-        this.observer.storeLatency("send", (performance.now() - start) / 1000);
-        this.stored(input, result);
-        return result;
-      },
-      (err: unknown) => {
-        this.observer.storeLatency("send", (performance.now() - start) / 1000);
-        throw err;
-      },
-    );
+    return this.timed("send", this.store.send(input), (result) => this.stored(input, result));
   }
 
   private stored(input: SendInput, result: SendResult): void {
