@@ -366,7 +366,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     );
     return;
   }
-  const apiKey = "jitter-bench-key";
+  const apiKey = "jitter-bench-key-0123456789abcdef";
   const { config } = loadConfig([], {
     DUET_PORT: "0",
     DUET_HOST: "127.0.0.1",

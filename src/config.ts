@@ -32,7 +32,7 @@ export const OPTIONS = {
     env: "DUET_STORE",
     kind: "string",
     default: "sqlite:./data/duet.db",
-    help: "sqlite:<path> | redis://host:port | redis-cluster://h1:p,h2:p",
+    help: "sqlite:<path> | redis://host:port | redis-cluster://h1:p,h2:p (dev mode: sqlite:./data/duet-dev.db)",
   },
   workers: {
     flag: "workers",
@@ -46,7 +46,7 @@ export const OPTIONS = {
     env: "DUET_JWT_SECRET",
     kind: "string",
     default: undefined,
-    help: "HS256 secret shared with the app backend",
+    help: "HS256 secret shared with the app backend, at least 32 bytes (openssl rand -hex 32)",
   },
   jwtPublicKey: {
     flag: "jwt-public-key",
@@ -60,7 +60,7 @@ export const OPTIONS = {
     env: "DUET_API_KEY",
     kind: "string",
     default: undefined,
-    help: "bearer key of the server API (/v1/admin/*); unset disables it",
+    help: "bearer key of the server API (/v1/admin/*), at least 24 bytes; unset disables it",
   },
   maxTextLength: {
     flag: "max-text-length",
@@ -211,10 +211,24 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): { config: Co
     if (fromFlag !== undefined) value = parseValue(def, fromFlag, `--${def.flag}`);
     out[key] = value;
   }
+  // Dev mode keeps its own file, so `npm start` and a production run in the same folder never
+  // share chats (dev tokens are minted for anyone who asks).
+  const storeGiven = values[OPTIONS.store.flag] !== undefined || (env[OPTIONS.store.env] ?? "") !== "";
+  if (out.dev === true && !storeGiven) out.store = DEV_STORE;
   const config = out as Config;
   validate(config);
   return { config, help: values.help === true };
 }
+
+/** Where dev mode keeps its data unless --store says otherwise. */
+export const DEV_STORE = "sqlite:./data/duet-dev.db";
+
+/**
+ * Shortest secrets accepted outside dev mode, in bytes: an HS256 key shorter than its 32-byte
+ * hash can be brute-forced from one captured token; the API key mints tokens for anyone.
+ */
+export const MIN_JWT_SECRET_BYTES = 32;
+export const MIN_API_KEY_BYTES = 24;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -236,8 +250,25 @@ function validate(config: Config): void {
     throw new ConfigError("--sqlite-sync must be normal or full");
   if (!LOG_LEVELS.includes(config.logLevel))
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
+  if (!config.dev) checkSecrets(config);
   if (!/^(sqlite:|redis:\/\/|rediss:\/\/|redis-cluster:\/\/)/.test(config.store)) {
     throw new ConfigError("--store must start with sqlite:, redis:// or redis-cluster://");
+  }
+}
+
+/** Outside dev mode, a guessable secret is refused before anything starts. */
+function checkSecrets(config: Config): void {
+  const short = (value: string | undefined, min: number) =>
+    value !== undefined && Buffer.byteLength(value, "utf8") < min;
+  if (short(config.jwtSecret, MIN_JWT_SECRET_BYTES)) {
+    throw new ConfigError(
+      `DUET_JWT_SECRET (--jwt-secret) is ${Buffer.byteLength(config.jwtSecret ?? "")} bytes; use at least ${MIN_JWT_SECRET_BYTES} (openssl rand -hex 32), or run with --dev`,
+    );
+  }
+  if (short(config.apiKey, MIN_API_KEY_BYTES)) {
+    throw new ConfigError(
+      `DUET_API_KEY (--api-key) is ${Buffer.byteLength(config.apiKey ?? "")} bytes; use at least ${MIN_API_KEY_BYTES} (openssl rand -hex 32), or run with --dev`,
+    );
   }
 }
 

@@ -1,9 +1,13 @@
 /** The `duet` command (SPEC section 8): --help, flags and environment variables, bad values. */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { ConfigError, loadConfig, OPTIONS } from "../../src/config.js";
-import { api, spawnDuet, tempDbUrl, tokenFor } from "../helpers/duet.js";
+import { api, listeningUrl, spawnDuet, tempDbUrl, tokenFor } from "../helpers/duet.js";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -41,6 +45,12 @@ function runDuet(
 
 type Key = keyof typeof OPTIONS;
 
+// Secrets long enough for production (32 and 24 bytes at least).
+const S1 = "a".repeat(32);
+const S2 = "b".repeat(64);
+const K1 = "c".repeat(24);
+const K2 = "d".repeat(40);
+
 /**
  * Two valid values per option (as they would be typed), and what each parses to. Typed by the
  * option names, so a new option in src/config.ts fails to compile here until it is covered.
@@ -51,9 +61,9 @@ const SAMPLES: Record<Key, [string, unknown, string, unknown]> = {
   dev: ["1", true, "false", false],
   store: ["sqlite:/tmp/a.db", "sqlite:/tmp/a.db", "redis://127.0.0.1:6379", "redis://127.0.0.1:6379"],
   workers: ["2", 2, "4", 4],
-  jwtSecret: ["s1", "s1", "s2", "s2"],
+  jwtSecret: [S1, S1, S2, S2],
   jwtPublicKey: ["@/tmp/k1.pem", "@/tmp/k1.pem", "@/tmp/k2.pem", "@/tmp/k2.pem"],
-  apiKey: ["k1", "k1", "k2", "k2"],
+  apiKey: [K1, K1, K2, K2],
   maxTextLength: ["100", 100, "200", 200],
   bodyLimit: ["2048", 2048, "4096", 4096],
   sendRate: ["5", 5, "6", 6],
@@ -107,6 +117,28 @@ describe("configuration (loadConfig)", () => {
     assert.equal(loadConfig([], { DUET_PORT: "" }).config.port, 8080);
   });
 
+  it("accepts short secrets in dev mode, and secrets of exactly the minimum outside it", () => {
+    const dev = loadConfig(["--dev"], { DUET_JWT_SECRET: "x", DUET_API_KEY: "y" }).config;
+    assert.equal(dev.jwtSecret, "x");
+    assert.equal(dev.apiKey, "y");
+    const prod = loadConfig([], { DUET_JWT_SECRET: "s".repeat(32), DUET_API_KEY: "k".repeat(24) }).config;
+    assert.equal(prod.jwtSecret?.length, 32);
+    assert.equal(prod.apiKey?.length, 24);
+    // Multi-byte characters count by their UTF-8 bytes: 16 × "é" is 32 bytes.
+    assert.equal(loadConfig([], { DUET_JWT_SECRET: "é".repeat(16) }).config.jwtSecret, "é".repeat(16));
+  });
+
+  it("keeps dev mode's data in its own file unless --store is given", () => {
+    assert.equal(loadConfig([], {}).config.store, "sqlite:./data/duet.db");
+    assert.equal(loadConfig(["--dev"], {}).config.store, "sqlite:./data/duet-dev.db");
+    assert.equal(loadConfig([], { DUET_DEV: "1" }).config.store, "sqlite:./data/duet-dev.db");
+    assert.equal(loadConfig(["--dev", "--store", "sqlite:/tmp/x.db"], {}).config.store, "sqlite:/tmp/x.db");
+    assert.equal(
+      loadConfig(["--dev"], { DUET_STORE: "redis://127.0.0.1:1" }).config.store,
+      "redis://127.0.0.1:1",
+    );
+  });
+
   it("refuses bad values with a ConfigError naming the option", () => {
     const bad: [string[], Record<string, string>, RegExp][] = [
       [["--port", "abc"], {}, /--port/],
@@ -128,6 +160,12 @@ describe("configuration (loadConfig)", () => {
       [["--bogus"], {}, /bogus/],
       [["--port"], {}, /port/],
       [["stray"], {}, /stray/],
+      // Outside dev mode, guessable secrets are refused (counted in bytes, not characters).
+      [[], { DUET_JWT_SECRET: "change-me" }, /DUET_JWT_SECRET.*9 bytes.*at least 32/],
+      [["--jwt-secret", "a".repeat(31)], {}, /DUET_JWT_SECRET.*31 bytes/],
+      [[], { DUET_JWT_SECRET: "é".repeat(15) }, /30 bytes/],
+      [[], { DUET_JWT_SECRET: S1, DUET_API_KEY: "change-me-too" }, /DUET_API_KEY.*13 bytes.*at least 24/],
+      [["--api-key", "k".repeat(23)], { DUET_JWT_SECRET: S1 }, /DUET_API_KEY.*23 bytes/],
     ];
     for (const [argv, env, message] of bad) {
       assert.throws(
@@ -162,6 +200,8 @@ describe("the duet command", () => {
       [["--log-level", "loud"], {}, /--log-level/],
       // No way to verify tokens is a configuration error too.
       [[], {}, /DUET_JWT_SECRET/],
+      [[], { DUET_JWT_SECRET: "change-me" }, /DUET_JWT_SECRET.*at least 32.*openssl rand -hex 32/],
+      [[], { DUET_JWT_SECRET: S1, DUET_API_KEY: "change-me-too" }, /DUET_API_KEY.*at least 24/],
     ];
     const results = await Promise.all(cases.map(([args, env]) => runDuet(args, env)));
     results.forEach(({ code, stdout, stderr }, i) => {
@@ -176,10 +216,39 @@ describe("the duet command", () => {
     });
   });
 
+  it("in dev mode keeps its data in ./data/duet-dev.db, not the production file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "duet-dev-"));
+    const entry =
+      process.env.DUET_SPAWN_DIST === "1"
+        ? [fileURLToPath(new URL("dist/cli.js", ROOT))]
+        : ["--import", import.meta.resolve("tsx"), fileURLToPath(new URL("src/cli.ts", ROOT))];
+    const proc = spawn(process.execPath, [...entry, "--dev", "--port", "0"], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? "", DUET_LOG_LEVEL: "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise<number | string>((resolve) => {
+      proc.on("exit", (code, signal) => resolve(code ?? signal ?? -1));
+    });
+    const logs: string[] = [];
+    proc.stderr.on("data", (d: Buffer) => logs.push(d.toString()));
+    const url = await listeningUrl(proc, logs, exited);
+    const res = await fetch(`${url}/v1/dev/token`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user: "alice" }),
+    });
+    assert.equal(res.status, 201);
+    proc.kill("SIGTERM");
+    assert.equal(await exited, 0, logs.join("\n"));
+    assert.ok(existsSync(join(dir, "data", "duet-dev.db")), "no ./data/duet-dev.db");
+    assert.ok(!existsSync(join(dir, "data", "duet.db")), "dev mode wrote the production file");
+  });
+
   it("refuses --workers 2 on SQLite with a clear error", async () => {
     const { code, stderr } = await runDuet(["--workers", "2"], {
       DUET_STORE: tempDbUrl(),
-      DUET_JWT_SECRET: "s",
+      DUET_JWT_SECRET: S1,
     });
     assert.equal(code, 2);
     const lines = stderr.split("\n").filter((l) => l !== "");

@@ -10,7 +10,7 @@ import { createLogger } from "../../src/log.js";
 import { type RunningServer, startServer } from "../../src/server.js";
 
 export const SECRET = "test-secret-0123456789abcdef0123456789";
-export const API_KEY = "test-api-key";
+export const API_KEY = "test-api-key-0123456789abcdef";
 const ROOT = new URL("../../", import.meta.url);
 
 export function tempDbUrl(): string {

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { api, spawnDuet, startDuet, type TestServer, tempDbUrl, tokenFor } from "../helpers/duet.js";
+import { API_KEY, api, spawnDuet, startDuet, type TestServer, tempDbUrl, tokenFor } from "../helpers/duet.js";
 import { client, expectError, names, openStream, waitFor } from "./util.js";
 
 /** The value of one sample of the Prometheus text `text` (undefined when absent). */
@@ -125,7 +125,7 @@ describe("send rate limit", () => {
     const [a, b, c] = names("alice", "bob", "carol");
     const alice = await client(base, a);
     const carol = await client(base, c);
-    const statsBefore = (await api(base, "test-api-key", "GET", "/v1/admin/stats")).body.messages as number;
+    const statsBefore = (await api(base, API_KEY, "GET", "/v1/admin/stats")).body.messages as number;
     const started = Date.now();
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) => alice.call("POST", "/v1/messages", { to: b, text: `m${i}` })),
@@ -144,7 +144,7 @@ describe("send rate limit", () => {
       assert.match(retry ?? "", /^[1-9]\d*$/);
     }
     // Refused sends stored nothing.
-    const statsAfter = (await api(base, "test-api-key", "GET", "/v1/admin/stats")).body.messages as number;
+    const statsAfter = (await api(base, API_KEY, "GET", "/v1/admin/stats")).body.messages as number;
     assert.equal(statsAfter - statsBefore, ok.length);
 
     // Carol has her own bucket.
@@ -160,7 +160,7 @@ describe("send rate limit", () => {
   it("does not limit system messages from the server API", async () => {
     const [b] = names("bob");
     for (let i = 0; i < 8; i++) {
-      const r = await api(base, "test-api-key", "POST", "/v1/admin/messages", { to: b, text: `s${i}` });
+      const r = await api(base, API_KEY, "POST", "/v1/admin/messages", { to: b, text: `s${i}` });
       assert.equal(r.status, 201);
     }
   });
@@ -186,8 +186,8 @@ describe("logs", () => {
       await api(duet.url, token, "POST", "/v1/messages", { to: b, text: `${marker}${"x".repeat(5000)}` });
       await api(duet.url, token, "POST", "/v1/messages", `{"to":"${b}","text":"${marker}`);
       await api(duet.url, `${token}broken`, "POST", "/v1/messages", { to: b, text: marker });
-      await api(duet.url, "test-api-key", "POST", "/v1/admin/messages", { to: b, text: marker });
-      const minted = await api(duet.url, "test-api-key", "POST", "/v1/admin/tokens", { user: a });
+      await api(duet.url, API_KEY, "POST", "/v1/admin/messages", { to: b, text: marker });
+      const minted = await api(duet.url, API_KEY, "POST", "/v1/admin/tokens", { user: a });
       assert.equal(minted.status, 201);
       await api(duet.url, bobToken, "GET", `/v1/conversations/${a}/unread`);
       await stream.body?.cancel();
@@ -197,7 +197,7 @@ describe("logs", () => {
     const all = duet.logs.join("\n");
     assert.ok(!all.includes(marker), "a message text reached the logs");
     assert.doesNotMatch(all, /eyJ[\w-]+\.eyJ[\w-]+/, "a token reached the logs");
-    assert.ok(!all.includes("test-api-key"), "the API key reached the logs");
+    assert.ok(!all.includes(API_KEY), "the API key reached the logs");
 
     const lines = duet.logs.flatMap((chunk) => chunk.split("\n")).filter((l) => l.trim() !== "");
     const entries = lines.map((line) => JSON.parse(line) as { msg?: string; url?: string; level?: number });

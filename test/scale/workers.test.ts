@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { connect, type WsClient } from "../helpers/clients.js";
-import { type ChildDuet, spawnDuet, tempDbUrl, tokenFor } from "../helpers/duet.js";
+import { type ChildDuet, SECRET, spawnDuet, tempDbUrl, tokenFor } from "../helpers/duet.js";
 import { freePort } from "../helpers/free-port.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 import { eventually, exactlyOnce, historyIds, ownerOf, postMessage, SCALE_ENV, userName } from "./scale.js";
@@ -111,7 +111,7 @@ describe("--workers 2", () => {
         ...process.env,
         DUET_WORKERS: "2",
         DUET_STORE: tempDbUrl(),
-        DUET_JWT_SECRET: "s",
+        DUET_JWT_SECRET: SECRET,
         DUET_PORT: "0",
       },
       stdio: ["ignore", "pipe", "pipe"],
