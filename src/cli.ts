@@ -74,6 +74,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`duet: ${(err as Error).message}\n`);
+  // A store error's detail ("Cannot reach Redis: connect ECONNREFUSED …") is what an operator needs here.
+  const { detail, message } = err as { detail?: string; message?: string };
+  process.stderr.write(`duet: ${detail ?? message ?? String(err)}\n`);
   process.exit(1);
 });

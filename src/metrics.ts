@@ -192,6 +192,18 @@ export class Metrics implements ChatObserver {
     this.deliveryLatency.add(this.deliveryLatency.unlabelled, seconds);
   }
 
+  /** `duet_store_available`: 1 while the store answers, 0 during an outage. */
+  watchStore(health: { readonly available: boolean }): void {
+    new client.Gauge({
+      name: "duet_store_available",
+      help: "1 while the store answers, 0 during an outage",
+      registers: [this.registry],
+      collect() {
+        this.set(health.available ? 1 : 0);
+      },
+    });
+  }
+
   error(code: string): void {
     this.errors.inc({ code });
   }

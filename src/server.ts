@@ -18,6 +18,8 @@ import { type RouteContext, Router } from "./http/router.js";
 import { userRoutes } from "./http/user-routes.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
+import { RejectionLog } from "./ops/rejection-log.js";
+import { StoreHealth } from "./ops/store-health.js";
 import { openBackend } from "./stores/open-store.js";
 import { parseCursor, type StreamRequest } from "./transports/cursor.js";
 import { serveStream } from "./transports/http-stream.js";
@@ -62,6 +64,18 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     heartbeatMs: { ws: config.wsPingMs, sse: config.streamPingMs, stream: config.streamPingMs, poll: 250 },
   });
   const metrics = new Metrics(hub);
+  const health = new StoreHealth(backend.store, log);
+  metrics.watchStore(health);
+  const rejections = new RejectionLog(log);
+  /** Every error answered, on any transport: counted by code, and told to the operator in summary. */
+  const reportError = (error: DuetError) => {
+    metrics.error(error.code);
+    if (error.code === "store_unavailable") health.refused(error);
+    else rejections.note(error.code, error.status);
+  };
+  // Access log at debug level: method, route template, status, duration; never a query (it may
+  // hold a token) and never a body.
+  const accessLog = log.isLevelEnabled("debug");
   const chat = new Chat(
     backend.store,
     hub,
@@ -75,6 +89,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     bufferLimit: config.bufferLimit,
     frameRate: Math.max(50, config.sendRate * 2),
     frameBurst: Math.max(100, config.sendBurst * 2),
+    onError: reportError,
   });
   let shuttingDown = false;
 
@@ -138,12 +153,17 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const fail = (res: ServerResponse, err: unknown) => {
     const error = toDuetError(err);
     if (error.code === "internal") log.error({ msg: "request failed", err });
-    metrics.error(error.code);
+    reportError(error);
     sendError(res, error);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
+    let route: string | undefined;
+    if (accessLog) {
+      const started = performance.now();
+      res.once("close", () => logAccess(req.method, route, res.statusCode, started));
+    }
     try {
       if (req.method === "OPTIONS") {
         res.writeHead(204);
@@ -153,14 +173,30 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       const url = new URL(req.url ?? "/", "http://duet.invalid");
       const match = router.match(req.method ?? "GET", url.pathname);
       if (!match) throw new DuetError("not_found");
+      route = match.route;
       await match.handler({ req, res, url, params: match.params });
     } catch (err) {
       fail(res, err);
     }
   };
 
+  const logAccess = (
+    method: string | undefined,
+    route: string | undefined,
+    status: number,
+    started: number,
+  ) => {
+    const ms = Math.round((performance.now() - started) * 10) / 10;
+    log.debug({ msg: "request", method, route: route ?? null, status, ms });
+  };
+
   const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
+    if (accessLog) {
+      const started = performance.now();
+      const route = req.url?.split("?")[0] === "/v1/ws" ? "/v1/ws" : undefined;
+      socket.once("close", () => logAccess(req.method, route, upgradeStatus.get(socket) ?? 101, started));
+    }
     try {
       const url = new URL(req.url ?? "/", "http://duet.invalid");
       if (url.pathname !== "/v1/ws") throw new DuetError("not_found");
@@ -177,7 +213,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
   /** An error answer written straight to a socket (no ServerResponse: upgrades, unparsable requests). */
   const rawError = (socket: Duplex, error: DuetError) => {
-    metrics.error(error.code);
+    reportError(error);
+    if (accessLog) upgradeStatus.set(socket, error.status);
     const body = JSON.stringify({ error: error.toJSON() });
     const retry = error.retryAfter === undefined ? "" : `Retry-After: ${error.retryAfter}\r\n`;
     socket.end(
@@ -198,6 +235,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     else rawError(socket, new DuetError("invalid_input", "The request is not valid HTTP."));
   });
 
+  /** The status a refused upgrade (or unparsable request) was answered with, for the access log. */
+  const upgradeStatus = new WeakMap<Duplex, number>();
+
   const maintenance = setInterval(() => backend.maintain(), 60_000);
   maintenance.unref();
 
@@ -216,6 +256,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     if (shuttingDown) return;
     shuttingDown = true;
     clearInterval(maintenance);
+    health.close();
     http.close();
     // Long-polls are answered, streams ended, WebSockets closed with 1012.
     for (const listener of hub.all()) {
@@ -235,6 +276,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     http.closeAllConnections();
     hub.close();
     chat.close();
+    rejections.close();
     await backend.close();
   };
 

@@ -84,4 +84,18 @@ describe("the error registry", () => {
     const same = new DuetError("blocked");
     assert.equal(toDuetError(same), same);
   });
+
+  it("keeps a store failure's detail for the log and gives the client duet's own words", () => {
+    const detail = "Redis: Stream isn't writeable and enableOfflineQueue options is false";
+    const err = new DuetError("store_unavailable", detail, 1);
+    assert.equal(err.detail, detail);
+    assert.equal(err.message, ERRORS.store_unavailable.message);
+    assert.equal(
+      JSON.stringify(err),
+      JSON.stringify({ code: "store_unavailable", message: ERRORS.store_unavailable.message }),
+    );
+    assert.equal(err.retryAfter, 1);
+    // Errors meant for the client keep the message they are given, and have no detail.
+    assert.equal(new DuetError("invalid_input", "`to` is required.").detail, undefined);
+  });
 });

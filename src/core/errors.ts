@@ -32,15 +32,26 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
+/**
+ * Codes whose detail speaks of the machinery ("Redis: Stream isn't writeable and
+ * enableOfflineQueue options is false"): the detail is for the operator's log (`detail`), the
+ * client always gets the registry's message.
+ */
+const DETAIL_FOR_LOG_ONLY: ReadonlySet<ErrorCode> = new Set(["store_unavailable", "internal"]);
+
 /** The one error type the core, stores and transports throw for anything a client should see. */
 export class DuetError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   /** Seconds, for 429/503. */
   readonly retryAfter?: number;
+  /** What went wrong underneath, for the log only (store_unavailable, internal). */
+  readonly detail?: string;
 
   constructor(code: ErrorCode, message?: string, retryAfter?: number) {
-    super(message ?? ERRORS[code].message);
+    const logOnly = message !== undefined && DETAIL_FOR_LOG_ONLY.has(code);
+    super(logOnly ? ERRORS[code].message : (message ?? ERRORS[code].message));
+    if (logOnly) this.detail = message;
     this.name = "DuetError";
     this.code = code;
     this.status = ERRORS[code].status;

@@ -12,6 +12,8 @@ export type Handler = (ctx: RouteContext) => Promise<void> | void;
 
 interface Route {
   method: string;
+  /** The template, as registered (`/v1/conversations/:peer/messages`): what the access log shows. */
+  path: string;
   segments: string[];
   handler: Handler;
 }
@@ -21,11 +23,14 @@ export class Router {
   private readonly routes: Route[] = [];
 
   on(method: string, path: string, handler: Handler): this {
-    this.routes.push({ method, segments: path.split("/").filter(Boolean), handler });
+    this.routes.push({ method, path, segments: path.split("/").filter(Boolean), handler });
     return this;
   }
 
-  match(method: string, pathname: string): { handler: Handler; params: Record<string, string> } | null {
+  match(
+    method: string,
+    pathname: string,
+  ): { handler: Handler; params: Record<string, string>; route: string } | null {
     const parts = pathname.split("/").filter(Boolean);
     let pathMatched = false;
     for (const route of this.routes) {
@@ -33,7 +38,7 @@ export class Router {
       if (!params) continue;
       pathMatched = true;
       if (route.method === method || (method === "HEAD" && route.method === "GET"))
-        return { handler: route.handler, params };
+        return { handler: route.handler, params, route: route.path };
     }
     if (pathMatched) throw new DuetError("method_not_allowed");
     return null;

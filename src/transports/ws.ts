@@ -16,6 +16,8 @@ export interface WsOptions {
   /** Frames a connection may send per second (sustained) before it is closed with 1008. */
   frameRate: number;
   frameBurst: number;
+  /** Told of every error a connection is answered or closed with (metrics, the operator's log). */
+  onError?: (error: DuetError) => void;
 }
 
 /**
@@ -115,6 +117,7 @@ class WsSink implements Sink, Bucket {
   frame(data: RawData, isBinary: boolean): void {
     const { frameRate, frameBurst } = this.transport.options;
     if (takeToken(this, frameRate, frameBurst, Date.now()) > 0) {
+      this.transport.options.onError?.(new DuetError("rate_limited"));
       this.ws.close(1008, "rate_limited");
       return;
     }
@@ -164,7 +167,9 @@ class WsSink implements Sink, Bucket {
   }
 
   sendError(ref: string | undefined, err: unknown): void {
-    const error = toDuetError(err).toJSON();
+    const duetError = toDuetError(err);
+    this.transport.options.onError?.(duetError);
+    const error = duetError.toJSON();
     this.send(JSON.stringify(ref === undefined ? { op: "error", error } : { op: "error", ref, error }));
   }
 

@@ -104,8 +104,9 @@ export function createClient(url: string, options: ConnectOptions): RedisClient 
       retryStrategy: reconnectDelay,
     });
   }
-  // Without a listener ioredis prints every connection error; callers observe failures through
-  // rejected commands and `status` instead.
+  // Without a listener ioredis prints every connection error, one per reconnection attempt.
+  // Callers see failures as rejected commands (store_unavailable), and the server's StoreHealth
+  // (src/ops/store-health.ts) logs an outage once when it begins and once when it ends.
   client.on("error", () => {});
   return client;
 }
