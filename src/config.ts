@@ -154,6 +154,13 @@ export const OPTIONS = {
     default: "normal",
     help: "normal (survives a process crash) | full (also an OS crash)",
   },
+  pairs: {
+    flag: "pairs",
+    env: "DUET_PAIRS",
+    kind: "string",
+    default: "open",
+    help: "open (anyone may message anyone) | matched (only pairs the server API matched)",
+  },
   logLevel: {
     flag: "log-level",
     env: "DUET_LOG_LEVEL",
@@ -248,6 +255,8 @@ function validate(config: Config): void {
     throw new ConfigError("retention must be at least 1");
   if (config.sqliteSync !== "normal" && config.sqliteSync !== "full")
     throw new ConfigError("--sqlite-sync must be normal or full");
+  if (config.pairs !== "open" && config.pairs !== "matched")
+    throw new ConfigError("--pairs must be open or matched");
   if (!LOG_LEVELS.includes(config.logLevel))
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
   if (!config.dev) checkSecrets(config);

@@ -13,6 +13,7 @@ import { adminRoutes, mintFromBody } from "./http/admin-routes.js";
 import { authenticate } from "./http/auth.js";
 import { readJson } from "./http/body.js";
 import { serveDemo } from "./http/demo.js";
+import { pairRoutes } from "./http/pair-routes.js";
 import { sendError, sendJson } from "./http/respond.js";
 import { type RouteContext, Router } from "./http/router.js";
 import { userRoutes } from "./http/user-routes.js";
@@ -58,6 +59,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const backend = await openBackend(config.store, {
     retention: { maxEvents: config.retentionEvents, maxAgeMs: config.retentionDays * 86_400_000 },
     sqliteSync: config.sqliteSync === "full" ? "full" : "normal",
+    pairs: config.pairs === "matched" ? "matched" : "open",
   });
   const hub = new Hub(backend.broker, backend.presence, {
     maxConnectionsPerUser: config.maxConnectionsPerUser,
@@ -80,7 +82,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     backend.store,
     hub,
     backend.presence,
-    { sendRate: config.sendRate, sendBurst: config.sendBurst },
+    {
+      sendRate: config.sendRate,
+      sendBurst: config.sendBurst,
+      pairs: config.pairs === "matched" ? "matched" : "open",
+    },
     metrics,
   );
   const ws = new WsTransport(chat, {
@@ -104,6 +110,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     bodyLimit: config.bodyLimit,
     stats: backend.stats,
   });
+
+  pairRoutes(router, { chat, user, apiKey: config.apiKey, bodyLimit: config.bodyLimit });
 
   router.on("GET", "/healthz", ({ res }) => sendJson(res, 200, { ok: true }));
   router.on("GET", "/readyz", async ({ res }) => {

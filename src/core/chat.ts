@@ -1,6 +1,8 @@
 import type { SendResult, Store, UserEvent } from "../stores/store.js";
 import { DuetError } from "./errors.js";
 import type { Hub } from "./hub.js";
+import { PairService } from "./pair-service.js";
+import type { PairsMode } from "./pairs.js";
 import type { PresenceRegistry } from "./presence.js";
 import { RateLimiter } from "./rate-limit.js";
 import type { ConversationSummary, Message, PresenceInfo, SendInput } from "./types.js";
@@ -8,6 +10,8 @@ import type { ConversationSummary, Message, PresenceInfo, SendInput } from "./ty
 export interface ChatOptions {
   sendRate: number;
   sendBurst: number;
+  /** SPEC 11 (default open); the store's send applies the same mode. */
+  pairs?: PairsMode;
 }
 
 /** What the chat service reports; the server wires it to Prometheus. */
@@ -34,6 +38,7 @@ export class Chat {
   readonly store: Store;
   readonly hub: Hub;
   readonly presence: PresenceRegistry;
+  readonly pairs: PairService;
   private readonly sendLimiter: RateLimiter;
   private readonly typingLimiter = new RateLimiter(5, 10);
   private readonly observer: ChatObserver;
@@ -51,6 +56,7 @@ export class Chat {
     this.presence = presence;
     this.observer = observer;
     this.sendLimiter = new RateLimiter(options.sendRate, options.sendBurst);
+    this.pairs = new PairService(store.pairs, options.pairs ?? "open", (events) => this.publish(events));
     this.pruneTimer = setInterval(() => {
       this.sendLimiter.prune();
       this.typingLimiter.prune();
@@ -126,13 +132,16 @@ export class Chat {
     }
   }
 
+  /** Receipts stop at a block (either way) and between unmatched users (SPEC 11). */
   async markRead(reader: string, peer: string, upTo: string): Promise<{ upTo: string | null }> {
+    await this.pairs.check(reader, peer);
     const result = await this.timed("mark_read", this.store.markRead(reader, peer, upTo));
     this.publish(result.events);
     return { upTo: result.upTo };
   }
 
   async readUnread(reader: string, peer: string, limit: number, markRead: boolean): Promise<Message[]> {
+    if (markRead) await this.pairs.check(reader, peer);
     const result = await this.timed("read_unread", this.store.readUnread(reader, peer, limit, markRead));
     this.publish(result.events);
     return result.messages;
@@ -144,11 +153,7 @@ export class Chat {
     const wait = this.typingLimiter.take(from);
     if (wait > 0) throw new DuetError("rate_limited", undefined, wait);
     // A block cuts both ways for typing: neither side sees the other type.
-    const [blocked, blocking] = await Promise.all([
-      this.store.isBlocked(to, from),
-      this.store.isBlocked(from, to),
-    ]);
-    if (blocked || blocking) throw new DuetError("blocked");
+    await this.pairs.check(from, to);
     this.hub.publish(to, { kind: "event", seq: null, json: JSON.stringify({ type: "typing", from }) });
   }
 
@@ -173,11 +178,14 @@ export class Chat {
     return this.store.unblock(user, other);
   }
 
-  /** Presence as `viewer` may see it: whoever blocked the viewer always looks offline. */
+  /**
+   * Presence as `viewer` may see it: whoever blocked the viewer always looks offline; asking for
+   * a user the viewer is not matched with (as the pairs mode says) is not_matched.
+   */
   async presenceFor(viewer: string, users: string[]): Promise<Record<string, PresenceInfo>> {
     const [info, blockedBy] = await Promise.all([
       this.presence.query(users),
-      Promise.all(users.map((u) => (u === viewer ? false : this.store.isBlocked(u, viewer)))),
+      Promise.all(users.map((u) => (u === viewer ? false : this.pairs.blockedForPresence(viewer, u)))),
     ]);
     users.forEach((u, i) => {
       if (blockedBy[i]) info[u] = { online: false };

@@ -14,6 +14,8 @@ export const ERRORS = {
   token_expired: { status: 401, message: "The token has expired." },
   forbidden: { status: 403, message: "You are not allowed to do that." },
   blocked: { status: 403, message: "The recipient does not accept messages from you." },
+  not_matched: { status: 403, message: "You are not matched with this user." },
+  user_banned: { status: 401, message: "This user is banned.", close: 4004 },
   not_found: { status: 404, message: "No such resource." },
   method_not_allowed: { status: 405, message: "Method not allowed on this resource." },
   request_timeout: { status: 408, message: "The request was not completed in time." },

@@ -70,7 +70,17 @@ export interface HelloEvent {
   seq: number;
 }
 
-export type StoredEvent = MessageEvent | ReadEvent;
+/** SPEC section 11: the app backend matched or unmatched the user with `peer`. */
+export interface PairEvent {
+  type: "pair";
+  seq: number;
+  peer: string;
+  state: "matched" | "unmatched";
+  /** On an unmatch: true when the conversation was erased, false when it was kept (`?history=keep`). */
+  historyDeleted?: boolean;
+}
+
+export type StoredEvent = MessageEvent | ReadEvent | PairEvent;
 export type DuetEvent = StoredEvent | TypingEvent | ResetEvent | HelloEvent;
 
 export interface ConversationSummary {

@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { type Broker, LocalBroker } from "../core/broker.js";
+import type { PairsMode } from "../core/pairs.js";
 import { LocalPresence, type PresenceRegistry } from "../core/presence.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
 import type { RetentionPolicy, Store } from "./store.js";
@@ -19,6 +20,7 @@ export interface Backend {
 export interface BackendOptions {
   retention: RetentionPolicy;
   sqliteSync: "normal" | "full";
+  pairs?: PairsMode;
 }
 
 /** Opens the store named by DUET_STORE (`sqlite:<path>`, `redis://…`, `redis-cluster://…`). */
@@ -28,6 +30,7 @@ export async function openBackend(url: string, options: BackendOptions): Promise
       path: url.slice("sqlite:".length) || "./data/duet.db",
       retention: options.retention,
       synchronous: options.sqliteSync,
+      pairs: options.pairs,
     });
     const presence = new LocalPresence();
     return {
@@ -46,7 +49,7 @@ export async function openBackend(url: string, options: BackendOptions): Promise
   const { newNodeId, openRedisBroker, openRedisPresence, openRedisStore } = await import("./redis/index.js");
   const nodeId = newNodeId();
   // The store publishes each send's events itself, as this process's broker (see RedisStoreOptions.nodeId).
-  const store = await openRedisStore(url, { retention: options.retention, nodeId });
+  const store = await openRedisStore(url, { retention: options.retention, nodeId, pairs: options.pairs });
   const [broker, presence] = await Promise.all([
     openRedisBroker(url, { nodeId }),
     openRedisPresence(url, { nodeId }),

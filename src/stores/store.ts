@@ -1,3 +1,4 @@
+import type { PairStore, PairsMode } from "../core/pairs.js";
 import type { ConversationSummary, Message, SendInput, StoredEvent } from "../core/types.js";
 
 /** A stored event together with the user whose log it was appended to. */
@@ -60,6 +61,8 @@ export interface RetentionPolicy {
 
 export interface StoreOptions {
   retention: RetentionPolicy;
+  /** Who may message whom (SPEC 11; default open): `send` refuses with not_matched accordingly. */
+  pairs?: PairsMode;
 }
 
 /**
@@ -79,8 +82,13 @@ export interface Store {
   readonly name: string;
   /** Identifies the event logs; stable across restarts of the same data. */
   readonly epoch: string;
+  /** Pairs (SPEC 11), kept with the messages so a send and an unmatch are ordered. */
+  readonly pairs: PairStore;
 
-  /** Stores a message; throws DuetError("blocked") if the recipient blocked the sender. */
+  /**
+   * Stores a message; throws DuetError("blocked") if the recipient blocked the sender, and
+   * DuetError("not_matched") when the pairs mode refuses the two (neither for system messages).
+   */
   send(input: SendInput): Promise<SendResult>;
 
   /** Moves `reader`'s read marker for messages from `peer` up to `upTo` (never backwards). */

@@ -77,6 +77,7 @@ const SAMPLES: Record<Key, [string, unknown, string, unknown]> = {
   retentionEvents: ["100", 100, "200", 200],
   retentionDays: ["1", 1, "2", 2],
   sqliteSync: ["full", "full", "normal", "normal"],
+  pairs: ["matched", "matched", "open", "open"],
   logLevel: ["debug", "debug", "silent", "silent"],
 };
 

@@ -149,7 +149,7 @@ describe("Redis Cluster (3 masters + 3 replicas)", () => {
       const parts = bodyParts(input);
       await new Scripts(client).run(
         "duetStoreMessage",
-        [conv.meta, conv.msg, conv.ids, conv.from(from), conv.cmid, conv.blk],
+        [conv.meta, conv.msg, conv.ids, conv.from(from), conv.cmid, conv.blk, conv.pair],
         [from, to, "h-1", "1", randomIdPart(), parts.head, parts.tail],
       );
       // The client retries with its clientMsgId: the repeat completes both sides' event logs.

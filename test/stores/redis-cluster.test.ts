@@ -9,6 +9,7 @@ import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-st
 import { Scripts } from "../../src/stores/redis/scripts.js";
 import { type RedisCluster, startRedisCluster, stopAllRedis } from "../helpers/redis-server.js";
 import { runStoreContract } from "./contract.js";
+import { runPairsContract } from "./pairs-contract.js";
 
 let cluster: RedisCluster;
 let dataSets = 0;
@@ -23,6 +24,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 runStoreContract("redis cluster (3 masters, 3 replicas)", {
   makeStore: ({ maxEvents }) =>
     openRedisStore(cluster.url, { prefix: `t${++dataSets}:`, retention: { ...retention, maxEvents } }),
+});
+
+runPairsContract("redis cluster", {
+  makeStore: ({ maxEvents, pairs }) =>
+    openRedisStore(cluster.url, { prefix: `t${++dataSets}:`, retention: { ...retention, maxEvents }, pairs }),
 });
 
 function text(from: string, to: string, body: string, clientMsgId: string | null = null): SendInput {
@@ -55,7 +61,7 @@ describe("redis cluster specifics", () => {
     // Step 1 only, as if the process died right after it.
     await scripts.run(
       "duetStoreMessage",
-      [conv.meta, conv.msg, conv.ids, conv.from("carol"), conv.cmid, conv.blk],
+      [conv.meta, conv.msg, conv.ids, conv.from("carol"), conv.cmid, conv.blk, conv.pair],
       ["carol", "dave", "r-1", "1", randomIdPart(), parts.head, parts.tail],
     );
     assert.equal(await store.head("dave"), 0);

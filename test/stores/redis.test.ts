@@ -7,6 +7,7 @@ import { RedisKeys } from "../../src/stores/redis/keys.js";
 import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-store.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 import { runStoreContract } from "./contract.js";
+import { runPairsContract } from "./pairs-contract.js";
 
 let server: RedisServer;
 let dataSets = 0;
@@ -21,6 +22,15 @@ runStoreContract("redis (standalone)", {
   // A fresh key prefix is a fresh, empty data set on the same server.
   makeStore: ({ maxEvents }) =>
     openRedisStore(server.url, { prefix: `t${++dataSets}:`, retention: { maxEvents, maxAgeMs: MONTH } }),
+});
+
+runPairsContract("redis (standalone)", {
+  makeStore: ({ maxEvents, pairs }) =>
+    openRedisStore(server.url, {
+      prefix: `t${++dataSets}:`,
+      retention: { maxEvents, maxAgeMs: MONTH },
+      pairs,
+    }),
 });
 
 function text(from: string, to: string, body: string, clientMsgId: string | null = null): SendInput {
@@ -153,7 +163,7 @@ describe("Redis URLs and keys", () => {
     assert.deepEqual(new Set(Object.values(user).map(tag)), new Set(["u:a.b@c"]));
     const conv = keys.conversation("zed", "amy");
     assert.deepEqual(
-      new Set([conv.meta, conv.msg, conv.ids, conv.from("zed"), conv.cmid, conv.blk].map(tag)),
+      new Set([conv.meta, conv.msg, conv.ids, conv.from("zed"), conv.cmid, conv.blk, conv.pair].map(tag)),
       new Set(["c:amy|zed"]),
     );
     assert.equal(keys.conversation("amy", "zed").meta, conv.meta);

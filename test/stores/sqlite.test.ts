@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import { runStoreContract } from "./contract.js";
+import { runPairsContract } from "./pairs-contract.js";
 
 runStoreContract("sqlite (file)", {
   makeStore: async ({ maxEvents }) =>
@@ -18,6 +19,15 @@ runStoreContract("sqlite (file)", {
 runStoreContract("sqlite (memory)", {
   makeStore: async ({ maxEvents }) =>
     new SqliteStore({ path: ":memory:", retention: { maxEvents, maxAgeMs: 30 * 86_400_000 } }),
+});
+
+runPairsContract("sqlite (file)", {
+  makeStore: async ({ maxEvents, pairs }) =>
+    new SqliteStore({
+      path: join(mkdtempSync(join(tmpdir(), "duet-sqlite-")), "duet.db"),
+      retention: { maxEvents, maxAgeMs: 30 * 86_400_000 },
+      pairs,
+    }),
 });
 
 describe("sqlite age retention", () => {

@@ -11,6 +11,7 @@
  *   ap      zset    message id -> seq, recent messages applied to this log (cluster only: retries)
  *   blocks  set     users this user blocked (the listing; `blk` below is what sends check)
  *   pr      hash    presence: n:<node> -> open connections there; seen, polled -> times (ms)
+ *   pairs   zset    peer -> since (ms) of the user's current pairs (SPEC 11)
  *   ev      channel sharded pub/sub channel of the user's live events
  * conversation of a and b, a < b (tag `{c:<a>|<b>}`):
  *   meta    hash    r:<user> -> that user's read marker (the last message id it has read)
@@ -19,6 +20,7 @@
  *   from:<user> zset the ids that user sent (unread counts and pages)
  *   cmid    hash    "<sender> <clientMsgId>" -> message id
  *   blk     set     which of the two blocked the other
+ *   pair    hash    the pair (SPEC 11): state m|u, since, screen, pending (an unmatch under way)
  * global:
  *   epoch   string  the data set's epoch (SET NX on first use)
  *   {n<k>}:count  string  messages stored, in COUNT_SHARDS counters spread over the slots
@@ -64,6 +66,7 @@ export class RedisKeys {
       ap: `${base}ap`,
       blocks: `${base}blocks`,
       presence: `${base}pr`,
+      pairs: `${base}pairs`,
       channel: `${base}ev`,
     };
   }
@@ -85,6 +88,7 @@ export class RedisKeys {
         from: (user: string) => (user === lo ? fromLo : user === hi ? fromHi : `${base}from:${user}`),
         cmid: `${base}cmid`,
         blk: `${base}blk`,
+        pair: `${base}pair`,
       };
       this.conversations.set(tag, keys);
     }
@@ -124,6 +128,7 @@ export interface UserKeys {
   ap: string;
   blocks: string;
   presence: string;
+  pairs: string;
   channel: string;
 }
 
@@ -134,4 +139,5 @@ export interface ConversationKeys {
   from: (user: string) => string;
   cmid: string;
   blk: string;
+  pair: string;
 }

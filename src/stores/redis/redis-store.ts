@@ -22,6 +22,7 @@ import {
 } from "./connection.js";
 import { COUNT_SHARDS, RedisKeys, type UserKeys } from "./keys.js";
 import { bodyParts, fullBody, messageOf, randomIdPart } from "./message-body.js";
+import { RedisPairs } from "./pairs.js";
 import { type ScriptArg, type ScriptName, Scripts } from "./scripts.js";
 
 export interface RedisStoreOptions extends StoreOptions {
@@ -82,6 +83,9 @@ export class RedisStore implements Store {
   /** The broker's node id the send script publishes as, or "" (see RedisStoreOptions.nodeId). */
   private readonly publishAs: string;
   private closed = false;
+  /** What a send's script checks (store_message's 4th argument): "1" open mode, "2" matched mode. */
+  private readonly checks: "1" | "2";
+  readonly pairs: RedisPairs;
   private currentEpoch: string;
   private readonly epochTimer: NodeJS.Timeout;
 
@@ -99,6 +103,7 @@ export class RedisStore implements Store {
     this.timeoutMs = options.timeoutMs ?? 2000;
     this.maxInFlight = options.maxInFlight ?? 10_000;
     this.publishAs = options.cluster ? "" : (options.nodeId ?? "");
+    this.checks = options.pairs === "matched" ? "2" : "1";
     this.maxEvents = String(Math.max(1, Math.floor(options.retention.maxEvents)));
     const age = options.retention.maxAgeMs;
     this.maxAgeMs = Number.isFinite(age) && age > 0 ? String(Math.floor(age)) : "0";
@@ -107,6 +112,14 @@ export class RedisStore implements Store {
     this.epochTimer = setInterval(() => this.checkEpoch(), options.epochCheckMs ?? 10_000);
     this.epochTimer.unref();
     client.on("ready", () => this.checkEpoch());
+    this.pairs = new RedisPairs({
+      keys: this.keys,
+      cluster: this.cluster,
+      retention: [this.maxEvents, this.maxAgeMs],
+      script: (name, keys, args) => this.script(name, keys, args),
+      call: (request) => this.call(request),
+      client,
+    });
   }
 
   /** Identifies the event logs; changes when the data set is wiped (noticed on reconnection or by a timer). */
@@ -246,11 +259,12 @@ export class RedisStore implements Store {
     const parts = bodyParts(input);
     if (!this.cluster) return this.sendStandalone(input, parts);
     const conv = this.keys.conversation(input.from, input.to);
-    const convKeys = [conv.meta, conv.msg, conv.ids, conv.from(input.from), conv.cmid, conv.blk];
-    const args = messageArgs(input, parts);
+    const convKeys = [conv.meta, conv.msg, conv.ids, conv.from(input.from), conv.cmid, conv.blk, conv.pair];
+    const args = messageArgs(input, parts, this.checks);
     const unsure = this.lateUnsure([input.from, input.to]);
     const r = await this.script("duetStoreMessage", convKeys, args, unsure);
     if (r[0] === "blocked") throw new DuetError("blocked");
+    if (r[0] === "not_matched") throw new DuetError("not_matched");
     const duplicate = r[0] === "dup";
     const body = duplicate ? String(r[1]) : fullBody(String(r[1]), String(r[2]), parts);
     const message = JSON.parse(body) as Message;
@@ -293,7 +307,8 @@ export class RedisStore implements Store {
       t.last,
       t.ap,
       this.keys.count(Math.floor(Math.random() * COUNT_SHARDS)),
-      ...messageArgs(input, parts),
+      conv.pair,
+      ...messageArgs(input, parts, this.checks),
       this.maxEvents,
       this.maxAgeMs,
       this.publishAs,
@@ -313,6 +328,7 @@ export class RedisStore implements Store {
       late,
     );
     if (r[0] === "blocked") throw new DuetError("blocked");
+    if (r[0] === "not_matched") throw new DuetError("not_matched");
     if (r[0] === "dup") {
       const json = String(r[1]);
       return { message: JSON.parse(json) as Message, duplicate: true, events: [], json };
@@ -638,12 +654,12 @@ export async function openRedisStore(url: string, options: RedisStoreOptions): P
 }
 
 /** The arguments both send scripts begin with (duetStoreMessage, and duetSend after its keys). */
-function messageArgs(input: SendInput, parts: { head: string; tail: string }): string[] {
+function messageArgs(input: SendInput, parts: { head: string; tail: string }, checks: "1" | "2"): string[] {
   return [
     input.from,
     input.to,
     input.clientMsgId ?? "",
-    input.kind === "system" ? "0" : "1",
+    input.kind === "system" ? "0" : checks,
     randomIdPart(),
     parts.head,
     parts.tail,

@@ -7,8 +7,8 @@ import type { Cluster, Redis } from "ioredis";
  * scripts/copy-lua.mjs). Defined once per client with defineCommand: EVALSHA, EVAL on NOSCRIPT.
  */
 const SCRIPTS = {
-  duetSend: { files: ["lib", "send-steps", "send"], keys: 17 },
-  duetStoreMessage: { files: ["lib", "send-steps", "store-message"], keys: 6 },
+  duetSend: { files: ["lib", "send-steps", "send"], keys: 18 },
+  duetStoreMessage: { files: ["lib", "send-steps", "store-message"], keys: 7 },
   duetApplyMessage: { files: ["lib", "send-steps", "apply-message"], keys: 5 },
   duetMarkRead: { files: ["lib", "read-steps", "mark-read"], keys: 8 },
   duetMoveMarker: { files: ["lib", "read-steps", "move-marker"], keys: 2 },
@@ -20,6 +20,14 @@ const SCRIPTS = {
   duetUnreadCount: { files: ["unread-count"], keys: 2 },
   duetEventsSince: { files: ["lib", "events-since"], keys: 2 },
   duetPresence: { files: ["presence"], keys: 1 },
+  duetPairMatch: { files: ["lib", "pair-steps", "pair-match"], keys: 13 },
+  duetPairUnmatch: { files: ["lib", "pair-steps", "pair-unmatch"], keys: 19 },
+  duetPairMatchStep: { files: ["lib", "pair-steps", "pair-match-step"], keys: 1 },
+  duetPairUnmatchStep: { files: ["lib", "pair-steps", "pair-unmatch-step"], keys: 7 },
+  duetPairApply: { files: ["lib", "pair-steps", "pair-apply"], keys: 6 },
+  duetPairDone: { files: ["pair-done"], keys: 1 },
+  duetPairScrub: { files: ["pair-scrub"], keys: 1 },
+  duetRelation: { files: ["relation"], keys: 2 },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -15,6 +15,7 @@ import type {
   UserEvent,
 } from "../store.js";
 import { claimFile } from "./file-owner.js";
+import { SqlitePairs } from "./pairs.js";
 import { conversationKey, MIGRATIONS, SCHEMA } from "./schema.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
 
@@ -45,7 +46,8 @@ type Row = Record<string, unknown>;
 export class SqliteStore implements Store {
   readonly name = "sqlite";
   readonly epoch: string;
-  private readonly db: Database.Database;
+  readonly db: Database.Database;
+  readonly pairs: SqlitePairs;
   /** The lock that makes this process the file's owner; null for ":memory:". */
   private readonly owner: Database.Database | null = null;
   private readonly checkpointer: WalCheckpointer | null = null;
@@ -152,6 +154,7 @@ export class SqliteStore implements Store {
       ),
       trimUpToRid: db.prepare("DELETE FROM events WHERE rid <= ?"),
     };
+    this.pairs = new SqlitePairs(this, options.pairs ?? "open");
     this.runBatch = db.transaction((batch: PendingWrite[]) => {
       for (const item of batch) {
         try {
@@ -170,7 +173,8 @@ export class SqliteStore implements Store {
 
   // ---- writes: queued, one transaction per event-loop turn ----
 
-  private enqueue<T>(run: () => T): Promise<T> {
+  /** Internal (the pairs and bans modules share the write queue): `run` in the next write transaction. */
+  enqueue<T>(run: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new DuetError("store_unavailable", "The store is closed."));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({
@@ -214,7 +218,7 @@ export class SqliteStore implements Store {
   }
 
   /** Writes the conversation summaries moved so far in this batch. */
-  private writeSummaries(): void {
+  writeSummaries(): void {
     if (this.summaries.size === 0) return;
     for (const [user, peer, ts, lastId] of this.summaries.values()) {
       this.stmt.touchConversation.run(user, peer, ts, lastId);
@@ -239,7 +243,7 @@ export class SqliteStore implements Store {
    * Appends one event to `user`'s log, stored with its JSON, which is handed on with it so
    * nothing downstream serialises it again. Message events go through appendMessage.
    */
-  private append(user: string, ts: number, make: (seq: number) => StoredEvent): UserEvent {
+  append(user: string, ts: number, make: (seq: number) => StoredEvent): UserEvent {
     const seq = this.head_(user) + 1;
     const event = make(seq);
     const text = JSON.stringify(event);
@@ -302,8 +306,9 @@ export class SqliteStore implements Store {
       if (body !== undefined)
         return { message: JSON.parse(body) as Message, duplicate: true, events: [], json: body };
     }
-    if (input.kind !== "system" && this.stmt.isBlocked.get(input.to, input.from) !== undefined) {
-      throw new DuetError("blocked");
+    if (input.kind !== "system") {
+      if (this.stmt.isBlocked.get(input.to, input.from) !== undefined) throw new DuetError("blocked");
+      this.pairs.sendGate(conversationKey(input.from, input.to));
     }
     const ts = Date.now();
     const message: Message = {
@@ -382,7 +387,7 @@ export class SqliteStore implements Store {
 
   // ---- reads: run at once ----
 
-  private read<T>(run: () => T): Promise<T> {
+  read<T>(run: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new DuetError("store_unavailable", "The store is closed."));
     try {
       return Promise.resolve(run());

@@ -3,10 +3,12 @@
 
 -- Step 1, in the conversation's slot: honours clientMsgId, checks the block, assigns an id greater
 -- than the conversation's last one (whatever the clocks say) and stores the message.
--- keys: meta, msg, ids, from_ids (the sender's), cmid, blk
--- args: from, to, clientMsgId or "", "1" to check blocks, 16 random id characters,
---       the body between id and ts, the body after ts (see bodyParts in redis-store.ts)
--- Returns {"new", id, ts, body, now}, {"dup", body} or {"blocked"}.
+-- keys: meta, msg, ids, from_ids (the sender's), cmid, blk, pair
+-- args: from, to, clientMsgId or "", what to check ("0" nothing: a system message; "1" blocks
+--       and an unmatched pair: open mode; "2" blocks and a matched pair: matched mode),
+--       16 random id characters, the body between id and ts, the body after ts (see bodyParts
+--       in redis-store.ts)
+-- Returns {"new", id, ts, body, now}, {"dup", body}, {"blocked"} or {"not_matched"}.
 local function store_message(keys, args)
   local meta, msg, ids, from_ids, cmid, blk = keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
   local from, to, client_id = args[1], args[2], args[3]
@@ -17,8 +19,14 @@ local function store_message(keys, args)
       return { "dup", redis.call("HGET", msg, existing) }
     end
   end
-  if args[4] == "1" and redis.call("SISMEMBER", blk, to) == 1 then
-    return { "blocked" }
+  if args[4] ~= "0" then
+    if redis.call("SISMEMBER", blk, to) == 1 then
+      return { "blocked" }
+    end
+    local state = redis.call("HGET", keys[7], "state")
+    if state == "u" or (args[4] == "2" and state ~= "m") then
+      return { "not_matched" }
+    end
   end
   local now = now_ms()
   local id = encode_time(now) .. args[5]

@@ -1,12 +1,12 @@
 -- Standalone Redis: a whole send in one script, so one round trip and atomic.
 -- KEYS: 1-6 conversation (store_message), 7-11 sender, 12-16 recipient (apply_message),
---       17 a message counter shard
+--       17 a message counter shard, 18 the conversation's pair (store_message's 7th key)
 -- ARGV: 1-7 as store_message, 8 max_events, 9 max_age_ms; then, to publish both `message`
 --       events to the other duet processes as they commit (as RedisBroker.publish would):
 --       10 the publishing node's id ("" to publish nothing), 11 and 12 the sender's and the
 --       recipient's channels
--- Returns {"new", id, ts, sender seq, recipient seq}, {"dup", body} or {"blocked"}.
-local r = store_message({ KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6] }, ARGV)
+-- Returns {"new", id, ts, sender seq, recipient seq}, {"dup", body}, {"blocked"} or {"not_matched"}.
+local r = store_message({ KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[18] }, ARGV)
 if r[1] ~= "new" then
   return r
 end

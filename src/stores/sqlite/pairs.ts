@@ -1,0 +1,239 @@
+import type Database from "better-sqlite3";
+import { DuetError } from "../../core/errors.js";
+import type {
+  MatchResult,
+  Pair,
+  PairScreen,
+  PairStore,
+  PairsMode,
+  Relation,
+  UnmatchResult,
+} from "../../core/pairs.js";
+import type { PairEvent, StoredEvent } from "../../core/types.js";
+import type { UserEvent } from "../store.js";
+import { conversationKey } from "./schema.js";
+
+/** What the pairs need of the SQLite store: its connection, write queue, reads and event log. */
+export interface SqliteHost {
+  readonly db: Database.Database;
+  /** Runs `run` inside the store's next write transaction. */
+  enqueue<T>(run: () => T): Promise<T>;
+  read<T>(run: () => T): Promise<T>;
+  append(user: string, ts: number, make: (seq: number) => StoredEvent): UserEvent;
+  /** Writes the conversation summaries pending in the current batch (before rows are deleted). */
+  writeSummaries(): void;
+}
+
+export const PAIRS_SCHEMA = `
+-- A pair is unordered: \`conv\` is the conversation key ("a b", sorted). state: m (matched) or
+-- u (unmatched: kept so that open mode refuses the two until they are matched again).
+CREATE TABLE IF NOT EXISTS pairs (
+  conv TEXT PRIMARY KEY,
+  a TEXT NOT NULL,
+  b TEXT NOT NULL,
+  state TEXT NOT NULL,
+  since INTEGER NOT NULL,
+  screen TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS pairs_by_a ON pairs (a, since);
+CREATE INDEX IF NOT EXISTS pairs_by_b ON pairs (b, since);
+
+-- Conversations whose messages are being erased (unmatch), in chunks: one left here by a crash
+-- is finished when the store opens again.
+-- \`upto\`: the newest message rid to erase, so messages of a new match made meanwhile stay.
+CREATE TABLE IF NOT EXISTS erasures (
+  conv TEXT PRIMARY KEY,
+  upto INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
+/** Messages deleted per write transaction while erasing: each chunk holds the writer a few ms. */
+const ERASE_CHUNK = 2000;
+
+type Row = Record<string, unknown>;
+
+/**
+ * Pairs on SQLite (see PairStore). The send path's check (`sendGate`) is one primary-key lookup
+ * in the send's own transaction, so a send and an unmatch are ordered by the write queue.
+ */
+export class SqlitePairs implements PairStore {
+  private readonly host: SqliteHost;
+  private readonly mode: PairsMode;
+  private readonly stmt;
+  /** Erasures under way, so a repeated unmatch or a resumed one does not start a second. */
+  private readonly erasing = new Map<string, Promise<number>>();
+
+  constructor(host: SqliteHost, mode: PairsMode) {
+    this.host = host;
+    this.mode = mode;
+    const db = host.db;
+    db.exec(PAIRS_SCHEMA);
+    this.stmt = {
+      get: db.prepare("SELECT a, b, state, since, screen FROM pairs WHERE conv = ?"),
+      state: db.prepare("SELECT state FROM pairs WHERE conv = ?").pluck(),
+      upsert: db.prepare(
+        `INSERT INTO pairs (conv, a, b, state, since, screen) VALUES (?, ?, ?, 'm', ?, ?)
+         ON CONFLICT (conv) DO UPDATE SET state = 'm', since = excluded.since, screen = excluded.screen`,
+      ),
+      setScreen: db.prepare("UPDATE pairs SET screen = ? WHERE conv = ?"),
+      unmatch: db.prepare("UPDATE pairs SET state = 'u' WHERE conv = ?"),
+      pairsOf: db.prepare(
+        `SELECT a, b, since, screen FROM pairs WHERE a = ? AND state = 'm'
+         UNION ALL SELECT a, b, since, screen FROM pairs WHERE b = ? AND state = 'm'
+         ORDER BY since DESC`,
+      ),
+      isBlocked: db.prepare("SELECT 1 FROM blocks WHERE blocker = ? AND blocked = ?").pluck(),
+      listNewMatch: db.prepare(
+        "INSERT OR IGNORE INTO conversations (user, peer, updated_at, last_id) VALUES (?, ?, ?, '')",
+      ),
+      dropConversation: db.prepare("DELETE FROM conversations WHERE user = ? AND peer = ?"),
+      // A message event holds its message's rid: found through the user's own log (bounded by
+      // retention), not by scanning the conversation's messages.
+      dropMessageEvents: db.prepare(
+        `DELETE FROM events WHERE rid IN (
+           SELECT e.rid FROM events e JOIN messages m ON m.rid = e.msg WHERE e.user = ? AND m.conv = ?)`,
+      ),
+      // Every other event about the conversation names the peer (read, and those that carry a
+      // whole message, as files from before \`events.msg\` do); pair events stay (no content).
+      dropOtherEvents: db.prepare(
+        `DELETE FROM events WHERE user = @user AND msg IS NULL AND json_extract(body, '$.type') <> 'pair'
+           AND (json_extract(body, '$.peer') = @peer OR json_extract(body, '$.message.from') = @peer
+                OR json_extract(body, '$.message.to') = @peer)`,
+      ),
+      startErasure: db.prepare(
+        `INSERT INTO erasures (conv, upto) VALUES (?, (SELECT coalesce(max(rid), 0) FROM messages))
+         ON CONFLICT (conv) DO UPDATE SET upto = excluded.upto`,
+      ),
+      endErasure: db.prepare("DELETE FROM erasures WHERE conv = ?"),
+      erasureEnd: db.prepare("SELECT upto FROM erasures WHERE conv = ?").pluck(),
+      pendingErasures: db.prepare("SELECT conv FROM erasures").pluck(),
+      eraseChunk: db.prepare(
+        `DELETE FROM messages WHERE rid IN
+           (SELECT rid FROM messages WHERE conv = ? AND rid <= ? LIMIT ${ERASE_CHUNK})`,
+      ),
+    };
+    // An erasure a crash interrupted is finished now (its events and list entries went in the
+    // first step; what is left is messages).
+    for (const conv of this.stmt.pendingErasures.all() as string[])
+      void this.eraseMessages(conv).catch(() => {});
+  }
+
+  private pairOf(row: Row): Pair {
+    return {
+      users: [String(row.a), String(row.b)],
+      since: Number(row.since),
+      screen: (row.screen as PairScreen | null) ?? null,
+    };
+  }
+
+  /** Called inside a send's transaction: throws not_matched when the mode refuses the pair. */
+  sendGate(conv: string): void {
+    const state = this.stmt.state.get(conv) as string | undefined;
+    if (state === "u" || (this.mode === "matched" && state !== "m")) throw new DuetError("not_matched");
+  }
+
+  match(a: string, b: string, screen: PairScreen | null | undefined): Promise<MatchResult> {
+    return this.host.enqueue(() => {
+      const conv = conversationKey(a, b);
+      const [lo, hi] = a < b ? [a, b] : [b, a];
+      const row = this.stmt.get.get(conv) as Row | undefined;
+      if (row !== undefined && row.state === "m") {
+        if (screen !== undefined && screen !== row.screen) this.stmt.setScreen.run(screen, conv);
+        const pair = this.pairOf(screen === undefined ? row : { ...row, screen });
+        return { pair, created: false, events: [] };
+      }
+      const since = Date.now();
+      this.stmt.upsert.run(conv, lo, hi, since, screen ?? null);
+      // A new match is listed (with no last message) so the app can show "say hi".
+      this.stmt.listNewMatch.run(lo, hi, since);
+      this.stmt.listNewMatch.run(hi, lo, since);
+      const events = [this.pairEvent(lo, hi, since, "matched"), this.pairEvent(hi, lo, since, "matched")];
+      return { pair: { users: [lo, hi], since, screen: screen ?? null }, created: true, events };
+    });
+  }
+
+  private pairEvent(user: string, peer: string, ts: number, state: PairEvent["state"], erased?: boolean) {
+    return this.host.append(user, ts, (seq) => {
+      const event: PairEvent = { type: "pair", seq, peer, state };
+      if (erased !== undefined) event.historyDeleted = erased;
+      return event;
+    });
+  }
+
+  pair(a: string, b: string): Promise<Pair | null> {
+    return this.host.read(() => {
+      const row = this.stmt.get.get(conversationKey(a, b)) as Row | undefined;
+      return row === undefined || row.state !== "m" ? null : this.pairOf(row);
+    });
+  }
+
+  pairsOf(user: string): Promise<Pair[]> {
+    return this.host.read(() => (this.stmt.pairsOf.all(user, user) as Row[]).map((r) => this.pairOf(r)));
+  }
+
+  relation(a: string, b: string): Promise<Relation> {
+    return this.host.read(() => {
+      const state = this.stmt.state.get(conversationKey(a, b)) as string | undefined;
+      return {
+        pair: state === "m" ? "matched" : state === "u" ? "unmatched" : "none",
+        aBlockedB: this.stmt.isBlocked.get(a, b) !== undefined,
+        bBlockedA: this.stmt.isBlocked.get(b, a) !== undefined,
+      };
+    });
+  }
+
+  /**
+   * One transaction ends the pair, appends both `pair` events and (erasing) deletes both logs'
+   * events of the conversation, its list entries and read markers; then the messages go in
+   * chunks of ERASE_CHUNK, each its own transaction, so other writes interleave. The answer
+   * comes once the last chunk is gone.
+   */
+  async unmatch(a: string, b: string, erase: boolean): Promise<UnmatchResult> {
+    const conv = conversationKey(a, b);
+    const events = await this.host.enqueue(() => {
+      const state = this.stmt.state.get(conv) as string | undefined;
+      if (state !== "m") throw new DuetError("not_found", "These two users are not matched.");
+      this.stmt.unmatch.run(conv);
+      if (erase) {
+        this.host.writeSummaries();
+        for (const [user, peer] of [
+          [a, b],
+          [b, a],
+        ]) {
+          this.stmt.dropMessageEvents.run(user, conv);
+          this.stmt.dropOtherEvents.run({ user, peer });
+          this.stmt.dropConversation.run(user, peer);
+        }
+        this.stmt.startErasure.run(conv);
+      }
+      const ts = Date.now();
+      return [this.pairEvent(a, b, ts, "unmatched", erase), this.pairEvent(b, a, ts, "unmatched", erase)];
+    });
+    const erased = erase ? await this.eraseMessages(conv) : 0;
+    return { events, erased };
+  }
+
+  private eraseMessages(conv: string): Promise<number> {
+    let running = this.erasing.get(conv);
+    if (running === undefined) {
+      running = this.eraseLoop(conv).finally(() => this.erasing.delete(conv));
+      this.erasing.set(conv, running);
+    }
+    return running;
+  }
+
+  private async eraseLoop(conv: string): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const deleted = await this.host.enqueue(() => {
+        const upto = this.stmt.erasureEnd.get(conv) as number | undefined;
+        if (upto === undefined) return 0;
+        const n = this.stmt.eraseChunk.run(conv, upto).changes;
+        if (n < ERASE_CHUNK) this.stmt.endErasure.run(conv);
+        return n;
+      });
+      total += deleted;
+      if (deleted < ERASE_CHUNK) return total;
+    }
+  }
+}
