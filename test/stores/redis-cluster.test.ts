@@ -9,6 +9,7 @@ import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-st
 import { Scripts } from "../../src/stores/redis/scripts.js";
 import { type RedisCluster, startRedisCluster, stopAllRedis } from "../helpers/redis-server.js";
 import { runStoreContract } from "./contract.js";
+import { runOutboxContract } from "./outbox-contract.js";
 import { runPairsContract } from "./pairs-contract.js";
 
 let cluster: RedisCluster;
@@ -30,6 +31,9 @@ runPairsContract("redis cluster", {
   makeStore: ({ maxEvents, pairs }) =>
     openRedisStore(cluster.url, { prefix: `t${++dataSets}:`, retention: { ...retention, maxEvents }, pairs }),
 });
+runOutboxContract("redis cluster", () =>
+  openRedisStore(cluster.url, { prefix: `t${++dataSets}:`, retention }),
+);
 
 function text(from: string, to: string, body: string, clientMsgId: string | null = null): SendInput {
   return { from, to, kind: "text", text: body, image: null, links: [], clientMsgId };

@@ -7,6 +7,7 @@ import { RedisKeys } from "../../src/stores/redis/keys.js";
 import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-store.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 import { runStoreContract } from "./contract.js";
+import { runOutboxContract } from "./outbox-contract.js";
 import { runPairsContract } from "./pairs-contract.js";
 
 let server: RedisServer;
@@ -32,6 +33,9 @@ runPairsContract("redis (standalone)", {
       pairs,
     }),
 });
+runOutboxContract("redis (standalone)", () =>
+  openRedisStore(server.url, { prefix: `t${++dataSets}:`, retention: { maxEvents: 100, maxAgeMs: MONTH } }),
+);
 
 function text(from: string, to: string, body: string, clientMsgId: string | null = null): SendInput {
   return { from, to, kind: "text", text: body, image: null, links: [], clientMsgId };

@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import { runStoreContract } from "./contract.js";
+import { runOutboxContract } from "./outbox-contract.js";
 import { runPairsContract } from "./pairs-contract.js";
 
 runStoreContract("sqlite (file)", {
@@ -29,6 +30,14 @@ runPairsContract("sqlite (file)", {
       pairs,
     }),
 });
+runOutboxContract(
+  "sqlite",
+  async () =>
+    new SqliteStore({
+      path: join(mkdtempSync(join(tmpdir(), "duet-sqlite-")), "duet.db"),
+      retention: { maxEvents: 100, maxAgeMs: 30 * 86_400_000 },
+    }),
+);
 
 describe("sqlite age retention", () => {
   it("trims events older than maxAgeMs and resets a cursor inside them, keeping messages", async () => {

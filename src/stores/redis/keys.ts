@@ -21,6 +21,8 @@
  *   cmid    hash    "<sender> <clientMsgId>" -> message id
  *   blk     set     which of the two blocked the other
  *   pair    hash    the pair (SPEC 11): state m|u, since, screen, pending (an unmatch under way)
+ * the outbox (tag `{ob}`: one slot, see lua/outbox-steps.lua):
+ *   {ob}:due, {ob}:e, {ob}:failed   the entries;  {ob}:m:<key>  string  a mark (expires)
  * global:
  *   epoch   string  the data set's epoch (SET NX on first use)
  *   {n<k>}:count  string  messages stored, in COUNT_SHARDS counters spread over the slots
@@ -103,6 +105,12 @@ export class RedisKeys {
     return `${this.prefix}{n${shard}}:count`;
   }
 
+  /** The outbox's keys: one hash tag, so one slot on a cluster. */
+  get outbox(): OutboxKeys {
+    const base = `${this.prefix}{ob}:`;
+    return { due: `${base}due`, entries: `${base}e`, failed: `${base}failed`, mark: `${base}m:` };
+  }
+
   get nodes(): string {
     return `${this.prefix}nodes`;
   }
@@ -140,4 +148,12 @@ export interface ConversationKeys {
   cmid: string;
   blk: string;
   pair: string;
+}
+
+export interface OutboxKeys {
+  due: string;
+  entries: string;
+  failed: string;
+  /** Prefix of the marks' keys. */
+  mark: string;
 }

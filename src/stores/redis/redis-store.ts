@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { DuetError } from "../../core/errors.js";
+import { type OutboxStore, type SendOutboxPolicy, sendEntryIds } from "../../core/ports/outbox.js";
 import type { ConversationSummary, Message, ReadEvent, SendInput, StoredEvent } from "../../core/types.js";
 import type {
   EventPage,
@@ -20,9 +21,10 @@ import {
   type RedisClient,
   tickBatcher,
 } from "./connection.js";
-import { COUNT_SHARDS, RedisKeys, type UserKeys } from "./keys.js";
+import { COUNT_SHARDS, type OutboxKeys, RedisKeys, type UserKeys } from "./keys.js";
 import { bodyParts, fullBody, messageOf, randomIdPart } from "./message-body.js";
 import { RedisPairs } from "./pairs.js";
+import { RedisOutbox } from "./redis-outbox.js";
 import { type ScriptArg, type ScriptName, Scripts } from "./scripts.js";
 
 export interface RedisStoreOptions extends StoreOptions {
@@ -59,8 +61,12 @@ export interface RedisStoreOptions extends StoreOptions {
  * retry) completes the send; on such a retry `duplicate` is true and `events` holds whatever the
  * retry had to append. Marking read works the same way (marker, then each side's `read` event).
  */
-export class RedisStore implements Store {
+export class RedisStore implements Store, OutboxStore {
   readonly name: string;
+  readonly outbox: RedisOutbox;
+  private readonly outboxKeys: OutboxKeys;
+  /** send.lua's last two arguments: "1" for message.created, the notification delay or "". */
+  private sendOutboxArgs: [string, string] = ["0", ""];
   /** Redis requests made so far: one per script or command (or MULTI). Tests count them per send. */
   roundTrips = 0;
   readonly client: RedisClient;
@@ -120,6 +126,38 @@ export class RedisStore implements Store {
       call: (request) => this.call(request),
       client,
     });
+    this.outboxKeys = this.keys.outbox;
+    this.outbox = new RedisOutbox(client, this.outboxKeys, this.scripts, (request) => this.call(request));
+  }
+
+  setSendOutboxPolicy(policy: SendOutboxPolicy): void {
+    this.sendOutboxArgs = [
+      policy.messageCreated ? "1" : "0",
+      policy.notifyDelayMs === null ? "" : String(policy.notifyDelayMs),
+    ];
+  }
+
+  /**
+   * Redis Cluster: what send.lua adds to the outbox, as a step of its own in the outbox's slot (no
+   * script spans two slots), made before the send is answered and idempotent by entry id.
+   */
+  private enqueueForSend(message: Message, body: string): Promise<void> {
+    const [created, delay] = this.sendOutboxArgs;
+    const entries = [];
+    if (created === "1")
+      entries.push({
+        id: sendEntryIds.created(message.id),
+        type: "message.created",
+        data: `{"message":${body}}`,
+      });
+    if (delay !== "")
+      entries.push({
+        id: sendEntryIds.notify(message.id),
+        type: "notify",
+        data: JSON.stringify({ user: message.to, peer: message.from, id: message.id, ts: message.ts }),
+        dueAt: message.ts + Number(delay),
+      });
+    return this.outbox.enqueue(entries);
   }
 
   /** Identifies the event logs; changes when the data set is wiped (noticed on reconnection or by a timer). */
@@ -280,6 +318,9 @@ export class RedisStore implements Store {
       apply(this.keys.user(input.from), input.to),
       apply(this.keys.user(input.to), input.from),
       duplicate ? null : this.countMessage(),
+      // On a repeat too: the first attempt may have died before its outbox step. A no-op while the
+      // entries are pending; after delivery it sends again with the same webhook-id (at least once).
+      this.enqueueForSend(message, body),
     ]);
     return { message, duplicate, events: this.messageEvents(message, body, Number(s1), Number(s2)) };
   }
@@ -308,12 +349,16 @@ export class RedisStore implements Store {
       t.ap,
       this.keys.count(Math.floor(Math.random() * COUNT_SHARDS)),
       conv.pair,
+      this.outboxKeys.due,
+      this.outboxKeys.entries,
       ...messageArgs(input, parts, this.checks),
       this.maxEvents,
       this.maxAgeMs,
       this.publishAs,
       s.channel,
       t.channel,
+      this.sendOutboxArgs[0],
+      this.sendOutboxArgs[1],
     ];
     const late = (outcome: Late<unknown[]>) => {
       if ("value" in outcome) {

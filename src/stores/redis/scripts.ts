@@ -7,7 +7,7 @@ import type { Cluster, Redis } from "ioredis";
  * scripts/copy-lua.mjs). Defined once per client with defineCommand: EVALSHA, EVAL on NOSCRIPT.
  */
 const SCRIPTS = {
-  duetSend: { files: ["lib", "send-steps", "send"], keys: 18 },
+  duetSend: { files: ["lib", "send-steps", "outbox-steps", "send"], keys: 20 },
   duetStoreMessage: { files: ["lib", "send-steps", "store-message"], keys: 7 },
   duetApplyMessage: { files: ["lib", "send-steps", "apply-message"], keys: 5 },
   duetMarkRead: { files: ["lib", "read-steps", "mark-read"], keys: 8 },
@@ -28,6 +28,12 @@ const SCRIPTS = {
   duetPairDone: { files: ["pair-done"], keys: 1 },
   duetPairScrub: { files: ["pair-scrub"], keys: 1 },
   duetRelation: { files: ["relation"], keys: 2 },
+  duetOutboxEnqueue: { files: ["outbox-steps", "outbox-enqueue"], keys: 2 },
+  duetOutboxClaim: { files: ["outbox-claim"], keys: 2 },
+  duetOutboxSettle: { files: ["outbox-steps", "outbox-settle"], keys: 3 },
+  duetOutboxRetry: { files: ["outbox-steps", "outbox-retry"], keys: 3 },
+  duetOutboxFailed: { files: ["outbox-failed"], keys: 2 },
+  duetOutboxDepth: { files: ["outbox-depth"], keys: 2 },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

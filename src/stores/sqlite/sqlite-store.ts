@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { DuetError } from "../../core/errors.js";
 import { MonotonicUlid } from "../../core/ids.js";
+import { type OutboxStore, type SendOutboxPolicy, sendEntryIds } from "../../core/ports/outbox.js";
 import type { ConversationSummary, Message, ReadEvent, SendInput, StoredEvent } from "../../core/types.js";
 import type {
   EventPage,
@@ -17,6 +18,7 @@ import type {
 import { claimFile } from "./file-owner.js";
 import { SqlitePairs } from "./pairs.js";
 import { conversationKey, MIGRATIONS, SCHEMA } from "./schema.js";
+import { SqliteOutbox } from "./sqlite-outbox.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
 
 export interface SqliteStoreOptions extends StoreOptions {
@@ -43,11 +45,14 @@ type Row = Record<string, unknown>;
  * one transaction: one WAL append for a whole burst of sends. A worker thread checkpoints the
  * WAL (WalCheckpointer), so copying it into the file never holds the event loop.
  */
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, OutboxStore {
   readonly name = "sqlite";
   readonly epoch: string;
   readonly db: Database.Database;
   readonly pairs: SqlitePairs;
+  readonly outbox: SqliteOutbox;
+  /** What a send adds to the outbox in its own transaction (nothing unless configured). */
+  private sendPolicy: SendOutboxPolicy = { messageCreated: false, notifyDelayMs: null };
   /** The lock that makes this process the file's owner; null for ":memory:". */
   private readonly owner: Database.Database | null = null;
   private readonly checkpointer: WalCheckpointer | null = null;
@@ -169,6 +174,15 @@ export class SqliteStore implements Store {
       this.writeSummaries();
       this.trimTouched();
     });
+    this.outbox = new SqliteOutbox(
+      db,
+      (run) => this.enqueue(run),
+      (run) => this.read(run),
+    );
+  }
+
+  setSendOutboxPolicy(policy: SendOutboxPolicy): void {
+    this.sendPolicy = policy;
   }
 
   // ---- writes: queued, one transaction per event-loop turn ----
@@ -343,6 +357,22 @@ export class SqliteStore implements Store {
       this.appendMessage(input.from, message, body, rid),
       this.appendMessage(input.to, message, body, rid),
     ];
+    const policy = this.sendPolicy;
+    if (policy.messageCreated)
+      this.outbox.insertInTx(
+        { id: sendEntryIds.created(message.id), type: "message.created", data: `{"message":${body}}` },
+        ts,
+      );
+    if (policy.notifyDelayMs !== null && input.kind !== "system")
+      this.outbox.insertInTx(
+        {
+          id: sendEntryIds.notify(message.id),
+          type: "notify",
+          data: JSON.stringify({ user: input.to, peer: input.from, id: message.id, ts }),
+          dueAt: ts + policy.notifyDelayMs,
+        },
+        ts,
+      );
     return { message, duplicate: false, events, json: body };
   }
 

@@ -1,10 +1,12 @@
 -- Standalone Redis: a whole send in one script, so one round trip and atomic.
 -- KEYS: 1-6 conversation (store_message), 7-11 sender, 12-16 recipient (apply_message),
---       17 a message counter shard, 18 the conversation's pair (store_message's 7th key)
+--       17 a message counter shard, 18 the conversation's pair (store_message's 7th key),
+--       19 and 20 the outbox's due and e (outbox-steps.lua)
 -- ARGV: 1-7 as store_message, 8 max_events, 9 max_age_ms; then, to publish both `message`
 --       events to the other duet processes as they commit (as RedisBroker.publish would):
 --       10 the publishing node's id ("" to publish nothing), 11 and 12 the sender's and the
---       recipient's channels
+--       recipient's channels; 13 "1" to enqueue the message.created webhook, 14 the notification
+--       delay in ms ("" for no notification entry)
 -- Returns {"new", id, ts, sender seq, recipient seq}, {"dup", body}, {"blocked"} or {"not_matched"}.
 local r = store_message({ KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[18] }, ARGV)
 if r[1] ~= "new" then
@@ -16,6 +18,15 @@ local s1, e1 = apply_message({ KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11] },
 local s2, e2 = apply_message({ KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16] },
   { ARGV[1], id, ts, body, ARGV[8], ARGV[9], "0" }, now)
 redis.call("INCR", KEYS[17])
+if ARGV[13] == "1" then
+  outbox_add(KEYS[19], KEYS[20], "msg_" .. id, "message.created", '{"message":' .. body .. "}", string.format("%d", now), string.format("%d", now))
+end
+if ARGV[14] ~= "" then
+  -- User ids are [A-Za-z0-9_.@-]: nothing to escape.
+  outbox_add(KEYS[19], KEYS[20], "ntf_" .. id, "notify",
+    '{"user":"' .. ARGV[2] .. '","peer":"' .. ARGV[1] .. '","id":"' .. id .. '","ts":' .. ts .. "}",
+    string.format("%d", now), string.format("%d", now + tonumber(ARGV[14])))
+end
 local node = ARGV[10]
 if node and node ~= "" then
   redis.call("SPUBLISH", ARGV[11], node .. "|e|" .. string.format("%d", s1) .. "|" .. e1)

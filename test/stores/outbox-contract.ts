@@ -1,0 +1,180 @@
+/**
+ * The outbox contract (src/core/ports/outbox.ts), run unchanged against every store by its test
+ * file: runOutboxContract with a factory that returns a fresh, empty store.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { OutboxStore } from "../../src/core/ports/outbox.js";
+import type { Store } from "../../src/stores/store.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let counter = 0;
+
+export function runOutboxContract(name: string, makeStore: () => Promise<Store & OutboxStore>): void {
+  describe(`outbox contract: ${name}`, () => {
+    let store: Store & OutboxStore;
+    before(async () => {
+      store = await makeStore();
+    });
+    after(() => store.close());
+
+    /** Claims everything due, acknowledging it: each test starts with an empty queue. */
+    const drain = async () => {
+      for (const e of await store.outbox.claim(1000, 60_000)) await store.outbox.ack(e.id);
+    };
+
+    it("a send writes nothing to the outbox while nothing subscribes", async () => {
+      await drain();
+      store.setSendOutboxPolicy({ messageCreated: false, notifyDelayMs: null });
+      await store.send({
+        from: "oa",
+        to: "ob",
+        kind: "text",
+        text: "hi",
+        image: null,
+        links: [],
+        clientMsgId: null,
+      });
+      assert.deepEqual(await store.outbox.depth(), { pending: 0, failed: 0 });
+      assert.equal(await store.outbox.nextDue(), null);
+    });
+
+    it("a send enqueues message.created (due now) and a notify entry (due after the delay) with it", async () => {
+      await drain();
+      store.setSendOutboxPolicy({ messageCreated: true, notifyDelayMs: 60_000 });
+      const input = {
+        from: "oc",
+        to: "od",
+        kind: "text" as const,
+        text: 'héllo "x"',
+        image: null,
+        links: [],
+        clientMsgId: "k1",
+      };
+      const sent = await store.send(input);
+      const repeat = await store.send(input);
+      assert.equal(repeat.duplicate, true);
+      assert.deepEqual(await store.outbox.depth(), { pending: 2, failed: 0 });
+      const due = await store.outbox.claim(10, 60_000);
+      assert.equal(due.length, 1);
+      assert.equal(due[0].id, `msg_${sent.message.id}`);
+      assert.equal(due[0].type, "message.created");
+      assert.deepEqual(JSON.parse(due[0].data), { message: sent.message });
+      assert.equal(due[0].attempts, 0);
+      assert.equal(due[0].lastError, null);
+      assert.ok(Math.abs(due[0].createdAt - sent.message.ts) < 5000);
+      const next = await store.outbox.nextDue();
+      assert.ok(next !== null && next > Date.now() + 50_000, "the notify entry is due after the delay");
+      await store.outbox.ack(due[0].id);
+      store.setSendOutboxPolicy({ messageCreated: false, notifyDelayMs: 0 });
+      const other = await store.send({ ...input, clientMsgId: null, text: "now" });
+      await sleep(5);
+      const [notify] = await store.outbox.claim(10, 60_000);
+      assert.equal(notify.id, `ntf_${other.message.id}`);
+      assert.equal(notify.type, "notify");
+      assert.deepEqual(JSON.parse(notify.data), {
+        user: "od",
+        peer: "oc",
+        id: other.message.id,
+        ts: other.message.ts,
+      });
+      await store.outbox.ack(notify.id);
+      store.setSendOutboxPolicy({ messageCreated: false, notifyDelayMs: null });
+      // An entry that is not due yet can be acknowledged (dropped) by id.
+      await store.outbox.ack(`ntf_${sent.message.id}`);
+      assert.deepEqual(await store.outbox.depth(), { pending: 0, failed: 0 });
+    });
+
+    it("claims due entries oldest first, leases them, and gives them out again when the lease ends", async () => {
+      await drain();
+      const p = `L${++counter}`;
+      const now = Date.now();
+      await store.outbox.enqueue([
+        { id: `${p}-b`, type: "t", data: "{}", dueAt: now - 10 },
+        { id: `${p}-a`, type: "t", data: '{"n":1}', dueAt: now - 20 },
+        { id: `${p}-later`, type: "t", data: "{}", dueAt: now + 60_000 },
+      ]);
+      // Idempotent by id: the repeat adds nothing.
+      await store.outbox.enqueue([{ id: `${p}-a`, type: "t", data: '{"n":2}' }]);
+      assert.equal((await store.outbox.depth()).pending, 3);
+      const first = await store.outbox.claim(10, 300);
+      assert.deepEqual(
+        first.map((e) => e.id),
+        [`${p}-a`, `${p}-b`],
+      );
+      assert.equal(first[0].data, '{"n":1}');
+      assert.deepEqual(await store.outbox.claim(10, 300), [], "leased entries are not handed out twice");
+      await sleep(400);
+      const again = await store.outbox.claim(1, 300);
+      assert.equal(again.length, 1, "limit bounds a claim");
+      const rest = await store.outbox.claim(10, 60_000);
+      assert.equal(again.length + rest.length, 2);
+      for (const e of [...again, ...rest]) await store.outbox.ack(e.id);
+      await store.outbox.ack(`${p}-a`); // a second ack is a no-op
+      assert.equal((await store.outbox.depth()).pending, 1);
+      await store.outbox.fail(`${p}-later`, "gone");
+      assert.deepEqual(await store.outbox.depth(), { pending: 0, failed: 1 });
+      await store.outbox.retryFailed([`${p}-later`]);
+      const [later] = await store.outbox.claim(10, 60_000);
+      assert.equal(later.id, `${p}-later`);
+      await store.outbox.ack(later.id);
+      assert.deepEqual(await store.outbox.depth(), { pending: 0, failed: 0 });
+    });
+
+    it("reschedules with an attempt count and the error, fails into the list, and retries all or some", async () => {
+      await drain();
+      const p = `R${++counter}`;
+      await store.outbox.enqueue([
+        { id: `${p}-1`, type: "message.created", data: '{"a":1}' },
+        { id: `${p}-2`, type: "message.created", data: '{"a":2}' },
+        { id: `${p}-3`, type: "notification", data: '{"a":3}' },
+      ]);
+      const claimed = await store.outbox.claim(10, 60_000);
+      assert.equal(claimed.length, 3);
+      await store.outbox.reschedule(`${p}-1`, Date.now() - 1, "HTTP 500\nwith a line break");
+      const [retried] = await store.outbox.claim(10, 60_000);
+      assert.equal(retried.id, `${p}-1`);
+      assert.equal(retried.attempts, 1);
+      assert.match(retried.lastError ?? "", /^HTTP 500/);
+      for (const id of [`${p}-1`, `${p}-2`, `${p}-3`]) await store.outbox.fail(id, `failed ${id}`);
+      // Failing what is no longer pending changes nothing.
+      await store.outbox.fail(`${p}-1`, "again");
+      await store.outbox.reschedule(`${p}-1`, Date.now(), "again");
+      await store.outbox.ack(`${p}-1`);
+      assert.deepEqual(await store.outbox.depth(), { pending: 0, failed: 3 });
+      const failed = await store.outbox.listFailed(10);
+      assert.deepEqual(
+        failed.map((e) => [e.id, e.attempts, e.lastError]),
+        [
+          [`${p}-1`, 2, `failed ${p}-1`],
+          [`${p}-2`, 1, `failed ${p}-2`],
+          [`${p}-3`, 1, `failed ${p}-3`],
+        ],
+      );
+      assert.equal(failed[2].type, "notification");
+      assert.equal(failed[2].data, '{"a":3}');
+      assert.equal((await store.outbox.listFailed(2)).length, 2);
+      assert.equal(await store.outbox.retryFailed([`${p}-2`, "nope"]), 1);
+      assert.deepEqual(await store.outbox.depth(), { pending: 1, failed: 2 });
+      assert.equal(await store.outbox.retryFailed(), 2);
+      assert.deepEqual(await store.outbox.depth(), { pending: 3, failed: 0 });
+      const back = await store.outbox.claim(10, 60_000);
+      assert.deepEqual(
+        back.map((e) => e.attempts),
+        [0, 0, 0],
+        "a retry starts a fresh budget",
+      );
+      for (const e of back) await store.outbox.ack(e.id);
+    });
+
+    it("keeps marks until they expire", async () => {
+      const key = `mark${++counter}`;
+      assert.equal(await store.outbox.getMark(key), null);
+      await store.outbox.setMark(key, "v1", 60_000);
+      await store.outbox.setMark(key, "v2", 200);
+      assert.equal(await store.outbox.getMark(key), "v2");
+      await sleep(300);
+      assert.equal(await store.outbox.getMark(key), null);
+    });
+  });
+}
