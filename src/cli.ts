@@ -1,11 +1,12 @@
 import cluster from "node:cluster";
-import { ConfigError, helpText, loadConfig } from "./config.js";
+import { ConfigError, checkServerConfig, helpText, loadConfig } from "./config.js";
 
 /** `duet [options]`: one process, or `--workers N` processes sharing one port (Redis stores). */
 async function main(): Promise<void> {
   let loaded: ReturnType<typeof loadConfig>;
   try {
     loaded = loadConfig(process.argv.slice(2), process.env);
+    if (!loaded.help) checkServerConfig(loaded.config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`duet: ${err.message} (duet --help lists the options)\n`);

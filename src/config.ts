@@ -161,6 +161,91 @@ export const OPTIONS = {
     default: "open",
     help: "open (anyone may message anyone) | matched (only pairs the server API matched)",
   },
+  // ---- SPEC section 14: webhooks, notifications, Web Push (src/core/outbox/) ----
+  webhookUrl: {
+    flag: "webhook-url",
+    env: "DUET_WEBHOOK_URL",
+    kind: "string",
+    default: undefined,
+    help: "where webhooks are POSTed (http/https); unset: no webhooks",
+  },
+  webhookSecret: {
+    flag: "webhook-secret",
+    env: "DUET_WEBHOOK_SECRET",
+    kind: "string",
+    default: undefined,
+    help: "Standard Webhooks signing secret, whsec_<base64 of 24-64 bytes> (required with a URL)",
+  },
+  webhookEvents: {
+    flag: "webhook-events",
+    env: "DUET_WEBHOOK_EVENTS",
+    kind: "string",
+    default: undefined,
+    help: "comma-separated webhook types to send (default: all)",
+  },
+  webhookRetryS: {
+    flag: "webhook-retry-s",
+    env: "DUET_WEBHOOK_RETRY_S",
+    kind: "int",
+    default: 86400,
+    help: "seconds a webhook is retried before it moves to the failed list",
+  },
+  notifyDelayS: {
+    flag: "notify-delay-s",
+    env: "DUET_NOTIFY_DELAY_S",
+    kind: "int",
+    default: 10,
+    help: "seconds a message to an offline user waits before it becomes a notification",
+  },
+  notifyGroupS: {
+    flag: "notify-group-s",
+    env: "DUET_NOTIFY_GROUP_S",
+    kind: "int",
+    default: 60,
+    help: "messages from one peer within this many seconds make one notification",
+  },
+  notifyPreview: {
+    flag: "notify-preview",
+    env: "DUET_NOTIFY_PREVIEW",
+    kind: "string",
+    default: "on",
+    help: "on | off: whether notifications carry the beginning of the text",
+  },
+  vapidPublicKey: {
+    flag: "vapid-public-key",
+    env: "DUET_VAPID_PUBLIC_KEY",
+    kind: "string",
+    default: undefined,
+    help: "Web Push VAPID public key (base64url); with the private key and subject enables Web Push",
+  },
+  vapidPrivateKey: {
+    flag: "vapid-private-key",
+    env: "DUET_VAPID_PRIVATE_KEY",
+    kind: "string",
+    default: undefined,
+    help: "Web Push VAPID private key (base64url)",
+  },
+  vapidSubject: {
+    flag: "vapid-subject",
+    env: "DUET_VAPID_SUBJECT",
+    kind: "string",
+    default: undefined,
+    help: "Web Push VAPID subject (mailto: or https: URL)",
+  },
+  outboxConcurrency: {
+    flag: "outbox-concurrency",
+    env: "DUET_OUTBOX_CONCURRENCY",
+    kind: "int",
+    default: 32,
+    help: "webhook/push deliveries in flight per process",
+  },
+  outboxLeaseMs: {
+    flag: "outbox-lease-ms",
+    env: "DUET_OUTBOX_LEASE_MS",
+    kind: "int",
+    default: 30000,
+    help: "how long a process holds an outbox entry it is delivering before another may take it",
+  },
   logLevel: {
     flag: "log-level",
     env: "DUET_LOG_LEVEL",
@@ -260,6 +345,7 @@ function validate(config: Config): void {
   if (!LOG_LEVELS.includes(config.logLevel))
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
   if (!config.dev) checkSecrets(config);
+  validateOffline(config);
   if (!/^(sqlite:|redis:\/\/|rediss:\/\/|redis-cluster:\/\/)/.test(config.store)) {
     throw new ConfigError("--store must start with sqlite:, redis:// or redis-cluster://");
   }
@@ -279,6 +365,75 @@ function checkSecrets(config: Config): void {
       `DUET_API_KEY (--api-key) is ${Buffer.byteLength(config.apiKey ?? "")} bytes; use at least ${MIN_API_KEY_BYTES} (openssl rand -hex 32), or run with --dev`,
     );
   }
+}
+
+/** The webhook types of SPEC section 14. */
+export const WEBHOOK_TYPES = [
+  "message.created",
+  "message.updated",
+  "message.deleted",
+  "pair.unmatched",
+  "report.created",
+  "message.flagged",
+  "notification",
+  "user.erased",
+] as const;
+
+/** Decodes a Standard Webhooks secret (`whsec_<base64>`), or throws ConfigError saying what is wrong. */
+export function webhookSecretBytes(secret: string): Buffer {
+  const body = secret.startsWith("whsec_") ? secret.slice(6) : null;
+  if (body === null || !/^[A-Za-z0-9+/]+={0,2}$/.test(body) || body.length % 4 !== 0)
+    throw new ConfigError(
+      "DUET_WEBHOOK_SECRET must look like whsec_<base64>, e.g. whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    );
+  const bytes = Buffer.from(body, "base64");
+  if (bytes.length < 24 || bytes.length > 64)
+    throw new ConfigError(`DUET_WEBHOOK_SECRET must decode to 24-64 bytes (it decodes to ${bytes.length})`);
+  return bytes;
+}
+
+function validateOffline(config: Config): void {
+  if (config.webhookUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(config.webhookUrl);
+    } catch {
+      throw new ConfigError("DUET_WEBHOOK_URL must be an http or https URL");
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:")
+      throw new ConfigError("DUET_WEBHOOK_URL must be an http or https URL");
+  }
+  if (config.webhookSecret !== undefined) webhookSecretBytes(config.webhookSecret);
+  if (config.webhookEvents !== undefined) {
+    for (const type of config.webhookEvents.split(",").map((t) => t.trim())) {
+      if (!(WEBHOOK_TYPES as readonly string[]).includes(type))
+        throw new ConfigError(
+          `DUET_WEBHOOK_EVENTS: unknown type "${type}" (known: ${WEBHOOK_TYPES.join(", ")})`,
+        );
+    }
+  }
+  if (config.webhookRetryS < 1) throw new ConfigError("DUET_WEBHOOK_RETRY_S must be at least 1");
+  if (config.notifyGroupS < 1) throw new ConfigError("DUET_NOTIFY_GROUP_S must be at least 1");
+  if (config.notifyPreview !== "on" && config.notifyPreview !== "off")
+    throw new ConfigError("DUET_NOTIFY_PREVIEW must be on or off");
+  if (config.vapidSubject !== undefined && !/^(mailto:|https:\/\/)/.test(config.vapidSubject))
+    throw new ConfigError("DUET_VAPID_SUBJECT must be a mailto: or https: URL");
+  if (config.outboxConcurrency < 1) throw new ConfigError("--outbox-concurrency must be at least 1");
+  if (config.outboxLeaseMs < 1000) throw new ConfigError("--outbox-lease-ms must be at least 1000");
+}
+
+/**
+ * Checks between options, made when a server starts (loadConfig checks each option alone): a
+ * webhook URL needs its secret, Web Push needs its three keys.
+ */
+export function checkServerConfig(config: Config): void {
+  if (config.webhookUrl !== undefined && config.webhookSecret === undefined)
+    throw new ConfigError("DUET_WEBHOOK_URL needs DUET_WEBHOOK_SECRET (whsec_<base64>)");
+  const vapid = [config.vapidPublicKey, config.vapidPrivateKey, config.vapidSubject];
+  if (vapid.some((v) => v !== undefined) && vapid.some((v) => v === undefined))
+    throw new ConfigError(
+      "Web Push needs all of DUET_VAPID_PUBLIC_KEY, DUET_VAPID_PRIVATE_KEY and DUET_VAPID_SUBJECT",
+    );
 }
 
 export function helpText(): string {

@@ -13,12 +13,14 @@ import { adminRoutes, mintFromBody } from "./http/admin-routes.js";
 import { authenticate } from "./http/auth.js";
 import { readJson } from "./http/body.js";
 import { serveDemo } from "./http/demo.js";
+import { outboxRoutes } from "./http/outbox-routes.js";
 import { pairRoutes } from "./http/pair-routes.js";
 import { sendError, sendJson } from "./http/respond.js";
 import { type RouteContext, Router } from "./http/router.js";
 import { userRoutes } from "./http/user-routes.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
+import { isOutboxStore, startOffline } from "./offline.js";
 import { RejectionLog } from "./ops/rejection-log.js";
 import { StoreHealth } from "./ops/store-health.js";
 import { openBackend } from "./stores/open-store.js";
@@ -112,6 +114,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
 
   pairRoutes(router, { chat, user, apiKey: config.apiKey, bodyLimit: config.bodyLimit });
+  const offline = startOffline(config, backend.store, chat, metrics.registry, log);
+  if (isOutboxStore(backend.store))
+    outboxRoutes(router, {
+      outbox: backend.store.outbox,
+      apiKey: config.apiKey,
+      bodyLimit: config.bodyLimit,
+    });
 
   router.on("GET", "/healthz", ({ res }) => sendJson(res, 200, { ok: true }));
   router.on("GET", "/readyz", async ({ res }) => {
@@ -285,6 +294,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     hub.close();
     chat.close();
     rejections.close();
+    await offline.stop();
     await backend.close();
   };
 

@@ -1,6 +1,7 @@
 import type { SendResult, Store, UserEvent } from "../stores/store.js";
 import { DuetError } from "./errors.js";
 import type { Hub } from "./hub.js";
+import { OutboxEvents } from "./outbox/events.js";
 import { PairService } from "./pair-service.js";
 import type { PairsMode } from "./pairs.js";
 import type { PresenceRegistry } from "./presence.js";
@@ -43,6 +44,10 @@ export class Chat {
   private readonly typingLimiter = new RateLimiter(5, 10);
   private readonly observer: ChatObserver;
   private readonly pruneTimer: NodeJS.Timeout;
+  /** Webhooks (SPEC 14): `chat.outboxEvents.emit(type, data)`; see src/core/ports/outbox.ts. */
+  outboxEvents = new OutboxEvents(null, []);
+  /** Called after each new message is stored, when the store wrote outbox entries with it. */
+  onStored: (() => void) | null = null;
 
   constructor(
     store: Store,
@@ -120,7 +125,10 @@ export class Chat {
   }
 
   private stored(input: SendInput, result: SendResult): void {
-    if (!result.duplicate) this.observer.messageStored(input.kind);
+    if (!result.duplicate) {
+      this.observer.messageStored(input.kind);
+      this.onStored?.();
+    }
     // A repeat has no events, unless it completed a send interrupted between its steps (Redis
     // Cluster): those events are new, and reach the connections now rather than at the next one.
     this.publish(result.events);

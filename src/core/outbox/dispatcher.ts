@@ -1,0 +1,168 @@
+import type { Outbox, OutboxEntry } from "../ports/outbox.js";
+import { budgetSpent, retryDelayMs } from "./retry.js";
+
+/** What a handler reports when an attempt did not deliver. */
+export class DeliveryError extends Error {
+  /** False: no retry helps (the entry moves to the failed list at once). */
+  readonly retry: boolean;
+  constructor(message: string, retry = true) {
+    super(message);
+    this.name = "DeliveryError";
+    this.retry = retry;
+  }
+}
+
+/** Delivers one entry; resolves when delivered (or deliberately dropped), throws otherwise. */
+export type OutboxHandler = (entry: OutboxEntry) => Promise<void>;
+
+export interface DispatcherOptions {
+  /** Attempts in flight at most (per process). */
+  concurrency: number;
+  /** How long a claim holds an entry (must exceed a handler's own timeout). */
+  leaseMs: number;
+  /** DUET_WEBHOOK_RETRY_S in ms. */
+  retryBudgetMs: number;
+  /** How often to look for due entries when nothing pokes (other processes' entries, scheduled ones). */
+  pollMs: number;
+}
+
+export interface DispatcherObserver {
+  attempt(type: string, outcome: "delivered" | "retry" | "failed"): void;
+  /** From an entry's creation to its delivery. */
+  delivered(type: string, seconds: number): void;
+  error(err: unknown): void;
+}
+
+const quiet: DispatcherObserver = { attempt() {}, delivered() {}, error() {} };
+
+/**
+ * Drains the outbox (one per process): claims due entries with a lease, runs each type's handler
+ * with bounded concurrency, and acknowledges, reschedules (backoff with jitter) or fails each.
+ * Nothing here is on the send path: a send only writes its entry (in the store) and pokes.
+ */
+export class Dispatcher {
+  private readonly outbox: Outbox;
+  private readonly handlers: Map<string, OutboxHandler>;
+  private readonly options: DispatcherOptions;
+  private readonly observer: DispatcherObserver;
+  private inFlight = 0;
+  private readonly running = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private pumping = false;
+  private again = false;
+  private stopped = true;
+
+  constructor(
+    outbox: Outbox,
+    handlers: Record<string, OutboxHandler>,
+    options: DispatcherOptions,
+    observer: DispatcherObserver = quiet,
+  ) {
+    this.outbox = outbox;
+    this.handlers = new Map(Object.entries(handlers));
+    this.options = options;
+    this.observer = observer;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Something was enqueued (or a slot freed): look now rather than at the next poll. */
+  poke(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.pump();
+    }, ms);
+    this.timer.unref();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.stopped || this.pumping) return;
+    this.pumping = true;
+    let claimed = 0;
+    try {
+      const free = this.options.concurrency - this.inFlight;
+      if (free > 0) {
+        const entries = await this.outbox.claim(free, this.options.leaseMs);
+        claimed = entries.length;
+        for (const entry of entries) this.run(entry);
+      }
+    } catch (err) {
+      this.observer.error(err);
+    } finally {
+      this.pumping = false;
+    }
+    // A full claim may mean more are due: look again as soon as a slot frees (run() pokes).
+    const more = this.again || (claimed > 0 && this.inFlight < this.options.concurrency);
+    this.again = false;
+    this.schedule(more ? 0 : this.options.pollMs);
+  }
+
+  private run(entry: OutboxEntry): void {
+    this.inFlight++;
+    const task = this.attempt(entry).finally(() => {
+      this.inFlight--;
+      this.running.delete(task);
+      this.poke();
+    });
+    this.running.add(task);
+  }
+
+  private async attempt(entry: OutboxEntry): Promise<void> {
+    const handler = this.handlers.get(entry.type);
+    try {
+      if (handler === undefined) {
+        // A type this process does not deliver (not subscribed any more): dropped, not retried.
+        await this.outbox.ack(entry.id);
+        return;
+      }
+      try {
+        await handler(entry);
+      } catch (err) {
+        const failure =
+          err instanceof DeliveryError ? err : new DeliveryError((err as Error).message ?? String(err));
+        const failures = entry.attempts + 1;
+        if (!failure.retry || budgetSpent(failures, this.options.retryBudgetMs)) {
+          this.observer.attempt(entry.type, "failed");
+          await this.outbox.fail(entry.id, failure.message);
+        } else {
+          this.observer.attempt(entry.type, "retry");
+          await this.outbox.reschedule(entry.id, Date.now() + retryDelayMs(failures), failure.message);
+        }
+        return;
+      }
+      this.observer.attempt(entry.type, "delivered");
+      this.observer.delivered(entry.type, Math.max(0, Date.now() - entry.createdAt) / 1000);
+      await this.outbox.ack(entry.id);
+    } catch (err) {
+      // The outbox could not record the outcome: the lease runs out and the entry is tried again.
+      this.observer.error(err);
+    }
+  }
+
+  /** Stops claiming and waits (at most `waitMs`) for attempts in flight; leases cover the rest. */
+  async stop(waitMs = 5000): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.running.size === 0) return;
+    await Promise.race([
+      Promise.allSettled([...this.running]),
+      new Promise((resolve) => setTimeout(resolve, waitMs).unref()),
+    ]);
+  }
+}
