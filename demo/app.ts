@@ -16,6 +16,8 @@ import {
 } from "../src/client/index.js";
 
 const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
+/** The sender of the service's own messages: its conversation has nobody to answer (SPEC 7). */
+const SYSTEM = "system";
 const URL_IN_TEXT = /https?:\/\/[^\s<>"']+/g;
 const TRANSPORT_LABEL: Record<TransportName, string> = {
   ws: "WebSocket",
@@ -215,16 +217,24 @@ class DemoApp {
       ev.preventDefault();
       const input = $<HTMLInputElement>("new-peer");
       const peer = input.value.trim();
-      if (!USER_ID.test(peer) || peer === this.me) {
-        input.setCustomValidity(peer === this.me ? "That is you." : "Letters, digits and _.@- only.");
-        input.reportValidity();
+      // Said on the page, not only in the browser's validation bubble (which some never show).
+      const problem =
+        peer === this.me
+          ? `You are ${this.me}: a chat needs someone else. Open this page in another window with another name.`
+          : !USER_ID.test(peer)
+            ? "A name is 1-64 letters, digits or _.@- characters."
+            : "";
+      $("new-chat-error").textContent = problem;
+      if (problem !== "") {
+        input.focus();
         return;
       }
-      input.setCustomValidity("");
       input.value = "";
       this.openChat(peer);
     });
-    $("new-peer").addEventListener("input", (ev) => (ev.target as HTMLInputElement).setCustomValidity(""));
+    $("new-peer").addEventListener("input", () => {
+      $("new-chat-error").textContent = "";
+    });
     $("back").addEventListener("click", () => this.openChat(null));
     $("toggle-image").addEventListener("click", () => {
       const row = $("image-row");
@@ -394,7 +404,7 @@ class DemoApp {
 
   private sendFromComposer(): void {
     const peer = this.open;
-    if (!peer) return;
+    if (!peer || peer === SYSTEM) return;
     const textInput = $<HTMLInputElement>("text");
     const imageInput = $<HTMLInputElement>("image-url");
     const text = textInput.value.trim();
@@ -451,13 +461,17 @@ class DemoApp {
     $("app").classList.toggle("chat-open", peer !== null);
     $("chat-empty").hidden = peer !== null;
     $("chat-main").hidden = peer === null;
+    // The service's own conversation is read-only: no composer, a line saying why.
+    const readOnly = peer === SYSTEM;
+    $("composer").hidden = readOnly;
+    $("no-reply").hidden = !readOnly;
     this.rendered.clear();
     $("messages").replaceChildren();
     if (peer) {
       this.conversation(peer);
       this.renderChatHead();
       this.renderMessages(true);
-      $("text").focus();
+      if (!readOnly) $("text").focus();
       void this.loadHistory(peer).catch(() => {});
       this.refreshPresenceSoon(0);
     }
@@ -585,6 +599,11 @@ class DemoApp {
       if (tick) {
         tick.textContent = TICK_TEXT[item.state as Tick] ?? "";
         tick.setAttribute("title", item.state);
+      }
+      // A refused send says why, in the server's words (blocked, too long, ...).
+      const failed = item.state === "failed" ? (item.m as Outgoing).failed : undefined;
+      if (failed !== undefined && !node.querySelector(".reason")) {
+        node.querySelector(".bubble")?.append(el("div", { className: "reason", text: failed }));
       }
       const expectedPrev: Element | null = prev ? prev.nextElementSibling : box.firstElementChild;
       if (expectedPrev !== node) {

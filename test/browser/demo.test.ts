@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { type ChildDuet, spawnDuet, tempDbUrl } from "../helpers/duet.js";
+import { ERRORS } from "../../src/core/errors.js";
+import { API_KEY, api, type ChildDuet, spawnDuet, tempDbUrl } from "../helpers/duet.js";
 import { summarizePng } from "./png.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -226,4 +227,59 @@ test("two users chat in the demo (one on long-polling) through a server restart"
   assert.deepEqual(await transcript(bob), as("b"), "bob's chat: everything once, in order");
   await alice.waitForSelector('#messages li.msg.mine[data-state="read"] .text:text-is("via poll")', WAIT);
   assert.deepEqual(errors, [], "no script errors on either page");
+});
+
+test("the demo says what it refuses: a chat with yourself, replies to the service, a refused send", async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1100, height: 820 } });
+  const carol = await ctx.newPage();
+  const errors: string[] = [];
+  carol.on("pageerror", (e) => errors.push(e.message));
+  await login(carol, "carol");
+
+  // A chat with yourself: refused, with a reason on the page (not only a validation bubble).
+  await carol.fill("#new-peer", "carol");
+  await carol.press("#new-peer", "Enter");
+  await carol.waitForFunction(
+    () => /someone else/.test(document.querySelector("#new-chat-error")?.textContent ?? ""),
+    undefined,
+    WAIT,
+  );
+  assert.ok(await carol.isVisible("#new-chat-error"));
+  assert.ok(await carol.isHidden("#chat-main"), "no chat opened");
+  await carol.fill("#new-peer", "car");
+  assert.equal((await carol.textContent("#new-chat-error"))?.trim(), "", "typing clears the reason");
+
+  // The service's own conversation has no composer, and says why.
+  const sent = await api(server.url, API_KEY, "POST", "/v1/admin/messages", {
+    to: "carol",
+    text: "Welcome!",
+  });
+  assert.equal(sent.status, 201);
+  await carol.click('.conv[data-peer="system"]', WAIT);
+  await carol.waitForSelector('#messages li.msg.system .text:text-is("Welcome!")', WAIT);
+  assert.ok(await carol.isHidden("#composer"), "no composer in the system conversation");
+  assert.ok(await carol.isVisible("#no-reply"));
+
+  // A send the server refuses shows the server's reason: dave has blocked carol.
+  const dave = await api(server.url, null, "POST", "/v1/dev/token", { user: "dave" });
+  const daveToken = dave.body.token as string;
+  assert.equal((await api(server.url, daveToken, "PUT", "/v1/blocks/carol")).status, 200);
+  await carol.fill("#new-peer", "dave");
+  await carol.press("#new-peer", "Enter");
+  await carol.waitForSelector("#composer:not([hidden])", WAIT);
+  assert.ok(await carol.isHidden("#no-reply"));
+  await send(carol, "hello dave?");
+  await carol.waitForSelector('#messages li.msg.mine[data-state="failed"] .reason', WAIT);
+  assert.equal(
+    (await carol.textContent('#messages li.msg.mine[data-state="failed"] .reason'))?.trim(),
+    ERRORS.blocked.message,
+  );
+  assert.match(
+    (await carol.textContent('#messages li.msg.mine[data-state="failed"] .tick')) ?? "",
+    /not sent/,
+  );
+  mkdirSync(OUT, { recursive: true });
+  await carol.screenshot({ path: join(OUT, "demo-refused.png") });
+  assert.deepEqual(errors, [], "no script errors");
+  await ctx.close();
 });
