@@ -246,6 +246,13 @@ export const OPTIONS = {
     default: 30000,
     help: "how long a process holds an outbox entry it is delivering before another may take it",
   },
+  banRefreshMs: {
+    flag: "ban-refresh-ms",
+    env: "DUET_BAN_REFRESH_MS",
+    kind: "int",
+    default: 2000,
+    help: "how often each process re-reads the bans (a ban made on another process refuses new requests here within this)",
+  },
   logLevel: {
     flag: "log-level",
     env: "DUET_LOG_LEVEL",
@@ -340,6 +347,7 @@ function validate(config: Config): void {
     throw new ConfigError("retention must be at least 1");
   if (config.sqliteSync !== "normal" && config.sqliteSync !== "full")
     throw new ConfigError("--sqlite-sync must be normal or full");
+  if (config.banRefreshMs < 100) throw new ConfigError("--ban-refresh-ms must be at least 100");
   if (config.pairs !== "open" && config.pairs !== "matched")
     throw new ConfigError("--pairs must be open or matched");
   if (!LOG_LEVELS.includes(config.logLevel))

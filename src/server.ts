@@ -5,12 +5,14 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Config } from "./config.js";
 import { Auth } from "./core/auth.js";
+import { BanService } from "./core/bans.js";
 import { Chat } from "./core/chat.js";
 import { DuetError, toDuetError } from "./core/errors.js";
 import { Hub } from "./core/hub.js";
 import { intParam } from "./core/validate.js";
 import { adminRoutes, mintFromBody } from "./http/admin-routes.js";
 import { authenticate } from "./http/auth.js";
+import { banRoutes } from "./http/ban-routes.js";
 import { readJson } from "./http/body.js";
 import { serveDemo } from "./http/demo.js";
 import { outboxRoutes } from "./http/outbox-routes.js";
@@ -101,7 +103,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
   let shuttingDown = false;
 
-  const user = (ctx: RouteContext) => authenticate(auth, ctx.req, ctx.url);
+  // Bans (SPEC 12) are checked on every authenticated request from a per-process cache.
+  const bans = new BanService(backend.store.bans, hub, { refreshMs: config.banRefreshMs });
+  await bans.refresh();
+  const user = async (ctx: RouteContext) => bans.check(await authenticate(auth, ctx.req, ctx.url));
   const router = new Router();
   userRoutes(router, { chat, user, maxTextLength: config.maxTextLength, bodyLimit: config.bodyLimit });
   adminRoutes(router, {
@@ -121,6 +126,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       apiKey: config.apiKey,
       bodyLimit: config.bodyLimit,
     });
+  banRoutes(router, { bans, apiKey: config.apiKey, bodyLimit: config.bodyLimit });
 
   router.on("GET", "/healthz", ({ res }) => sendJson(res, 200, { ok: true }));
   router.on("GET", "/readyz", async ({ res }) => {
@@ -138,7 +144,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const admitStream = async (ctx: RouteContext, useLastEventId: boolean): Promise<StreamRequest> => {
     if (shuttingDown) throw new DuetError("shutting_down", undefined, 1);
     if (hub.connectionCount >= config.maxConnections) throw new DuetError("overloaded", undefined, 2);
-    const userId = await authenticate(auth, ctx.req, ctx.url, true);
+    const userId = bans.check(await authenticate(auth, ctx.req, ctx.url, true));
     // Checked again: others may have been admitted while this token was verified. From here to
     // the hub's attach there is no await, so the limit holds.
     if (hub.connectionCount >= config.maxConnections) throw new DuetError("overloaded", undefined, 2);
@@ -293,6 +299,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     http.closeAllConnections();
     hub.close();
     chat.close();
+    bans.close();
     rejections.close();
     await offline.stop();
     await backend.close();

@@ -13,7 +13,10 @@ export type BrokerMessage =
       /** The other processes have it already (the store published it as it committed): not sent again. */
       published?: boolean;
     }
-  | { kind: "disconnect" }
+  | {
+      kind: "disconnect" /** Why (default: disconnected); a ban closes with user_banned (4004). */;
+      reason?: "user_banned";
+    }
   | { kind: "sync" };
 
 export type BrokerHandler = (user: string, message: BrokerMessage) => void;

@@ -149,10 +149,7 @@ export class Hub {
     const entry = this.users.get(user);
     if (entry === undefined) return;
     if (message.kind === "disconnect") {
-      for (const listener of Array.isArray(entry) ? entry : [entry]) {
-        listener.stop();
-        listener.sink.close("disconnected");
-      }
+      this.closeLocal(user, message.reason ?? "disconnected");
       return;
     }
     if (message.kind === "sync") {
@@ -161,6 +158,16 @@ export class Hub {
       return;
     }
     this.deliverEvent(user, message.json, message.seq, message.sentAt);
+  }
+
+  /** Closes this process's connections of `user` (no other process is told). */
+  closeLocal(user: string, reason: "disconnected" | "user_banned"): void {
+    const entry = this.users.get(user);
+    if (entry === undefined) return;
+    for (const listener of Array.isArray(entry) ? entry : [entry]) {
+      listener.stop();
+      listener.sink.close(reason);
+    }
   }
 
   private deliverEvent(user: string, json: string, seq: number | null, sentAt: number | undefined): void {

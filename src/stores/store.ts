@@ -1,3 +1,4 @@
+import type { BanStore } from "../core/bans.js";
 import type { PairStore, PairsMode } from "../core/pairs.js";
 import type { ConversationSummary, Message, SendInput, StoredEvent } from "../core/types.js";
 
@@ -84,6 +85,8 @@ export interface Store {
   readonly epoch: string;
   /** Pairs (SPEC 11), kept with the messages so a send and an unmatch are ordered. */
   readonly pairs: PairStore;
+  /** Bans (SPEC 12). */
+  readonly bans: BanStore;
 
   /**
    * Stores a message; throws DuetError("blocked") if the recipient blocked the sender, and

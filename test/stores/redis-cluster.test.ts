@@ -8,6 +8,7 @@ import { openRedisBroker } from "../../src/stores/redis/redis-broker.js";
 import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-store.js";
 import { Scripts } from "../../src/stores/redis/scripts.js";
 import { type RedisCluster, startRedisCluster, stopAllRedis } from "../helpers/redis-server.js";
+import { runBansContract } from "./bans-contract.js";
 import { runStoreContract } from "./contract.js";
 import { runOutboxContract } from "./outbox-contract.js";
 import { runPairsContract } from "./pairs-contract.js";
@@ -26,6 +27,8 @@ runStoreContract("redis cluster (3 masters, 3 replicas)", {
   makeStore: ({ maxEvents }) =>
     openRedisStore(cluster.url, { prefix: `t${++dataSets}:`, retention: { ...retention, maxEvents } }),
 });
+
+runBansContract("redis cluster", () => openRedisStore(cluster.url, { prefix: `t${++dataSets}:`, retention }));
 
 runPairsContract("redis cluster", {
   makeStore: ({ maxEvents, pairs }) =>

@@ -6,6 +6,7 @@ import { parseRedisUrl } from "../../src/stores/redis/connection.js";
 import { RedisKeys } from "../../src/stores/redis/keys.js";
 import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-store.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
+import { runBansContract } from "./bans-contract.js";
 import { runStoreContract } from "./contract.js";
 import { runOutboxContract } from "./outbox-contract.js";
 import { runPairsContract } from "./pairs-contract.js";
@@ -24,6 +25,10 @@ runStoreContract("redis (standalone)", {
   makeStore: ({ maxEvents }) =>
     openRedisStore(server.url, { prefix: `t${++dataSets}:`, retention: { maxEvents, maxAgeMs: MONTH } }),
 });
+
+runBansContract("redis (standalone)", () =>
+  openRedisStore(server.url, { prefix: `t${++dataSets}:`, retention: { maxEvents: 100, maxAgeMs: MONTH } }),
+);
 
 runPairsContract("redis (standalone)", {
   makeStore: ({ maxEvents, pairs }) =>

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
+import { runBansContract } from "./bans-contract.js";
 import { runStoreContract } from "./contract.js";
 import { runOutboxContract } from "./outbox-contract.js";
 import { runPairsContract } from "./pairs-contract.js";
@@ -21,6 +22,11 @@ runStoreContract("sqlite (memory)", {
   makeStore: async ({ maxEvents }) =>
     new SqliteStore({ path: ":memory:", retention: { maxEvents, maxAgeMs: 30 * 86_400_000 } }),
 });
+
+runBansContract(
+  "sqlite",
+  async () => new SqliteStore({ path: ":memory:", retention: { maxEvents: 100, maxAgeMs: 30 * 86_400_000 } }),
+);
 
 runPairsContract("sqlite (file)", {
   makeStore: async ({ maxEvents, pairs }) =>

@@ -25,6 +25,7 @@
  *   {ob}:due, {ob}:e, {ob}:failed   the entries;  {ob}:m:<key>  string  a mark (expires)
  * global:
  *   epoch   string  the data set's epoch (SET NX on first use)
+ *   bans    hash    user -> JSON {reason, until} of the bans (SPEC 12)
  *   {n<k>}:count  string  messages stored, in COUNT_SHARDS counters spread over the slots
  *   nodes         hash    node id -> JSON {id, host, pid, startedAt} of the duet processes
  *   node:<id>     string  a live duet process, expires unless its heartbeat renews it
@@ -109,6 +110,10 @@ export class RedisKeys {
   get outbox(): OutboxKeys {
     const base = `${this.prefix}{ob}:`;
     return { due: `${base}due`, entries: `${base}e`, failed: `${base}failed`, mark: `${base}m:` };
+  }
+
+  get bans(): string {
+    return `${this.prefix}bans`;
   }
 
   get nodes(): string {

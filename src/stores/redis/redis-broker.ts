@@ -30,8 +30,8 @@ export function newNodeId(): string {
  * standalone servers too). Each user has a channel tagged like the user's keys, so on a cluster
  * it lives on the shard that holds the user, and a process subscribes only to the users that have
  * a connection on it: a publication reaches only the processes that need it, and no shard relays
- * another's traffic. Publications are `<node>|e|<seq>|<json>`, `<node>|d` (disconnect) or
- * `<node>|s` (sync); a process drops its own. Publishing goes over a command connection
+ * another's traffic. Publications are `<node>|e|<seq>|<json>`, `<node>|d` (disconnect), `<node>|b`
+ * (disconnect: banned) or `<node>|s` (sync); a process drops its own. Publishing goes over a command connection
  * (one write per event-loop turn), subscribing over a separate subscriber connection.
  *
  * Contract (Broker): `publish` never throws or waits; while Redis is unreachable publications are
@@ -141,7 +141,7 @@ export class RedisBroker implements Broker {
     const payload =
       message.kind === "event"
         ? `${this.nodeId}|e|${message.seq ?? ""}|${message.json}`
-        : `${this.nodeId}|${message.kind === "sync" ? "s" : "d"}`;
+        : `${this.nodeId}|${message.kind === "sync" ? "s" : message.reason === "user_banned" ? "b" : "d"}`;
     const failed = () => {
       this.dropped++;
       // A lost stored event is repaired by readers only when a later one shows the gap; the last
@@ -229,8 +229,15 @@ export class RedisBroker implements Broker {
     const nodeEnd = payload.indexOf("|");
     if (nodeEnd < 0 || payload.slice(0, nodeEnd) === this.nodeId) return;
     const kind = payload[nodeEnd + 1];
-    if (kind === "d" || kind === "s") {
-      this.handler(user, { kind: kind === "d" ? "disconnect" : "sync" });
+    if (kind === "d" || kind === "s" || kind === "b") {
+      this.handler(
+        user,
+        kind === "s"
+          ? { kind: "sync" }
+          : kind === "b"
+            ? { kind: "disconnect", reason: "user_banned" }
+            : { kind: "disconnect" },
+      );
       return;
     }
     const seqEnd = payload.indexOf("|", nodeEnd + 3);

@@ -12,6 +12,7 @@ import type {
   StoreOptions,
   UserEvent,
 } from "../store.js";
+import { RedisBans } from "./bans.js";
 import {
   connect,
   createClient,
@@ -92,6 +93,7 @@ export class RedisStore implements Store, OutboxStore {
   /** What a send's script checks (store_message's 4th argument): "1" open mode, "2" matched mode. */
   private readonly checks: "1" | "2";
   readonly pairs: RedisPairs;
+  readonly bans: RedisBans;
   private currentEpoch: string;
   private readonly epochTimer: NodeJS.Timeout;
 
@@ -128,6 +130,7 @@ export class RedisStore implements Store, OutboxStore {
     });
     this.outboxKeys = this.keys.outbox;
     this.outbox = new RedisOutbox(client, this.outboxKeys, this.scripts, (request) => this.call(request));
+    this.bans = new RedisBans({ key: this.keys.bans, call: (request) => this.call(request), client });
   }
 
   setSendOutboxPolicy(policy: SendOutboxPolicy): void {

@@ -15,6 +15,7 @@ import type {
   StoreOptions,
   UserEvent,
 } from "../store.js";
+import { SqliteBans } from "./bans.js";
 import { claimFile } from "./file-owner.js";
 import { SqlitePairs } from "./pairs.js";
 import { conversationKey, MIGRATIONS, SCHEMA } from "./schema.js";
@@ -53,6 +54,7 @@ export class SqliteStore implements Store, OutboxStore {
   readonly outbox: SqliteOutbox;
   /** What a send adds to the outbox in its own transaction (nothing unless configured). */
   private sendPolicy: SendOutboxPolicy = { messageCreated: false, notifyDelayMs: null };
+  readonly bans: SqliteBans;
   /** The lock that makes this process the file's owner; null for ":memory:". */
   private readonly owner: Database.Database | null = null;
   private readonly checkpointer: WalCheckpointer | null = null;
@@ -160,6 +162,7 @@ export class SqliteStore implements Store, OutboxStore {
       trimUpToRid: db.prepare("DELETE FROM events WHERE rid <= ?"),
     };
     this.pairs = new SqlitePairs(this, options.pairs ?? "open");
+    this.bans = new SqliteBans(this);
     this.runBatch = db.transaction((batch: PendingWrite[]) => {
       for (const item of batch) {
         try {
