@@ -161,6 +161,41 @@ export const OPTIONS = {
     default: "open",
     help: "open (anyone may message anyone) | matched (only pairs the server API matched)",
   },
+  screen: {
+    flag: "screen",
+    env: "DUET_SCREEN",
+    kind: "string",
+    default: "off",
+    help: "contact-info screen of user messages: off | flag | mask | reject (a pair may override it)",
+  },
+  imageHosts: {
+    flag: "image-hosts",
+    env: "DUET_IMAGE_HOSTS",
+    kind: "string",
+    default: undefined,
+    help: "comma-separated hosts image and link URLs must point to (unset: any host)",
+  },
+  moderationUrl: {
+    flag: "moderation-url",
+    env: "DUET_MODERATION_URL",
+    kind: "string",
+    default: undefined,
+    help: "moderation hook: every send and edit is POSTed here, signed, before it is stored",
+  },
+  moderationTimeoutMs: {
+    flag: "moderation-timeout-ms",
+    env: "DUET_MODERATION_TIMEOUT_MS",
+    kind: "int",
+    default: 1500,
+    help: "how long a send waits for the moderation hook",
+  },
+  moderationFailure: {
+    flag: "moderation-failure",
+    env: "DUET_MODERATION_FAILURE",
+    kind: "string",
+    default: "open",
+    help: "when the hook fails: open (store and flag) | closed (503 moderation_unavailable)",
+  },
   // ---- SPEC section 14: webhooks, notifications, Web Push (src/core/outbox/) ----
   webhookUrl: {
     flag: "webhook-url",
@@ -350,6 +385,7 @@ function validate(config: Config): void {
   if (config.banRefreshMs < 100) throw new ConfigError("--ban-refresh-ms must be at least 100");
   if (config.pairs !== "open" && config.pairs !== "matched")
     throw new ConfigError("--pairs must be open or matched");
+  validateSafety(config);
   if (!LOG_LEVELS.includes(config.logLevel))
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
   if (!config.dev) checkSecrets(config);
@@ -442,6 +478,45 @@ export function checkServerConfig(config: Config): void {
     throw new ConfigError(
       "Web Push needs all of DUET_VAPID_PUBLIC_KEY, DUET_VAPID_PRIVATE_KEY and DUET_VAPID_SUBJECT",
     );
+  if (config.moderationUrl !== undefined && config.webhookSecret === undefined)
+    throw new ConfigError(
+      "DUET_MODERATION_URL needs DUET_WEBHOOK_SECRET (whsec_<base64>): hook requests are signed",
+    );
+}
+
+const SCREEN_MODES = ["off", "flag", "mask", "reject"];
+const HOST = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** SPEC 12's options: the screen, image hosts, the moderation hook and the key it is signed with. */
+function validateSafety(config: Config): void {
+  if (!SCREEN_MODES.includes(config.screen))
+    throw new ConfigError(`--screen must be one of ${SCREEN_MODES.join(", ")}`);
+  if (config.imageHosts !== undefined) {
+    const hosts = config.imageHosts.split(",").map((h) => h.trim().toLowerCase());
+    for (const host of hosts)
+      if (!HOST.test(host)) throw new ConfigError(`--image-hosts: "${host}" is not a host name`);
+  }
+  if (config.moderationFailure !== "open" && config.moderationFailure !== "closed")
+    throw new ConfigError("--moderation-failure must be open or closed");
+  if (config.moderationTimeoutMs < 1 || config.moderationTimeoutMs > 60_000)
+    throw new ConfigError("--moderation-timeout-ms must be 1-60000");
+  if (config.moderationUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(config.moderationUrl);
+    } catch {
+      throw new ConfigError("--moderation-url must be an http(s) URL");
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:")
+      throw new ConfigError("--moderation-url must be an http(s) URL");
+  }
+}
+
+/** DUET_IMAGE_HOSTS as a list (empty when unset). */
+export function imageHostList(config: Config): string[] {
+  return config.imageHosts === undefined
+    ? []
+    : config.imageHosts.split(",").map((h) => h.trim().toLowerCase());
 }
 
 export function helpText(): string {

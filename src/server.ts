@@ -3,12 +3,13 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import type { Config } from "./config.js";
+import { type Config, ConfigError, imageHostList } from "./config.js";
 import { Auth } from "./core/auth.js";
 import { BanService } from "./core/bans.js";
 import { Chat } from "./core/chat.js";
 import { DuetError, toDuetError } from "./core/errors.js";
 import { Hub } from "./core/hub.js";
+import { SafetyGate, type SafetyOptions, type ScreenMode } from "./core/safety/send-gate.js";
 import { intParam } from "./core/validate.js";
 import { adminRoutes, mintFromBody } from "./http/admin-routes.js";
 import { authenticate } from "./http/auth.js";
@@ -22,6 +23,7 @@ import { type RouteContext, Router } from "./http/router.js";
 import { userRoutes } from "./http/user-routes.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
+import { HookClient } from "./moderation/hook-client.js";
 import { isOutboxStore, startOffline } from "./offline.js";
 import { RejectionLog } from "./ops/rejection-log.js";
 import { StoreHealth } from "./ops/store-health.js";
@@ -82,6 +84,25 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // Access log at debug level: method, route template, status, duration; never a query (it may
   // hold a token) and never a body.
   const accessLog = log.isLevelEnabled("debug");
+  if (config.moderationUrl !== undefined && config.webhookSecret === undefined)
+    throw new ConfigError(
+      "DUET_MODERATION_URL needs DUET_WEBHOOK_SECRET (whsec_…): hook requests are signed",
+    );
+  const moderator =
+    config.moderationUrl === undefined || config.webhookSecret === undefined
+      ? undefined
+      : new HookClient({
+          url: config.moderationUrl,
+          secret: config.webhookSecret,
+          timeoutMs: config.moderationTimeoutMs,
+          maxText: config.maxTextLength,
+        });
+  const safetyOptions: SafetyOptions = {
+    screen: config.screen as ScreenMode,
+    imageHosts: imageHostList(config),
+    moderationFailure: config.moderationFailure === "closed" ? "closed" : "open",
+    ...(moderator === undefined ? {} : { moderator }),
+  };
   const chat = new Chat(
     backend.store,
     hub,
@@ -90,6 +111,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       sendRate: config.sendRate,
       sendBurst: config.sendBurst,
       pairs: config.pairs === "matched" ? "matched" : "open",
+      // Only built when something is configured: a plain send checks nothing.
+      ...(SafetyGate.needed(safetyOptions)
+        ? { safety: new SafetyGate(safetyOptions, config.maxTextLength) }
+        : {}),
+      onFlagged: (message, reasons) => log.info({ msg: "message flagged", id: message.id, reasons }),
     },
     metrics,
   );
@@ -302,6 +328,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     bans.close();
     rejections.close();
     await offline.stop();
+    moderator?.close();
     await backend.close();
   };
 

@@ -6,6 +6,7 @@ import { PairService } from "./pair-service.js";
 import type { PairsMode } from "./pairs.js";
 import type { PresenceRegistry } from "./presence.js";
 import { RateLimiter } from "./rate-limit.js";
+import type { FlagReason, SafetyGate } from "./safety/send-gate.js";
 import type { ConversationSummary, Message, PresenceInfo, SendInput } from "./types.js";
 
 export interface ChatOptions {
@@ -13,6 +14,13 @@ export interface ChatOptions {
   sendBurst: number;
   /** SPEC 11 (default open); the store's send applies the same mode. */
   pairs?: PairsMode;
+  /** SPEC 12's checks on user sends (screen, moderation hook, image hosts); absent: none configured. */
+  safety?: SafetyGate;
+  /**
+   * Told of every stored message the checks flagged (`flag` screen, a moderation hook that failed
+   * open), besides the `message.flagged` webhook the chat enqueues (the server logs it).
+   */
+  onFlagged?: (message: Message, reasons: FlagReason[]) => void;
 }
 
 /** What the chat service reports; the server wires it to Prometheus. */
@@ -48,6 +56,9 @@ export class Chat {
   outboxEvents = new OutboxEvents(null, []);
   /** Called after each new message is stored, when the store wrote outbox entries with it. */
   onStored: (() => void) | null = null;
+  /** SPEC 12's checks, when configured (see SafetyGate); edits use them too. */
+  readonly safety: SafetyGate | undefined;
+  private readonly onFlagged: (message: Message, reasons: FlagReason[]) => void;
 
   constructor(
     store: Store,
@@ -62,6 +73,8 @@ export class Chat {
     this.observer = observer;
     this.sendLimiter = new RateLimiter(options.sendRate, options.sendBurst);
     this.pairs = new PairService(store.pairs, options.pairs ?? "open", (events) => this.publish(events));
+    this.safety = options.safety;
+    this.onFlagged = options.onFlagged ?? (() => {});
     this.pruneTimer = setInterval(() => {
       this.sendLimiter.prune();
       this.typingLimiter.prune();
@@ -111,7 +124,22 @@ export class Chat {
   send(input: SendInput): Promise<Sent> {
     const wait = this.sendLimiter.take(input.from);
     if (wait > 0) return Promise.reject(new DuetError("rate_limited", undefined, wait));
-    return this.store_(input);
+    if (this.safety === undefined) return this.store_(input);
+    return this.safety.check(input).then((checked) => {
+      const sent = this.store_(checked.input);
+      const flagged = checked.flagged;
+      if (flagged === null) return sent;
+      return sent.then(async (result) => {
+        if (result.duplicate) return result;
+        this.onFlagged(result.message, flagged);
+        // Enqueued before the sender is answered, so an answered send's flag survives a crash. The
+        // message is stored already: an outbox that cannot take the entry costs the flag, not the send.
+        await this.outboxEvents
+          .emit("message.flagged", { message: result.message, reasons: flagged })
+          .catch(() => {});
+        return result;
+      });
+    });
   }
 
   /** A system message from the server API: not rate limited, not subject to blocks. */

@@ -23,6 +23,9 @@ export const ERRORS = {
   payload_too_large: { status: 413, message: "The body is too large.", close: 1009 },
   rate_limited: { status: 429, message: "Too many requests; retry later.", close: 1008 },
   too_many_connections: { status: 429, message: "Too many connections for this user.", close: 4429 },
+  host_not_allowed: { status: 400, message: "Images and links may only point to the allowed hosts." },
+  message_rejected: { status: 422, message: "The message was not accepted." },
+  moderation_unavailable: { status: 503, message: "The message could not be checked; retry later." },
   store_unavailable: { status: 503, message: "The message store is unavailable; retry later.", close: 1011 },
   overloaded: { status: 503, message: "The server is overloaded; retry later.", close: 1013 },
   shutting_down: { status: 503, message: "The server is restarting; reconnect.", close: 1012 },
@@ -49,8 +52,13 @@ export class DuetError extends Error {
   readonly retryAfter?: number;
   /** What went wrong underneath, for the log only (store_unavailable, internal). */
   readonly detail?: string;
+  /**
+   * Why, in a word a program can act on (`message_rejected`: "contact_info" or the moderation
+   * hook's reason). Sent on the wire beside `code` and `message` when set.
+   */
+  readonly reason?: string;
 
-  constructor(code: ErrorCode, message?: string, retryAfter?: number) {
+  constructor(code: ErrorCode, message?: string, retryAfter?: number, reason?: string) {
     const logOnly = message !== undefined && DETAIL_FOR_LOG_ONLY.has(code);
     super(logOnly ? ERRORS[code].message : (message ?? ERRORS[code].message));
     if (logOnly) this.detail = message;
@@ -58,10 +66,13 @@ export class DuetError extends Error {
     this.code = code;
     this.status = ERRORS[code].status;
     if (retryAfter !== undefined) this.retryAfter = retryAfter;
+    if (reason !== undefined) this.reason = reason;
   }
 
-  toJSON(): { code: ErrorCode; message: string } {
-    return { code: this.code, message: this.message };
+  toJSON(): { code: ErrorCode; message: string; reason?: string } {
+    return this.reason === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, reason: this.reason };
   }
 }
 

@@ -23,7 +23,14 @@ export interface Message {
   image: ImageRef | null;
   links: LinkRef[];
   clientMsgId: string | null;
+  /** The contact details the screen found (SPEC 12, `flag` and `mask`); absent when none. */
+  screened?: ContactKind[];
+  /** True when the moderation hook rewrote the text; absent otherwise. */
+  moderated?: true;
 }
+
+/** What the contact-info screen finds (SPEC 12). */
+export type ContactKind = "phone" | "email" | "handle";
 
 /** A message as a sender submits it, after validation. */
 export interface SendInput {
@@ -34,6 +41,9 @@ export interface SendInput {
   image: ImageRef | null;
   links: LinkRef[];
   clientMsgId: string | null;
+  /** Set by the safety checks (never by a client): stored on the message as is. */
+  screened?: ContactKind[];
+  moderated?: true;
 }
 
 export interface MessageEvent {

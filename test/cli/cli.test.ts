@@ -107,6 +107,16 @@ const SAMPLES: Record<Key, [string, unknown, string, unknown]> = {
   ],
   outboxConcurrency: ["1", 1, "64", 64],
   outboxLeaseMs: ["1000", 1000, "60000", 60000],
+  screen: ["mask", "mask", "reject", "reject"],
+  imageHosts: ["cdn.example.com", "cdn.example.com", "a.example,b.example", "a.example,b.example"],
+  moderationUrl: [
+    "http://127.0.0.1:9/hook",
+    "http://127.0.0.1:9/hook",
+    "https://mod.example/x",
+    "https://mod.example/x",
+  ],
+  moderationTimeoutMs: ["200", 200, "3000", 3000],
+  moderationFailure: ["closed", "closed", "open", "open"],
 };
 
 const entries = Object.entries(OPTIONS) as [Key, (typeof OPTIONS)[Key]][];
@@ -183,7 +193,6 @@ describe("configuration (loadConfig)", () => {
       [["--store", "mysql://x"], {}, /--store/],
       [["--sqlite-sync", "fast"], {}, /--sqlite-sync/],
       [["--log-level", "loud"], {}, /--log-level/],
-      [[], { DUET_WEBHOOK_SECRET: "secret" }, /DUET_WEBHOOK_SECRET/],
       [[], { DUET_WEBHOOK_SECRET: "whsec_c2hvcnQ=" }, /24-64 bytes/],
       [[], { DUET_WEBHOOK_SECRET: "whsec_not base64!" }, /DUET_WEBHOOK_SECRET/],
       [[], { DUET_WEBHOOK_URL: "ftp://x" }, /DUET_WEBHOOK_URL/],
@@ -203,6 +212,13 @@ describe("configuration (loadConfig)", () => {
       [[], { DUET_JWT_SECRET: "é".repeat(15) }, /30 bytes/],
       [[], { DUET_JWT_SECRET: S1, DUET_API_KEY: "change-me-too" }, /DUET_API_KEY.*13 bytes.*at least 24/],
       [["--api-key", "k".repeat(23)], { DUET_JWT_SECRET: S1 }, /DUET_API_KEY.*23 bytes/],
+      [["--screen", "loud"], {}, /--screen/],
+      [["--image-hosts", "cdn.example.com,bad host"], {}, /--image-hosts/],
+      [["--image-hosts", "https://cdn.example.com"], {}, /--image-hosts/],
+      [["--moderation-url", "ftp://x"], {}, /--moderation-url/],
+      [["--moderation-url", "not a url"], {}, /--moderation-url/],
+      [["--moderation-failure", "maybe"], {}, /--moderation-failure/],
+      [["--moderation-timeout-ms", "0"], {}, /--moderation-timeout-ms/],
     ];
     for (const [argv, env, message] of bad) {
       assert.throws(
@@ -235,7 +251,6 @@ describe("the duet command", () => {
       [["--port", "abc"], {}, /--port/],
       [[], { DUET_DEV: "maybe" }, /DUET_DEV/],
       [["--log-level", "loud"], {}, /--log-level/],
-      [[], { DUET_WEBHOOK_SECRET: "secret" }, /DUET_WEBHOOK_SECRET/],
       [[], { DUET_WEBHOOK_SECRET: "whsec_c2hvcnQ=" }, /24-64 bytes/],
       [[], { DUET_WEBHOOK_SECRET: "whsec_not base64!" }, /DUET_WEBHOOK_SECRET/],
       [[], { DUET_WEBHOOK_URL: "ftp://x" }, /DUET_WEBHOOK_URL/],

@@ -93,6 +93,33 @@ export function runStoreContract(name: string, options: ContractOptions): void {
       assert.equal(sys.message.kind, "system");
     });
 
+    it("keeps what the safety checks set (screened, moderated), and adds nothing to other messages", async () => {
+      const [a, b] = users("alice", "bob");
+      const plain = await store.send(text(a, b, "hello"));
+      const masked = await store.send({
+        ...text(a, b, "call [hidden]"),
+        screened: ["phone", "email"],
+        moderated: true,
+      });
+      assert.deepEqual(masked.message.screened, ["phone", "email"]);
+      assert.equal(masked.message.moderated, true);
+      assert.ok(
+        masked.json === undefined ||
+          JSON.stringify(JSON.parse(masked.json)) === JSON.stringify(masked.message),
+      );
+      const { messages } = await store.history(b, a, { limit: 10 });
+      assert.deepEqual(messages, [plain.message, masked.message]);
+      assert.ok(!("screened" in plain.message) && !("moderated" in plain.message));
+      assert.ok(!("screened" in (messages[0] ?? {})) && !("moderated" in (messages[0] ?? {})));
+      const page = await store.eventsSince(b, 0, 10);
+      const events = page.events.flatMap((e) => (e.type === "message" ? [e.message] : []));
+      assert.deepEqual(events.at(-1), masked.message);
+      const unread = await store.readUnread(b, a, 10, false);
+      assert.deepEqual(unread.messages.at(-1), masked.message);
+      const [summary] = await store.conversations(b, 1);
+      assert.deepEqual(summary?.lastMessage, masked.message);
+    });
+
     it("is idempotent per sender and clientMsgId", async () => {
       const [a, b, c] = users("alice", "bob", "carol");
       const first = await store.send(text(a, b, "once", "m-1"));

@@ -1,4 +1,7 @@
 import { parsePhoneNumberFromString, validatePhoneNumberLength } from "libphonenumber-js";
+import type { ContactKind } from "../types.js";
+
+export type { ContactKind };
 
 /**
  * The contact-info screen of SPEC section 12: a pure function from a message's text to the
@@ -10,7 +13,6 @@ import { parsePhoneNumberFromString, validatePhoneNumberLength } from "libphonen
  * against ordinary numbers (prices, times, dates, ages, "3 kids", a street number). Its labelled
  * table and precision/recall are in test/core/contact-screen.test.ts.
  */
-export type ContactKind = "phone" | "email" | "handle";
 
 export interface ContactFinding {
   kind: ContactKind;

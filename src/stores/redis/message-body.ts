@@ -29,8 +29,17 @@ export function bodyParts(input: SendInput): { head: string; tail: string } {
   const tail =
     `"kind":${JSON.stringify(input.kind)},"text":${JSON.stringify(input.text ?? null)},` +
     `"image":${JSON.stringify(input.image ?? null)},"links":${links},` +
-    `"clientMsgId":${JSON.stringify(input.clientMsgId ?? null)}}`;
+    `"clientMsgId":${JSON.stringify(input.clientMsgId ?? null)}${safetyFields(input)}}`;
   return { head, tail };
+}
+
+/** `screened` and `moderated`, only on messages the safety checks touched (the rest do not grow). */
+function safetyFields(input: SendInput): string {
+  if (input.screened === undefined && input.moderated !== true) return "";
+  let out = "";
+  if (input.screened !== undefined) out += `,"screened":${JSON.stringify(input.screened)}`;
+  if (input.moderated === true) out += `,"moderated":true`;
+  return out;
 }
 
 export function fullBody(id: string, ts: string, parts: { head: string; tail: string }): string {
@@ -42,7 +51,7 @@ export function fullBody(id: string, ts: string, parts: { head: string; tail: st
  * fields, in the same order): what JSON.parse of the body would give for a valid input.
  */
 export function messageOf(id: string, ts: number, input: SendInput): Message {
-  return {
+  const message: Message = {
     id,
     from: input.from,
     to: input.to,
@@ -53,4 +62,7 @@ export function messageOf(id: string, ts: number, input: SendInput): Message {
     links: input.links,
     clientMsgId: input.clientMsgId ?? null,
   };
+  if (input.screened !== undefined) message.screened = input.screened;
+  if (input.moderated === true) message.moderated = true;
+  return message;
 }

@@ -339,6 +339,9 @@ export class SqliteStore implements Store, OutboxStore {
       links: input.links,
       clientMsgId: input.clientMsgId,
     };
+    // Only messages the safety checks touched carry these: the rest do not grow.
+    if (input.screened !== undefined) message.screened = input.screened;
+    if (input.moderated === true) message.moderated = true;
     const body = JSON.stringify(message);
     const conv = conversationKey(input.from, input.to);
     const rid = this.stmt.insertMessage.run(
