@@ -57,7 +57,6 @@ export function parseVerdict(body: unknown, maxText: number): ModerationVerdict 
       return { action: "reject", reason };
     }
     case "rewrite": {
-      const text = answer.text;
       // The same rules as a sender's text (length, valid Unicode).
       try {
         return { action: "rewrite", text: validText(answer.text, maxText, true) ?? "" };
