@@ -103,6 +103,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     moderationFailure: config.moderationFailure === "closed" ? "closed" : "open",
     ...(moderator === undefined ? {} : { moderator }),
   };
+  // A pair's own screen setting and `since` (for the hook) cost a store read per send: read only
+  // where something uses them (matched pairs, a screen, a hook), so a plain send reads nothing more.
+  if (config.pairs === "matched" || SafetyGate.needed(safetyOptions)) {
+    safetyOptions.pairLookup = async (a, b) => {
+      const pair = await backend.store.pairs.pair(a, b);
+      return pair === null ? null : { since: pair.since, screen: pair.screen };
+    };
+  }
   const chat = new Chat(
     backend.store,
     hub,

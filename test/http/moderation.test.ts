@@ -146,6 +146,20 @@ describe("moderation hook, failing open (the default)", () => {
     assert.equal(hook.badSignatures, 0);
   });
 
+  it("tells the hook since when the two are matched", async () => {
+    const [a, b] = names("alice", "bob");
+    const alice = await client(server.url, a);
+    const r = await fetch(`${server.url}/v1/admin/pairs/${a}/${b}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${server.config.apiKey}`, "content-type": "application/json" },
+      body: "{}",
+    });
+    const { pair } = (await r.json()) as { pair: { since: number } };
+    await alice.send(b, "hi match");
+    const request = hook.seen.find((q) => q.message.from === a);
+    assert.deepEqual(request?.pair, { since: pair.since });
+  });
+
   it("rejects with 422 message_rejected and the hook's reason, storing nothing", async () => {
     const [a, b] = names("alice", "bob");
     const alice = await client(server.url, a);

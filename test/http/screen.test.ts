@@ -184,3 +184,32 @@ describe("DUET_IMAGE_HOSTS", () => {
     await ws.close();
   });
 });
+
+describe("a pair's own screen (PUT /v1/admin/pairs/:a/:b {screen})", () => {
+  const admin = (server: TestServer, method: string, path: string, body?: unknown) =>
+    fetch(`${server.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${server.config.apiKey}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+
+  it("overrides the server's screen both ways: off for a paid booking, reject for a pair", async () => {
+    const server = await startDuet({ DUET_SCREEN: "mask", DUET_PAIRS: "matched" });
+    try {
+      const [a, b, c] = names("alice", "bob", "carol");
+      const alice = await client(server.url, a);
+      assert.equal((await admin(server, "PUT", `/v1/admin/pairs/${a}/${b}`, { screen: "off" })).status, 201);
+      assert.equal((await admin(server, "PUT", `/v1/admin/pairs/${a}/${c}`, {})).status, 201);
+      assert.equal((await alice.send(b, "my number is 555-123-4567")).text, "my number is 555-123-4567");
+      assert.equal((await alice.send(c, "my number is 555-123-4567")).text, "my number is [hidden]");
+      assert.equal(
+        (await admin(server, "PUT", `/v1/admin/pairs/${a}/${b}`, { screen: "reject" })).status,
+        200,
+      );
+      const r = await alice.call("POST", "/v1/messages", { to: b, text: "my number is 555-123-4567" });
+      expectError(r, 422, "message_rejected");
+    } finally {
+      await server.close();
+    }
+  });
+});
