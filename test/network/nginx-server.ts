@@ -49,11 +49,35 @@ export async function startNginx(
   upstreamPort: number,
   extraServers: ((port: number) => string)[] = [],
 ): Promise<Nginx> {
+  const extraPorts: number[] = [];
+  for (const _ of extraServers) extraPorts.push(await freePort());
+  const nginx = await launchNginx(
+    (port) => `
+    # nginx's own defaults, spelled out: the documented snippet must work with them.
+    proxy_buffering on;
+    proxy_read_timeout 60s;
+
+    upstream duet { server 127.0.0.1:${upstreamPort}; keepalive 32; }
+    include ${SNIPPET_DIR}duet-http.conf;
+
+    server {
+        listen 127.0.0.1:${port};
+        include ${SNIPPET_DIR}duet-location.conf;
+    }
+${extraServers.map((server, i) => server(extraPorts[i]!)).join("\n")}
+`,
+  );
+  return { ...nginx, extraPorts };
+}
+
+/**
+ * Starts nginx with `http(port)` as the body of its http { } block (temp paths, pid and logs are
+ * set around it); it must listen on 127.0.0.1:`port`. Resolves once that port accepts.
+ */
+export async function launchNginx(http: (port: number) => string): Promise<Omit<Nginx, "extraPorts">> {
   if (!existsSync(NGINX_BIN)) throw new Error(`${NGINX_BIN} is missing: run node scripts/ensure-nginx.mjs`);
   const dir = mkdtempSync(join(tmpdir(), "duet-nginx-"));
   const port = await freePort();
-  const extraPorts: number[] = [];
-  for (const _ of extraServers) extraPorts.push(await freePort());
   const conf = `
 daemon off;
 master_process off;
@@ -68,18 +92,7 @@ http {
     fastcgi_temp_path ${dir}/fastcgi;
     uwsgi_temp_path ${dir}/uwsgi;
     scgi_temp_path ${dir}/scgi;
-    # nginx's own defaults, spelled out: the documented snippet must work with them.
-    proxy_buffering on;
-    proxy_read_timeout 60s;
-
-    upstream duet { server 127.0.0.1:${upstreamPort}; keepalive 32; }
-    include ${SNIPPET_DIR}duet-http.conf;
-
-    server {
-        listen 127.0.0.1:${port};
-        include ${SNIPPET_DIR}duet-location.conf;
-    }
-${extraServers.map((server, i) => server(extraPorts[i]!)).join("\n")}
+${http(port)}
 }
 `;
   const confPath = join(dir, "nginx.conf");
@@ -113,7 +126,6 @@ ${extraServers.map((server, i) => server(extraPorts[i]!)).join("\n")}
     url: `http://127.0.0.1:${port}`,
     port,
     dir,
-    extraPorts,
     errorLog,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
