@@ -9,9 +9,9 @@ import type { Chat } from "./core/chat.js";
 import { Dispatcher, type OutboxHandler } from "./core/outbox/dispatcher.js";
 import { OutboxEvents } from "./core/outbox/events.js";
 import type { Outbox, OutboxStore } from "./core/ports/outbox.js";
+import type { Store } from "./core/ports/store.js";
 import type { Logger } from "./log.js";
 import { webhookHandler } from "./outbound/webhook.js";
-import type { Store } from "./stores/store.js";
 
 export interface Offline {
   outbox: Outbox | null;

@@ -1,10 +1,10 @@
-import type { SendResult, Store, UserEvent } from "../stores/store.js";
 import { DuetError } from "./errors.js";
 import type { Hub } from "./hub.js";
 import { OutboxEvents } from "./outbox/events.js";
 import { PairService } from "./pair-service.js";
 import type { PairsMode } from "./pairs.js";
-import type { PresenceRegistry } from "./presence.js";
+import type { PresenceRegistry } from "./ports/presence.js";
+import type { SendResult, Store, UserEvent } from "./ports/store.js";
 import { RateLimiter } from "./rate-limit.js";
 import type { FlagReason, SafetyGate } from "./safety/send-gate.js";
 import type { ConversationSummary, Message, PresenceInfo, SendInput } from "./types.js";

@@ -1,6 +1,7 @@
-import { type Broker, type BrokerMessage, LocalBroker } from "./broker.js";
-import type { PresenceRegistry } from "./presence.js";
-import type { Sink, TransportKind } from "./stream.js";
+import { LocalBroker } from "./local-broker.js";
+import type { Broker, BrokerMessage } from "./ports/broker.js";
+import type { PresenceRegistry } from "./ports/presence.js";
+import type { Sink, TransportKind } from "./ports/sink.js";
 
 /** Anything the hub delivers a user's events to: an EventStream, or a held long-poll. */
 export interface Listener {

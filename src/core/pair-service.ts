@@ -1,6 +1,6 @@
-import type { UserEvent } from "../stores/store.js";
 import { DuetError } from "./errors.js";
 import { checkRelation, type Pair, type PairScreen, type PairStore, type PairsMode } from "./pairs.js";
+import type { UserEvent } from "./ports/store.js";
 
 /**
  * SPEC section 11 for the chat: matching and unmatching (the store does the work, this publishes

@@ -1,5 +1,5 @@
-import type { UserEvent } from "../stores/store.js";
 import { DuetError } from "./errors.js";
+import type { UserEvent } from "./ports/user-event.js";
 import { isUserId, SYSTEM_USER } from "./validate.js";
 
 /**

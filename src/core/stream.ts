@@ -1,29 +1,6 @@
-import type { Store } from "../stores/store.js";
-import type { ErrorCode } from "./errors.js";
 import type { Hub } from "./hub.js";
-
-export type TransportKind = "ws" | "sse" | "stream" | "poll";
-
-/**
- * What a transport gives the shared stream mechanism: a way to write one serialised event and a
- * way to end the connection. Transports are thin adapters; ordering, resume and dedupe live here.
- */
-export interface Sink {
-  readonly kind: TransportKind;
-  /** Writes one event (JSON of a DuetEvent). `seq` is null for ephemeral events and hello. */
-  write(json: string, seq: number | null): void;
-  /** Ends the connection for `reason` (slow_consumer, replaced, disconnected, shutting_down). */
-  close(reason: ErrorCode): void;
-  /** Called by the hub's shared sweep; stream transports send their keep-alive here. */
-  heartbeat?(): void;
-  /**
-   * Flow control for replays from the store: undefined while the connection can take more now,
-   * else a promise that settles once its buffer has drained (or it closed). Live events do not
-   * wait (a connection that cannot keep up with them is cut at its buffer limit); a replay does,
-   * so a client resuming a long backlog over a slow link is paced rather than cut for being slow.
-   */
-  whenWritable?(): Promise<void> | undefined;
-}
+import type { Sink } from "./ports/sink.js";
+import type { Store } from "./ports/store.js";
 
 /** Events replayed per store read while catching up. */
 export const PAGE = 500;

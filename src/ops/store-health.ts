@@ -1,6 +1,6 @@
 import type { DuetError } from "../core/errors.js";
+import type { Store } from "../core/ports/store.js";
 import type { Logger } from "../log.js";
-import type { Store } from "../stores/store.js";
 
 export interface StoreHealthOptions {
   /** How often the store is pinged while it answers (ms): an outage is seen without traffic too. */

@@ -1,9 +1,11 @@
 import { hostname } from "node:os";
-import { type Broker, LocalBroker } from "../core/broker.js";
+import { LocalBroker } from "../core/local-broker.js";
+import { LocalPresence } from "../core/local-presence.js";
 import type { PairsMode } from "../core/pairs.js";
-import { LocalPresence, type PresenceRegistry } from "../core/presence.js";
+import type { Broker } from "../core/ports/broker.js";
+import type { PresenceRegistry } from "../core/ports/presence.js";
+import type { RetentionPolicy, Store } from "../core/ports/store.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
-import type { RetentionPolicy, Store } from "./store.js";
 
 /** A store with what the processes sharing it need: a broker, presence, upkeep. */
 export interface Backend {

@@ -1,7 +1,8 @@
 import type { ServerResponse } from "node:http";
 import type { Chat } from "../core/chat.js";
 import type { ErrorCode } from "../core/errors.js";
-import { EventStream, type Sink, type TransportKind } from "../core/stream.js";
+import type { Sink, TransportKind } from "../core/ports/sink.js";
+import { EventStream } from "../core/stream.js";
 import type { StreamRequest } from "./cursor.js";
 import { drained } from "./drained.js";
 

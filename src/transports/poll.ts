@@ -1,7 +1,8 @@
 import type { ServerResponse } from "node:http";
 import type { Chat } from "../core/chat.js";
 import type { ErrorCode } from "../core/errors.js";
-import { EventStream, type Sink } from "../core/stream.js";
+import type { Sink } from "../core/ports/sink.js";
+import { EventStream } from "../core/stream.js";
 import type { StreamRequest } from "./cursor.js";
 
 /** Most events in one poll answer (SPEC section 6). */

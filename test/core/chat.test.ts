@@ -4,12 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { LocalBroker } from "../../src/core/broker.js";
 import { Chat, type ChatObserver } from "../../src/core/chat.js";
 import { DuetError, type ErrorCode } from "../../src/core/errors.js";
 import { Hub, type Listener } from "../../src/core/hub.js";
-import { LocalPresence } from "../../src/core/presence.js";
-import type { Sink, TransportKind } from "../../src/core/stream.js";
+import { LocalBroker } from "../../src/core/local-broker.js";
+import { LocalPresence } from "../../src/core/local-presence.js";
+import type { Sink, TransportKind } from "../../src/core/ports/sink.js";
 import type { Message, SendInput } from "../../src/core/types.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 

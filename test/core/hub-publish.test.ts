@@ -5,11 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type Broker, type BrokerHandler, type BrokerMessage, LocalBroker } from "../../src/core/broker.js";
 import { Chat } from "../../src/core/chat.js";
 import { Hub, type Listener } from "../../src/core/hub.js";
-import { LocalPresence } from "../../src/core/presence.js";
-import type { Sink } from "../../src/core/stream.js";
+import { LocalBroker } from "../../src/core/local-broker.js";
+import { LocalPresence } from "../../src/core/local-presence.js";
+import type { Broker, BrokerHandler, BrokerMessage } from "../../src/core/ports/broker.js";
+import type { Sink } from "../../src/core/ports/sink.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 
 class RecordingBroker implements Broker {

@@ -5,11 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { LocalBroker } from "../../src/core/broker.js";
 import { Chat } from "../../src/core/chat.js";
 import { Hub } from "../../src/core/hub.js";
-import { LocalPresence } from "../../src/core/presence.js";
-import { EventStream, type Sink } from "../../src/core/stream.js";
+import { LocalBroker } from "../../src/core/local-broker.js";
+import { LocalPresence } from "../../src/core/local-presence.js";
+import type { Sink } from "../../src/core/ports/sink.js";
+import { EventStream } from "../../src/core/stream.js";
 import type { SendInput } from "../../src/core/types.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 

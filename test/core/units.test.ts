@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DuetError } from "../../src/core/errors.js";
-import { LocalPresence } from "../../src/core/presence.js";
+import { LocalPresence } from "../../src/core/local-presence.js";
 import { RateLimiter } from "../../src/core/rate-limit.js";
 import { intParam, isUserId, messageId, sendInput, systemInput } from "../../src/core/validate.js";
 

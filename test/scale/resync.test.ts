@@ -9,13 +9,15 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type Broker, LocalBroker } from "../../src/core/broker.js";
 import { DuetError, type ErrorCode } from "../../src/core/errors.js";
 import { Hub } from "../../src/core/hub.js";
-import { LocalPresence } from "../../src/core/presence.js";
-import { EventStream, type Sink } from "../../src/core/stream.js";
+import { LocalBroker } from "../../src/core/local-broker.js";
+import { LocalPresence } from "../../src/core/local-presence.js";
+import type { Broker } from "../../src/core/ports/broker.js";
+import type { Sink } from "../../src/core/ports/sink.js";
+import type { Store } from "../../src/core/ports/store.js";
+import { EventStream } from "../../src/core/stream.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
-import type { Store } from "../../src/stores/store.js";
 import { eventually } from "./scale.js";
 
 /** A local broker that can tell the hub it reconnected. */

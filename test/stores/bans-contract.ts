@@ -1,7 +1,7 @@
 /** The bans contract (BanStore in src/core/bans.ts), run unchanged against every store. */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { Store } from "../../src/stores/store.js";
+import type { Store } from "../../src/core/ports/store.js";
 
 let counter = 0;
 const user = (name: string) => `${name}b${++counter}`;

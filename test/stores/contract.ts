@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { DuetError } from "../../src/core/errors.js";
+import type { Store } from "../../src/core/ports/store.js";
 import type { SendInput } from "../../src/core/types.js";
-import type { Store } from "../../src/stores/store.js";
 
 export interface ContractOptions {
   /** Returns a fresh, empty store whose retention keeps at most `maxEvents` events per user. */

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { OutboxStore } from "../../src/core/ports/outbox.js";
-import type { Store } from "../../src/stores/store.js";
+import type { Store } from "../../src/core/ports/store.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let counter = 0;

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { DuetError } from "../../src/core/errors.js";
 import type { PairsMode } from "../../src/core/pairs.js";
+import type { Store } from "../../src/core/ports/store.js";
 import type { PairEvent, SendInput, StoredEvent } from "../../src/core/types.js";
-import type { Store } from "../../src/stores/store.js";
 
 export interface PairsContractOptions {
   makeStore: (opts: { maxEvents: number; pairs: PairsMode }) => Promise<Store>;

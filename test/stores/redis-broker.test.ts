@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { BrokerMessage } from "../../src/core/broker.js";
+import type { BrokerMessage } from "../../src/core/ports/broker.js";
 import { openRedisBroker, type RedisBroker } from "../../src/stores/redis/redis-broker.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { BrokerMessage } from "../../src/core/broker.js";
+import type { BrokerMessage } from "../../src/core/ports/broker.js";
 import type { SendInput } from "../../src/core/types.js";
 import { RedisKeys } from "../../src/stores/redis/keys.js";
 import { bodyParts, randomIdPart } from "../../src/stores/redis/message-body.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { BrokerMessage } from "../../src/core/broker.js";
 import { DuetError } from "../../src/core/errors.js";
+import type { BrokerMessage } from "../../src/core/ports/broker.js";
 import type { SendInput } from "../../src/core/types.js";
 import { openRedisBroker, type RedisBroker } from "../../src/stores/redis/redis-broker.js";
 import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-store.js";

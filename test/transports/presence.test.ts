@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { LocalPresence } from "../../src/core/presence.js";
+import { LocalPresence } from "../../src/core/local-presence.js";
 import { connect, PollClient, pollOnce, type TestClient, TRANSPORTS, waitUntil } from "../helpers/clients.js";
 import { api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { test } from "node:test";
-import { textFrame } from "../../src/transports/ws.js";
+import { textFrame } from "../../src/transports/ws-frames.js";
 
 interface FrameOptions {
   fin: boolean;

@@ -1,7 +1,7 @@
 import { DuetError } from "../../core/errors.js";
 import type { MatchResult, Pair, PairScreen, PairStore, Relation, UnmatchResult } from "../../core/pairs.js";
+import type { UserEvent } from "../../core/ports/store.js";
 import type { PairEvent } from "../../core/types.js";
-import type { UserEvent } from "../store.js";
 import type { RedisClient } from "./connection.js";
 import { COUNT_SHARDS, type RedisKeys } from "./keys.js";
 import type { ScriptArg, ScriptName } from "./scripts.js";

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Cluster } from "ioredis";
-import type { Broker, BrokerHandler, BrokerMessage } from "../../core/broker.js";
+import type { Broker, BrokerHandler, BrokerMessage } from "../../core/ports/broker.js";
 import { connect, createClient, disconnect, type RedisClient, tickBatcher } from "./connection.js";
 import { RedisKeys } from "./keys.js";
 

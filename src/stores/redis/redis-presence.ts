@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { DuetError } from "../../core/errors.js";
-import type { PresenceRegistry } from "../../core/presence.js";
+import type { PresenceRegistry } from "../../core/ports/presence.js";
 import type { PresenceInfo } from "../../core/types.js";
 import { connect, createClient, disconnect, type RedisClient } from "./connection.js";
 import { RedisKeys } from "./keys.js";

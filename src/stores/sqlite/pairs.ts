@@ -9,8 +9,8 @@ import type {
   Relation,
   UnmatchResult,
 } from "../../core/pairs.js";
+import type { UserEvent } from "../../core/ports/store.js";
 import type { PairEvent, StoredEvent } from "../../core/types.js";
-import type { UserEvent } from "../store.js";
 import { conversationKey } from "./schema.js";
 
 /** What the pairs need of the SQLite store: its connection, write queue, reads and event log. */

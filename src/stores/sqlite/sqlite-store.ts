@@ -5,7 +5,6 @@ import Database from "better-sqlite3";
 import { DuetError } from "../../core/errors.js";
 import { MonotonicUlid } from "../../core/ids.js";
 import { type OutboxStore, type SendOutboxPolicy, sendEntryIds } from "../../core/ports/outbox.js";
-import type { ConversationSummary, Message, ReadEvent, SendInput, StoredEvent } from "../../core/types.js";
 import type {
   EventPage,
   HistoryQuery,
@@ -14,7 +13,8 @@ import type {
   Store,
   StoreOptions,
   UserEvent,
-} from "../store.js";
+} from "../../core/ports/store.js";
+import type { ConversationSummary, Message, ReadEvent, SendInput, StoredEvent } from "../../core/types.js";
 import { SqliteBans } from "./bans.js";
 import { claimFile } from "./file-owner.js";
 import { SqlitePairs } from "./pairs.js";

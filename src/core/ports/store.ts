@@ -1,20 +1,10 @@
-import type { BanStore } from "../core/bans.js";
-import type { PairStore, PairsMode } from "../core/pairs.js";
-import type { ConversationSummary, Message, SendInput, StoredEvent } from "../core/types.js";
+import type { BanStore } from "../bans.js";
+import type { PairStore, PairsMode } from "../pairs.js";
+import type { ConversationSummary, Message, SendInput, StoredEvent } from "../types.js";
+import type { UserEvent } from "./user-event.js";
 
-/** A stored event together with the user whose log it was appended to. */
-export interface UserEvent {
-  user: string;
-  event: StoredEvent;
-  /** `event` as JSON, when the store already made it (then it is sent as is). */
-  json?: string;
-  /**
-   * True when the store itself already handed the event to the other processes as it committed
-   * (the Redis store's send script publishes on the broker's channels): it is delivered to this
-   * process's connections only, and the broker does not send it again.
-   */
-  published?: boolean;
-}
+// Its own file, so the ports that use it (pairs.ts) and this one do not import each other.
+export type { UserEvent };
 
 export interface SendResult {
   message: Message;

@@ -1,0 +1,123 @@
+import type { EventPage, SendResult, UserEvent } from "../../core/ports/store.js";
+import type { ConversationSummary, Message, ReadEvent, SendInput, StoredEvent } from "../../core/types.js";
+import { fullBody, messageOf, randomIdPart } from "./message-body.js";
+
+/**
+ * The scripts' arguments and replies, encoded and decoded: what each Lua file takes and answers
+ * (see its header) turned into the store's types. No Redis here, so each is a plain function.
+ */
+
+/** The arguments both send scripts begin with (duetStoreMessage, and duetSend after its keys). */
+export function messageArgs(
+  input: SendInput,
+  parts: { head: string; tail: string },
+  checks: "1" | "2",
+): string[] {
+  return [
+    input.from,
+    input.to,
+    input.clientMsgId ?? "",
+    input.kind === "system" ? "0" : checks,
+    randomIdPart(),
+    parts.head,
+    parts.tail,
+  ];
+}
+
+/** A new message's result from duetSend's reply {"new", id, ts, sender seq, recipient seq}. */
+export function sendResult(
+  r: unknown[],
+  parts: { head: string; tail: string },
+  input: SendInput,
+  published: boolean,
+): SendResult {
+  const body = fullBody(String(r[1]), String(r[2]), parts);
+  const message = messageOf(String(r[1]), Number(r[2]), input);
+  return {
+    message,
+    duplicate: false,
+    events: messageEvents(message, body, Number(r[3]), Number(r[4]), published),
+    json: body,
+  };
+}
+
+/**
+ * Both sides' `message` events (a seq of 0: that side appended none), each with its JSON made
+ * from the stored body (as the log holds it).
+ */
+export function messageEvents(
+  message: Message,
+  body: string,
+  senderSeq: number,
+  recipientSeq: number,
+  published: boolean,
+): UserEvent[] {
+  const events: UserEvent[] = [];
+  const event = (user: string, seq: number): UserEvent => ({
+    user,
+    event: { type: "message", seq, message },
+    json: `{"type":"message","seq":${seq},"message":${body}}`,
+    published,
+  });
+  if (senderSeq > 0) events.push(event(message.from, senderSeq));
+  if (recipientSeq > 0) events.push(event(message.to, recipientSeq));
+  return events;
+}
+
+/** A read marker as the scripts answer it: "" when nothing was ever read. */
+export function markerOf(value: unknown): string | null {
+  return String(value) || null;
+}
+
+/** Both sides' `read` events for `upTo` (a seq of 0: that side appended none). */
+export function readEvents(
+  reader: string,
+  peer: string,
+  upTo: string | null,
+  readerSeq: number,
+  peerSeq: number,
+): UserEvent[] {
+  if (upTo === null) return [];
+  const events: UserEvent[] = [];
+  const event = (seq: number, other: string): ReadEvent => ({
+    type: "read",
+    seq,
+    peer: other,
+    reader,
+    upTo,
+  });
+  if (readerSeq > 0) events.push({ user: reader, event: event(readerSeq, peer) });
+  if (peerSeq > 0) events.push({ user: peer, event: event(peerSeq, reader) });
+  return events;
+}
+
+/** Stored message bodies (JSON) as messages. */
+export function messagesOf(bodies: unknown[]): Message[] {
+  return (bodies as string[]).map((b) => JSON.parse(b) as Message);
+}
+
+/** duetHistory's reply {hasMore, body...}. */
+export function historyPage(r: unknown[]): { messages: Message[]; hasMore: boolean } {
+  return { messages: messagesOf(r.slice(1)), hasMore: Number(r[0]) === 1 };
+}
+
+/** duetConversations' reply {peer, updatedAt, last body (when any)}..., with the unread counts still 0. */
+export function conversationRows(rows: unknown[]): ConversationSummary[] {
+  const summaries: ConversationSummary[] = [];
+  for (let i = 0; i < rows.length; i += 3) {
+    const body = rows[i + 2];
+    summaries.push({
+      peer: String(rows[i]),
+      unread: 0,
+      lastMessage: typeof body === "string" ? (JSON.parse(body) as Message) : null,
+      updatedAt: Number(rows[i + 1]),
+    });
+  }
+  return summaries;
+}
+
+/** duetEventsSince's reply {head, reset, event JSON...}. */
+export function eventPage(r: unknown[]): EventPage {
+  const events = (r.slice(2) as string[]).map((json) => JSON.parse(json) as StoredEvent);
+  return { events, head: Number(r[0]), reset: Number(r[1]) === 1 };
+}

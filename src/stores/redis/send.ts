@@ -1,0 +1,129 @@
+import { DuetError } from "../../core/errors.js";
+import { sendEntryIds } from "../../core/ports/outbox.js";
+import type { SendResult } from "../../core/ports/store.js";
+import type { Message, SendInput } from "../../core/types.js";
+import type { Late } from "./command-runner.js";
+import { lateUnsure, messageKeys, type RedisContext } from "./context.js";
+import { COUNT_SHARDS, type UserKeys } from "./keys.js";
+import { bodyParts, fullBody } from "./message-body.js";
+import { messageArgs, messageEvents, sendResult } from "./replies.js";
+import type { ScriptArg } from "./scripts.js";
+
+/** Store.send on Redis (see RedisStore for how a send is split on a cluster). */
+export async function sendMessage(ctx: RedisContext, input: SendInput): Promise<SendResult> {
+  const parts = bodyParts(input);
+  if (!ctx.cluster) return sendStandalone(ctx, input, parts);
+  const conv = ctx.keys.conversation(input.from, input.to);
+  const convKeys = [conv.meta, conv.msg, conv.ids, conv.from(input.from), conv.cmid, conv.blk, conv.pair];
+  const args = messageArgs(input, parts, ctx.sendChecks);
+  const unsure = lateUnsure(ctx, [input.from, input.to]);
+  const r = await ctx.run.script("duetStoreMessage", convKeys, args, unsure);
+  if (r[0] === "blocked") throw new DuetError("blocked");
+  if (r[0] === "not_matched") throw new DuetError("not_matched");
+  const duplicate = r[0] === "dup";
+  const body = duplicate ? String(r[1]) : fullBody(String(r[1]), String(r[2]), parts);
+  const message = JSON.parse(body) as Message;
+  // Idempotent per side: on a duplicate this completes a send that was interrupted after step 1.
+  const apply = (u: UserKeys, peer: string) =>
+    ctx.run.script(
+      "duetApplyMessage",
+      messageKeys(u),
+      [peer, message.id, message.ts, body, ctx.maxEvents, ctx.maxAgeMs, "1"],
+      unsure,
+    );
+  const [s1, s2] = await Promise.all([
+    apply(ctx.keys.user(input.from), input.to),
+    apply(ctx.keys.user(input.to), input.from),
+    duplicate ? null : countMessage(ctx),
+    // On a repeat too: the first attempt may have died before its outbox step. A no-op while the
+    // entries are pending; after delivery it sends again with the same webhook-id (at least once).
+    enqueueForSend(ctx, message, body),
+  ]);
+  return { message, duplicate, events: messageEvents(message, body, Number(s1), Number(s2), false) };
+}
+
+/** Standalone Redis: the whole send is one script (send.lua), so one round trip. */
+async function sendStandalone(
+  ctx: RedisContext,
+  input: SendInput,
+  parts: { head: string; tail: string },
+): Promise<SendResult> {
+  const conv = ctx.keys.conversation(input.from, input.to);
+  const s = ctx.keys.user(input.from);
+  const t = ctx.keys.user(input.to);
+  const keysAndArgs: ScriptArg[] = [
+    conv.meta,
+    conv.msg,
+    conv.ids,
+    conv.from(input.from),
+    conv.cmid,
+    conv.blk,
+    s.seq,
+    s.log,
+    s.convs,
+    s.last,
+    s.ap,
+    t.seq,
+    t.log,
+    t.convs,
+    t.last,
+    t.ap,
+    ctx.keys.count(Math.floor(Math.random() * COUNT_SHARDS)),
+    conv.pair,
+    ctx.keys.outbox.due,
+    ctx.keys.outbox.entries,
+    ...messageArgs(input, parts, ctx.sendChecks),
+    ctx.maxEvents,
+    ctx.maxAgeMs,
+    ctx.publishAs,
+    s.channel,
+    t.channel,
+    ctx.sendOutboxArgs[0],
+    ctx.sendOutboxArgs[1],
+  ];
+  const published = ctx.publishAs !== "";
+  const late = (outcome: Late<unknown[]>) => {
+    if ("value" in outcome) {
+      const r = outcome.value;
+      if (r[0] === "new") ctx.lateWrite(sendResult(r, parts, input, published).events, []);
+      // A repeat: its first attempt may not have been published either.
+      else if (r[0] === "dup") ctx.lateWrite([], [input.from, input.to]);
+    } else ctx.lateWrite([], [input.from, input.to]);
+  };
+  const r = await ctx.run.scriptFlat("duetSend", keysAndArgs, late);
+  if (r[0] === "blocked") throw new DuetError("blocked");
+  if (r[0] === "not_matched") throw new DuetError("not_matched");
+  if (r[0] === "dup") {
+    const json = String(r[1]);
+    return { message: JSON.parse(json) as Message, duplicate: true, events: [], json };
+  }
+  return sendResult(r, parts, input, published);
+}
+
+function countMessage(ctx: RedisContext): Promise<unknown> {
+  const key = ctx.keys.count(Math.floor(Math.random() * COUNT_SHARDS));
+  return ctx.run.call(() => ctx.client.incr(key));
+}
+
+/**
+ * Redis Cluster: what send.lua adds to the outbox, as a step of its own in the outbox's slot (no
+ * script spans two slots), made before the send is answered and idempotent by entry id.
+ */
+function enqueueForSend(ctx: RedisContext, message: Message, body: string): Promise<void> {
+  const [created, delay] = ctx.sendOutboxArgs;
+  const entries = [];
+  if (created === "1")
+    entries.push({
+      id: sendEntryIds.created(message.id),
+      type: "message.created",
+      data: `{"message":${body}}`,
+    });
+  if (delay !== "")
+    entries.push({
+      id: sendEntryIds.notify(message.id),
+      type: "notify",
+      data: JSON.stringify({ user: message.to, peer: message.from, id: message.id, ts: message.ts }),
+      dueAt: message.ts + Number(delay),
+    });
+  return ctx.outbox.enqueue(entries);
+}
