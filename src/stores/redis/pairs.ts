@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { DuetError } from "../../core/errors.js";
 import type { MatchResult, Pair, PairScreen, PairStore, Relation, UnmatchResult } from "../../core/pairs.js";
 import type { UserEvent } from "../../core/ports/store.js";
@@ -187,15 +188,22 @@ export class RedisPairs implements PairStore {
     return { events: this.events(lo, hi, s1, s2, "unmatched", doErase), erased };
   }
 
-  /** Deletes the conversation's events from `owner`'s log, up to its `pair` event (seq `until`). */
+  /**
+   * Erases the conversation's events from `owner`'s log, up to its `pair` event (seq `until`; 0
+   * when unknown, a resumed unmatch: the whole log), by rebuilding the log without them.
+   */
   private async scrub(owner: string, peer: string, until: number): Promise<void> {
     const log = this.h.keys.user(owner).log;
+    const copy = `${log}:scrub:${randomBytes(6).toString("hex")}`;
     const end = until > 0 ? `(${until}-0` : "+";
-    let start = "-";
-    while (start !== "") {
-      const r = await this.h.script("duetPairScrub", [log], [peer, start, end, SCRUB_CHUNK]);
-      start = String(r[0]);
+    let cursor = "-";
+    for (let done = false; !done; ) {
+      const r = await this.h.script("duetPairScrub", [log, copy], [peer, cursor, end, SCRUB_CHUNK]);
+      done = Number(r[0]) === 1;
+      cursor = String(r[1]);
     }
+    // Everything after the cursor (the unmatch's event, and what arrived meanwhile) as it is.
+    await this.h.script("duetPairScrubFinish", [log, copy], [cursor]);
   }
 }
 

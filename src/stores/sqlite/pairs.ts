@@ -67,6 +67,10 @@ export class SqlitePairs implements PairStore {
     this.host = host;
     this.mode = mode;
     const db = host.db;
+    // Erased means gone from the file: a deleted row's bytes are overwritten with zeros (the
+    // default leaves them in the page, or on the freelist, until reused). Deletes are rare here
+    // (erasures, retention trims of rows that hold no message bodies), so this costs sends nothing.
+    db.pragma("secure_delete = ON");
     db.exec(PAIRS_SCHEMA);
     this.stmt = {
       get: db.prepare("SELECT a, b, state, since, screen FROM pairs WHERE conv = ?"),

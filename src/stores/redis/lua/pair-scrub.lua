@@ -1,25 +1,35 @@
--- Erases a conversation's events from one user's log, a chunk at a time (the user's slot):
--- every event that names the peer (message events by their message's from/to, the others by
--- `peer`), except `pair` events, which carry no content.
--- KEYS: log. ARGV: peer, start (a stream range start: "-" or "(<id>"), end (exclusive: the
--- unmatch's own event, so a new match's events stay), count.
--- Returns {next start or "" when done, events deleted}.
+-- Erasing a conversation's events from one user's log (the user's slot), a chunk at a time.
+-- XDEL would only flag stream entries as deleted: their bytes stay in the stream's nodes (DUMP
+-- shows them) until a whole node goes. So the log is rebuilt instead: every entry except the
+-- conversation's is copied, with its id, into a new stream, which then replaces the log
+-- (pair-scrub-finish.lua). The conversation's events are those that name the peer (message
+-- events by their message's from/to, the others by `peer`), except `pair` events (no content).
+-- KEYS: log, the new stream (a key of this scrub only, same slot).
+-- ARGV: peer, start (a stream range start: "-" or "(<id>"), end (exclusive: the unmatch's own
+-- event; later entries are copied as they are by the finish), count.
+-- Returns {1 when the range is done else 0, the cursor after the entries read, events dropped}.
 local peer, count = ARGV[1], tonumber(ARGV[4])
 local entries = redis.call("XRANGE", KEYS[1], ARGV[2], ARGV[3], "COUNT", count)
-local dead = {}
+local dropped = 0
 for _, entry in ipairs(entries) do
   local ok, event = pcall(cjson.decode, entry[2][2])
+  local drop = false
   if ok and type(event) == "table" and event.type ~= "pair" then
     local m = event.message
-    if event.peer == peer or (type(m) == "table" and (m.from == peer or m.to == peer)) then
-      dead[#dead + 1] = entry[1]
-    end
+    drop = event.peer == peer or (type(m) == "table" and (m.from == peer or m.to == peer))
+  end
+  if drop then
+    dropped = dropped + 1
+  else
+    redis.call("XADD", KEYS[2], entry[1], unpack(entry[2]))
   end
 end
-if #dead > 0 then
-  redis.call("XDEL", KEYS[1], unpack(dead))
+-- A scrub cut short by a crash leaves no lasting copy.
+if redis.call("EXISTS", KEYS[2]) == 1 then
+  redis.call("PEXPIRE", KEYS[2], 3600000)
 end
-if #entries < count then
-  return { "", #dead }
+local cursor = ARGV[2]
+if #entries > 0 then
+  cursor = "(" .. entries[#entries][1]
 end
-return { "(" .. entries[#entries][1], #dead }
+return { #entries < count and 1 or 0, cursor, dropped }
