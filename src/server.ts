@@ -18,6 +18,7 @@ import { readJson } from "./http/body.js";
 import { serveDemo } from "./http/demo.js";
 import { outboxRoutes } from "./http/outbox-routes.js";
 import { pairRoutes } from "./http/pair-routes.js";
+import { reportRoutes } from "./http/report-routes.js";
 import { sendError, sendJson } from "./http/respond.js";
 import { type RouteContext, Router } from "./http/router.js";
 import { userRoutes } from "./http/user-routes.js";
@@ -161,6 +162,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       bodyLimit: config.bodyLimit,
     });
   banRoutes(router, { bans, apiKey: config.apiKey, bodyLimit: config.bodyLimit });
+  reportRoutes(router, { chat, user, apiKey: config.apiKey, bodyLimit: config.bodyLimit });
 
   router.on("GET", "/healthz", ({ res }) => sendJson(res, 200, { ok: true }));
   router.on("GET", "/readyz", async ({ res }) => {

@@ -6,6 +6,7 @@ import type { PairsMode } from "./pairs.js";
 import type { PresenceRegistry } from "./ports/presence.js";
 import type { SendResult, Store, UserEvent } from "./ports/store.js";
 import { RateLimiter } from "./rate-limit.js";
+import { ReportService } from "./safety/reports.js";
 import type { FlagReason, SafetyGate } from "./safety/send-gate.js";
 import type { ConversationSummary, Message, PresenceInfo, SendInput } from "./types.js";
 
@@ -58,6 +59,8 @@ export class Chat {
   onStored: (() => void) | null = null;
   /** SPEC 12's checks, when configured (see SafetyGate); edits use them too. */
   readonly safety: SafetyGate | undefined;
+  /** SPEC 12's reports: filed by users, listed and resolved by the server API. */
+  readonly reports: ReportService;
   private readonly onFlagged: (message: Message, reasons: FlagReason[]) => void;
 
   constructor(
@@ -75,6 +78,12 @@ export class Chat {
     this.pairs = new PairService(store.pairs, options.pairs ?? "open", (events) => this.publish(events));
     this.safety = options.safety;
     this.onFlagged = options.onFlagged ?? (() => {});
+    this.reports = new ReportService({
+      store: store.reports,
+      latest: async (user, peer, limit) => (await store.history(user, peer, { limit })).messages,
+      // Read at each report: the offline module installs the outbox after the chat is made.
+      created: (report) => this.outboxEvents.emit("report.created", { report }),
+    });
     this.pruneTimer = setInterval(() => {
       this.sendLimiter.prune();
       this.typingLimiter.prune();

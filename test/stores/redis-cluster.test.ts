@@ -12,6 +12,7 @@ import { runBansContract } from "./bans-contract.js";
 import { runStoreContract } from "./contract.js";
 import { runOutboxContract } from "./outbox-contract.js";
 import { runPairsContract } from "./pairs-contract.js";
+import { runReportsContract } from "./reports-contract.js";
 
 let cluster: RedisCluster;
 let dataSets = 0;
@@ -29,6 +30,9 @@ runStoreContract("redis cluster (3 masters, 3 replicas)", {
 });
 
 runBansContract("redis cluster", () => openRedisStore(cluster.url, { prefix: `t${++dataSets}:`, retention }));
+runReportsContract("redis cluster", () =>
+  openRedisStore(cluster.url, { prefix: `t${++dataSets}:`, retention }),
+);
 
 runPairsContract("redis cluster", {
   makeStore: ({ maxEvents, pairs }) =>

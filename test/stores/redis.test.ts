@@ -10,6 +10,7 @@ import { runBansContract } from "./bans-contract.js";
 import { runStoreContract } from "./contract.js";
 import { runOutboxContract } from "./outbox-contract.js";
 import { runPairsContract } from "./pairs-contract.js";
+import { runReportsContract } from "./reports-contract.js";
 
 let server: RedisServer;
 let dataSets = 0;
@@ -27,6 +28,9 @@ runStoreContract("redis (standalone)", {
 });
 
 runBansContract("redis (standalone)", () =>
+  openRedisStore(server.url, { prefix: `t${++dataSets}:`, retention: { maxEvents: 100, maxAgeMs: MONTH } }),
+);
+runReportsContract("redis (standalone)", () =>
   openRedisStore(server.url, { prefix: `t${++dataSets}:`, retention: { maxEvents: 100, maxAgeMs: MONTH } }),
 );
 

@@ -9,6 +9,7 @@ import { runBansContract } from "./bans-contract.js";
 import { runStoreContract } from "./contract.js";
 import { runOutboxContract } from "./outbox-contract.js";
 import { runPairsContract } from "./pairs-contract.js";
+import { runReportsContract } from "./reports-contract.js";
 
 runStoreContract("sqlite (file)", {
   makeStore: async ({ maxEvents }) =>
@@ -24,6 +25,10 @@ runStoreContract("sqlite (memory)", {
 });
 
 runBansContract(
+  "sqlite",
+  async () => new SqliteStore({ path: ":memory:", retention: { maxEvents: 100, maxAgeMs: 30 * 86_400_000 } }),
+);
+runReportsContract(
   "sqlite",
   async () => new SqliteStore({ path: ":memory:", retention: { maxEvents: 100, maxAgeMs: 30 * 86_400_000 } }),
 );

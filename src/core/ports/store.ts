@@ -1,5 +1,6 @@
 import type { BanStore } from "../bans.js";
 import type { PairStore, PairsMode } from "../pairs.js";
+import type { ReportStore } from "../safety/reports.js";
 import type { ConversationSummary, Message, SendInput, StoredEvent } from "../types.js";
 import type { UserEvent } from "./user-event.js";
 
@@ -77,6 +78,8 @@ export interface Store {
   readonly pairs: PairStore;
   /** Bans (SPEC 12). */
   readonly bans: BanStore;
+  /** SPEC 12's reports, kept apart from messages (see ReportStore). */
+  readonly reports: ReportStore;
 
   /**
    * Stores a message; throws DuetError("blocked") if the recipient blocked the sender, and

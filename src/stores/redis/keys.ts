@@ -26,6 +26,7 @@
  * global:
  *   epoch   string  the data set's epoch (SET NX on first use)
  *   bans    hash    user -> JSON {reason, until} of the bans (SPEC 12)
+ *   {reports}:r, :open, :resolved   the reports (SPEC 12; see reports.ts)
  *   {n<k>}:count  string  messages stored, in COUNT_SHARDS counters spread over the slots
  *   nodes         hash    node id -> JSON {id, host, pid, startedAt} of the duet processes
  *   node:<id>     string  a live duet process, expires unless its heartbeat renews it

@@ -21,6 +21,7 @@ import { RedisPairs } from "./pairs.js";
 import { conversations, countMessages, eventsSince, head, history } from "./queries.js";
 import { markRead, readUnread } from "./read-marks.js";
 import { RedisOutbox } from "./redis-outbox.js";
+import { RedisReports } from "./reports.js";
 import { sendMessage } from "./send.js";
 
 export interface RedisStoreOptions extends StoreOptions {
@@ -73,6 +74,7 @@ export class RedisStore implements Store, OutboxStore {
   private closed = false;
   readonly pairs: RedisPairs;
   readonly bans: RedisBans;
+  readonly reports: RedisReports;
   private currentEpoch: string;
   private readonly epochTimer: NodeJS.Timeout;
 
@@ -116,6 +118,13 @@ export class RedisStore implements Store, OutboxStore {
       client,
     });
     this.bans = new RedisBans({ key: this.keys.bans, call: (request) => this.run.call(request), client });
+    this.reports = new RedisReports({
+      prefix: this.keys.prefix,
+      messages: (a, b) => this.keys.conversation(a, b).msg,
+      script: (name, keys, args) => this.run.script(name, keys, args),
+      call: (request) => this.run.call(request),
+      client,
+    });
   }
 
   setSendOutboxPolicy(policy: SendOutboxPolicy): void {

@@ -18,6 +18,7 @@ import type { ConversationSummary, Message, ReadEvent, SendInput, StoredEvent } 
 import { SqliteBans } from "./bans.js";
 import { claimFile } from "./file-owner.js";
 import { SqlitePairs } from "./pairs.js";
+import { SqliteReports } from "./reports.js";
 import { conversationKey, MIGRATIONS, SCHEMA } from "./schema.js";
 import { SqliteOutbox } from "./sqlite-outbox.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
@@ -55,6 +56,7 @@ export class SqliteStore implements Store, OutboxStore {
   /** What a send adds to the outbox in its own transaction (nothing unless configured). */
   private sendPolicy: SendOutboxPolicy = { messageCreated: false, notifyDelayMs: null };
   readonly bans: SqliteBans;
+  readonly reports: SqliteReports;
   /** The lock that makes this process the file's owner; null for ":memory:". */
   private readonly owner: Database.Database | null = null;
   private readonly checkpointer: WalCheckpointer | null = null;
@@ -163,6 +165,7 @@ export class SqliteStore implements Store, OutboxStore {
     };
     this.pairs = new SqlitePairs(this, options.pairs ?? "open");
     this.bans = new SqliteBans(this);
+    this.reports = new SqliteReports(this);
     this.runBatch = db.transaction((batch: PendingWrite[]) => {
       for (const item of batch) {
         try {
