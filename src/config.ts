@@ -281,6 +281,13 @@ export const OPTIONS = {
     default: 30000,
     help: "how long a process holds an outbox entry it is delivering before another may take it",
   },
+  storeCheckMs: {
+    flag: "store-check-ms",
+    env: "DUET_STORE_CHECK_MS",
+    kind: "int",
+    default: 5000,
+    help: "how often each process pings the store to notice an outage, and its end, when no request does",
+  },
   banRefreshMs: {
     flag: "ban-refresh-ms",
     env: "DUET_BAN_REFRESH_MS",
@@ -382,6 +389,7 @@ function validate(config: Config): void {
     throw new ConfigError("retention must be at least 1");
   if (config.sqliteSync !== "normal" && config.sqliteSync !== "full")
     throw new ConfigError("--sqlite-sync must be normal or full");
+  if (config.storeCheckMs < 100) throw new ConfigError("--store-check-ms must be at least 100");
   if (config.banRefreshMs < 100) throw new ConfigError("--ban-refresh-ms must be at least 100");
   if (config.pairs !== "open" && config.pairs !== "matched")
     throw new ConfigError("--pairs must be open or matched");

@@ -73,7 +73,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     heartbeatMs: { ws: config.wsPingMs, sse: config.streamPingMs, stream: config.streamPingMs, poll: 250 },
   });
   const metrics = new Metrics(hub);
-  const health = new StoreHealth(backend.store, log);
+  const health = new StoreHealth(backend.store, log, { checkMs: config.storeCheckMs });
   metrics.watchStore(health);
   const rejections = new RejectionLog(log);
   /** Every error answered, on any transport: counted by code, and told to the operator in summary. */

@@ -78,6 +78,7 @@ const SAMPLES: Record<Key, [string, unknown, string, unknown]> = {
   retentionDays: ["1", 1, "2", 2],
   sqliteSync: ["full", "full", "normal", "normal"],
   pairs: ["matched", "matched", "open", "open"],
+  storeCheckMs: ["700", 700, "9000", 9000],
   banRefreshMs: ["500", 500, "3000", 3000],
   logLevel: ["debug", "debug", "silent", "silent"],
   webhookUrl: ["http://127.0.0.1:9/h", "http://127.0.0.1:9/h", "https://x.example/h", "https://x.example/h"],
