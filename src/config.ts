@@ -90,6 +90,20 @@ export const OPTIONS = {
     default: 40,
     help: "messages a user may send in a burst",
   },
+  editWindowS: {
+    flag: "edit-window-s",
+    env: "DUET_EDIT_WINDOW_S",
+    kind: "int",
+    default: 900,
+    help: "seconds after sending a message may be edited; 0 turns editing off",
+  },
+  unsendWindowS: {
+    flag: "unsend-window-s",
+    env: "DUET_UNSEND_WINDOW_S",
+    kind: "int",
+    default: 0,
+    help: "seconds after sending a message may be unsent; 0: any time",
+  },
   maxConnectionsPerUser: {
     flag: "max-connections-per-user",
     env: "DUET_MAX_CONNECTIONS_PER_USER",

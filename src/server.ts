@@ -9,13 +9,15 @@ import { BanService } from "./core/bans.js";
 import { Chat } from "./core/chat.js";
 import { DuetError, toDuetError } from "./core/errors.js";
 import { Hub } from "./core/hub.js";
+import { Lifecycle } from "./core/lifecycle.js";
 import { SafetyGate, type SafetyOptions, type ScreenMode } from "./core/safety/send-gate.js";
-import { intParam } from "./core/validate.js";
+import { intParam, messageId, onlyKeys, userId } from "./core/validate.js";
 import { adminRoutes, mintFromBody } from "./http/admin-routes.js";
 import { authenticate } from "./http/auth.js";
 import { banRoutes } from "./http/ban-routes.js";
 import { readJson } from "./http/body.js";
 import { serveDemo } from "./http/demo.js";
+import { lifecycleRoutes } from "./http/lifecycle-routes.js";
 import { outboxRoutes } from "./http/outbox-routes.js";
 import { pairRoutes } from "./http/pair-routes.js";
 import { reportRoutes } from "./http/report-routes.js";
@@ -28,6 +30,7 @@ import { HookClient } from "./moderation/hook-client.js";
 import { isOutboxStore, startOffline } from "./offline.js";
 import { RejectionLog } from "./ops/rejection-log.js";
 import { StoreHealth } from "./ops/store-health.js";
+import { lifecycleOf } from "./stores/lifecycle.js";
 import { openBackend } from "./stores/open-store.js";
 import { parseCursor, type StreamRequest } from "./transports/cursor.js";
 import { serveStream } from "./transports/http-stream.js";
@@ -39,6 +42,8 @@ export interface RunningServer {
   port: number;
   http: Server;
   chat: Chat;
+  /** SPEC 13: edit, unsend, reactions, receipts; its PrivacyPort answers settings and mutes. */
+  lifecycle: Lifecycle;
   /** Stops accepting, ends every connection as SPEC section 6 says, flushes the store. */
   close(): Promise<void>;
 }
@@ -46,7 +51,7 @@ export interface RunningServer {
 const CORS_HEADERS = {
   "access-control-allow-origin": "*",
   "access-control-allow-headers": "authorization, content-type, last-event-id",
-  "access-control-allow-methods": "GET, POST, PUT, DELETE, OPTIONS",
+  "access-control-allow-methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
   "access-control-max-age": "600",
 };
 
@@ -128,7 +133,19 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     },
     metrics,
   );
+  const lifecycle = new Lifecycle(chat, await lifecycleOf(backend.store), {
+    editWindowMs: config.editWindowS * 1000,
+    unsendWindowMs: config.unsendWindowS * 1000,
+    maxReactionsPerUser: 8,
+  });
   const ws = new WsTransport(chat, {
+    ops: {
+      // SPEC 13: {"op":"delivered","ref"?,"peer","upTo"}, answered like `read`.
+      delivered: (userOf, frame) => {
+        onlyKeys(frame, ["op", "ref", "peer", "upTo"], "a delivered frame");
+        return lifecycle.delivered(userOf, userId(frame.peer, "peer"), messageId(frame.upTo, "upTo"));
+      },
+    },
     maxPayload: config.bodyLimit,
     maxTextLength: config.maxTextLength,
     bufferLimit: config.bufferLimit,
@@ -143,7 +160,19 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   await bans.refresh();
   const user = async (ctx: RouteContext) => bans.check(await authenticate(auth, ctx.req, ctx.url));
   const router = new Router();
-  userRoutes(router, { chat, user, maxTextLength: config.maxTextLength, bodyLimit: config.bodyLimit });
+  userRoutes(router, {
+    chat,
+    user,
+    maxTextLength: config.maxTextLength,
+    bodyLimit: config.bodyLimit,
+    conversations: (u, limit, before) => lifecycle.conversations(u, limit, before),
+  });
+  lifecycleRoutes(router, {
+    lifecycle,
+    user,
+    maxTextLength: config.maxTextLength,
+    bodyLimit: config.bodyLimit,
+  });
   adminRoutes(router, {
     chat,
     auth,
@@ -342,5 +371,5 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     await backend.close();
   };
 
-  return { url, port, http, chat, close };
+  return { url, port, http, chat, lifecycle, close };
 }

@@ -4,7 +4,7 @@ import { OutboxEvents } from "./outbox/events.js";
 import { PairService } from "./pair-service.js";
 import type { PairsMode } from "./pairs.js";
 import type { PresenceRegistry } from "./ports/presence.js";
-import type { SendResult, Store, UserEvent } from "./ports/store.js";
+import type { ReadResult, SendResult, Store, UserEvent } from "./ports/store.js";
 import { RateLimiter } from "./rate-limit.js";
 import { ReportService } from "./safety/reports.js";
 import type { FlagReason, SafetyGate } from "./safety/send-gate.js";
@@ -38,6 +38,15 @@ export interface Sent {
   json?: string;
 }
 
+/** What each user lets peers learn (SPEC 13), set by the lifecycle service (core/lifecycle.ts). */
+export interface ChatPrivacy {
+  readReceiptsOff(reader: string): Promise<boolean>;
+  /** Store.markRead without the peer's `read` event. */
+  markReadQuietly(reader: string, peer: string, upTo: string): Promise<ReadResult>;
+  typingOff(user: string): Promise<boolean>;
+  presenceOff(users: string[]): Promise<boolean[]>;
+}
+
 const noObserver: ChatObserver = { messageStored() {}, storeLatency() {} };
 
 /**
@@ -62,6 +71,8 @@ export class Chat {
   /** SPEC 12's reports: filed by users, listed and resolved by the server API. */
   readonly reports: ReportService;
   private readonly onFlagged: (message: Message, reasons: FlagReason[]) => void;
+  /** Unset: everyone shares read receipts, typing and presence (sections 1-10). */
+  privacy: ChatPrivacy | undefined;
 
   constructor(
     store: Store,
@@ -180,13 +191,24 @@ export class Chat {
   /** Receipts stop at a block (either way) and between unmatched users (SPEC 11). */
   async markRead(reader: string, peer: string, upTo: string): Promise<{ upTo: string | null }> {
     await this.pairs.check(reader, peer);
-    const result = await this.timed("mark_read", this.store.markRead(reader, peer, upTo));
+    const privacy = this.privacy;
+    const quiet = privacy !== undefined && (await privacy.readReceiptsOff(reader));
+    const marking = quiet
+      ? privacy.markReadQuietly(reader, peer, upTo)
+      : this.store.markRead(reader, peer, upTo);
+    const result = await this.timed("mark_read", marking);
     this.publish(result.events);
     return { upTo: result.upTo };
   }
 
   async readUnread(reader: string, peer: string, limit: number, markRead: boolean): Promise<Message[]> {
     if (markRead) await this.pairs.check(reader, peer);
+    if (markRead && this.privacy !== undefined && (await this.privacy.readReceiptsOff(reader))) {
+      // Read receipts off: read, then mark exactly those read without telling the peer.
+      const messages = await this.readUnread(reader, peer, limit, false);
+      if (messages.length > 0) await this.markRead(reader, peer, messages[messages.length - 1].id);
+      return messages;
+    }
     const result = await this.timed("read_unread", this.store.readUnread(reader, peer, limit, markRead));
     this.publish(result.events);
     return result.messages;
@@ -199,6 +221,8 @@ export class Chat {
     if (wait > 0) throw new DuetError("rate_limited", undefined, wait);
     // A block cuts both ways for typing: neither side sees the other type.
     await this.pairs.check(from, to);
+    // Typing turned off (SPEC 13): the peer never learns it; the call still succeeds.
+    if (this.privacy !== undefined && (await this.privacy.typingOff(from))) return;
     this.hub.publish(to, { kind: "event", seq: null, json: JSON.stringify({ type: "typing", from }) });
   }
 
@@ -228,12 +252,14 @@ export class Chat {
    * a user the viewer is not matched with (as the pairs mode says) is not_matched.
    */
   async presenceFor(viewer: string, users: string[]): Promise<Record<string, PresenceInfo>> {
-    const [info, blockedBy] = await Promise.all([
+    const [info, blockedBy, hidden] = await Promise.all([
       this.presence.query(users),
       Promise.all(users.map((u) => (u === viewer ? false : this.pairs.blockedForPresence(viewer, u)))),
+      this.privacy?.presenceOff(users),
     ]);
     users.forEach((u, i) => {
-      if (blockedBy[i]) info[u] = { online: false };
+      // Presence turned off (SPEC 13) shows offline with no lastSeen, to others.
+      if (blockedBy[i] || (hidden?.[i] === true && u !== viewer)) info[u] = { online: false };
     });
     return info;
   }

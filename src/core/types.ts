@@ -13,12 +13,18 @@ export interface LinkRef {
   title?: string;
 }
 
+/**
+ * A message. SPEC 13 adds fields that are present only once they apply (a plain message carries
+ * none of them, so its stored size does not grow): `editedAt`, `reactions` (emoji -> users, only
+ * when some), and the tombstone an unsent message becomes: `{id, from, to, ts, kind: "deleted",
+ * deletedAt}` with no content fields at all (see Tombstone).
+ */
 export interface Message {
   id: string;
   from: string;
   to: string;
   ts: number;
-  kind: MessageKind;
+  kind: MessageKind | "deleted";
   text: string | null;
   image: ImageRef | null;
   links: LinkRef[];
@@ -27,6 +33,19 @@ export interface Message {
   screened?: ContactKind[];
   /** True when the moderation hook rewrote the text; absent otherwise. */
   moderated?: true;
+  editedAt?: number;
+  reactions?: Record<string, string[]>;
+  deletedAt?: number;
+}
+
+/** What an unsent message leaves in history (and in its place in the event log). */
+export interface Tombstone {
+  id: string;
+  from: string;
+  to: string;
+  ts: number;
+  kind: "deleted";
+  deletedAt: number;
 }
 
 /** What the contact-info screen finds (SPEC 12). */
@@ -90,7 +109,43 @@ export interface PairEvent {
   historyDeleted?: boolean;
 }
 
-export type StoredEvent = MessageEvent | ReadEvent | PairEvent;
+/** SPEC 13: a message was edited (or its caption); `message` is its whole current state. */
+export interface EditEvent {
+  type: "edit";
+  seq: number;
+  message: Message;
+}
+
+/** SPEC 13: a message was unsent; its content is gone from the store. */
+export interface DeleteEvent {
+  type: "delete";
+  seq: number;
+  id: string;
+  peer: string;
+}
+
+/** SPEC 13: `user` put (`on`) or took back a reaction on message `id`. */
+export interface ReactionEvent {
+  type: "reaction";
+  seq: number;
+  id: string;
+  peer: string;
+  user: string;
+  emoji: string;
+  on: boolean;
+}
+
+/** SPEC 13: `peer`'s device acknowledged the user's messages up to `upTo`. */
+export interface DeliveredEvent {
+  type: "delivered";
+  seq: number;
+  peer: string;
+  upTo: string;
+}
+
+export type LifecycleEvent = EditEvent | DeleteEvent | ReactionEvent | DeliveredEvent;
+
+export type StoredEvent = MessageEvent | ReadEvent | PairEvent | LifecycleEvent;
 export type DuetEvent = StoredEvent | TypingEvent | ResetEvent | HelloEvent;
 
 export interface ConversationSummary {
@@ -98,6 +153,21 @@ export interface ConversationSummary {
   unread: number;
   lastMessage: Message | null;
   updatedAt: number;
+  /** SPEC 13, filled in by the lifecycle service: the last of my messages the peer read (or null). */
+  peerReadUpTo?: string | null;
+  /** The last of my messages the peer's device acknowledged (or null). */
+  peerDeliveredUpTo?: string | null;
+  /** Whether I muted the conversation's notifications. */
+  muted?: boolean;
+}
+
+/** SPEC 13: what a user lets peers learn, and whether they get notifications. */
+export interface Settings {
+  readReceipts: boolean;
+  deliveryReceipts: boolean;
+  typing: boolean;
+  presence: boolean;
+  notifications: boolean;
 }
 
 export interface PresenceInfo {

@@ -1,5 +1,6 @@
 import type { Chat } from "../core/chat.js";
 import { DuetError } from "../core/errors.js";
+import type { ConversationSummary } from "../core/types.js";
 import { asObject, intParam, isUserId, messageId, onlyKeys, sendInput, userId } from "../core/validate.js";
 import { readJson } from "./body.js";
 import { sendJson, sendRawJson } from "./respond.js";
@@ -9,6 +10,8 @@ export interface UserRouteDeps {
   chat: Chat;
   maxTextLength: number;
   bodyLimit: number;
+  /** The conversation list, when another part adds to chat's (SPEC 13's receipts and mute). */
+  conversations?(user: string, limit: number, before?: number): Promise<ConversationSummary[]>;
   /** Resolves the authenticated user of a request (Bearer only). */
   user(ctx: RouteContext): Promise<string>;
 }
@@ -31,7 +34,8 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     const before = q.has("before")
       ? intParam(q.get("before"), "before", 0, 0, Number.MAX_SAFE_INTEGER)
       : undefined;
-    sendJson(ctx.res, 200, { conversations: await chat.conversations(user, limit, before) });
+    const list = deps.conversations ?? ((u, l, b) => chat.conversations(u, l, b));
+    sendJson(ctx.res, 200, { conversations: await list(user, limit, before) });
   });
 
   router.on("GET", "/v1/conversations/:peer/messages", async (ctx) => {

@@ -22,6 +22,11 @@ export interface WsOptions {
   frameBurst: number;
   /** Told of every error a connection is answered or closed with (metrics, the operator's log). */
   onError?: (error: DuetError) => void;
+  /**
+   * Ops other parts add (SPEC 13's `delivered`): each validates its frame and answers the result's
+   * fields; a throw before the promise is a bad frame.
+   */
+  ops?: Record<string, (user: string, frame: Record<string, unknown>) => Promise<Record<string, unknown>>>;
 }
 
 /** What a connection needs of its transport (WsTransport): the limits, and where its ops go. */

@@ -134,8 +134,12 @@ export class WsTransport implements WsHost {
         return this.chat.typing(user, userId(frame.to, "to")).then(empty);
       case "ping":
         return Promise.resolve({ pong: Date.now() });
-      default:
-        throw new DuetError("invalid_input", "op must be send, read, typing or ping.");
+      default: {
+        const op = typeof frame.op === "string" ? this.options.ops?.[frame.op] : undefined;
+        if (op !== undefined && Object.hasOwn(this.options.ops ?? {}, frame.op as string))
+          return op(user, frame);
+        throw new DuetError("invalid_input", "op must be send, read, delivered, typing or ping.");
+      }
     }
   }
 }

@@ -68,6 +68,8 @@ const SAMPLES: Record<Key, [string, unknown, string, unknown]> = {
   bodyLimit: ["2048", 2048, "4096", 4096],
   sendRate: ["5", 5, "6", 6],
   sendBurst: ["7", 7, "8", 8],
+  editWindowS: ["0", 0, "60", 60],
+  unsendWindowS: ["3600", 3600, "0", 0],
   maxConnectionsPerUser: ["3", 3, "4", 4],
   maxConnections: ["500", 500, "600", 600],
   bufferLimit: ["100000", 100000, "200000", 200000],

@@ -10,6 +10,7 @@ import { Scripts } from "../../src/stores/redis/scripts.js";
 import { type RedisCluster, startRedisCluster, stopAllRedis } from "../helpers/redis-server.js";
 import { runBansContract } from "./bans-contract.js";
 import { runStoreContract } from "./contract.js";
+import { runLifecycleContract } from "./lifecycle-contract.js";
 import { runOutboxContract } from "./outbox-contract.js";
 import { runPairsContract } from "./pairs-contract.js";
 import { runReportsContract } from "./reports-contract.js";
@@ -40,6 +41,10 @@ runPairsContract("redis cluster", {
 });
 runOutboxContract("redis cluster", () =>
   openRedisStore(cluster.url, { prefix: `t${++dataSets}:`, retention }),
+);
+
+runLifecycleContract("redis cluster", ({ maxEvents }) =>
+  openRedisStore(cluster.url, { prefix: `t${++dataSets}:`, retention: { ...retention, maxEvents } }),
 );
 
 function text(from: string, to: string, body: string, clientMsgId: string | null = null): SendInput {

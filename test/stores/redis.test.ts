@@ -8,6 +8,7 @@ import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-st
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 import { runBansContract } from "./bans-contract.js";
 import { runStoreContract } from "./contract.js";
+import { runLifecycleContract } from "./lifecycle-contract.js";
 import { runOutboxContract } from "./outbox-contract.js";
 import { runPairsContract } from "./pairs-contract.js";
 import { runReportsContract } from "./reports-contract.js";
@@ -44,6 +45,10 @@ runPairsContract("redis (standalone)", {
 });
 runOutboxContract("redis (standalone)", () =>
   openRedisStore(server.url, { prefix: `t${++dataSets}:`, retention: { maxEvents: 100, maxAgeMs: MONTH } }),
+);
+
+runLifecycleContract("redis (standalone)", ({ maxEvents }) =>
+  openRedisStore(server.url, { prefix: `t${++dataSets}:`, retention: { maxEvents, maxAgeMs: MONTH } }),
 );
 
 function text(from: string, to: string, body: string, clientMsgId: string | null = null): SendInput {

@@ -7,6 +7,7 @@ import Database from "better-sqlite3";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import { runBansContract } from "./bans-contract.js";
 import { runStoreContract } from "./contract.js";
+import { runLifecycleContract } from "./lifecycle-contract.js";
 import { runOutboxContract } from "./outbox-contract.js";
 import { runPairsContract } from "./pairs-contract.js";
 import { runReportsContract } from "./reports-contract.js";
@@ -18,6 +19,15 @@ runStoreContract("sqlite (file)", {
       retention: { maxEvents, maxAgeMs: 30 * 86_400_000 },
     }),
 });
+
+runLifecycleContract("sqlite (file)", ({ maxEvents }) =>
+  Promise.resolve(
+    new SqliteStore({
+      path: join(mkdtempSync(join(tmpdir(), "duet-sqlite-")), "duet.db"),
+      retention: { maxEvents, maxAgeMs: 30 * 86_400_000 },
+    }),
+  ),
+);
 
 runStoreContract("sqlite (memory)", {
   makeStore: async ({ maxEvents }) =>

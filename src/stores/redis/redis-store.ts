@@ -222,6 +222,11 @@ export class RedisStore implements Store, OutboxStore {
     await this.run.call(() => this.client.ping());
   }
 
+  /** For the lifecycle module (lifecycle.ts), which works with the same context as the operations here. */
+  internals(): RedisContext {
+    return this.ctx;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

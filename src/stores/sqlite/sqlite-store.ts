@@ -17,11 +17,27 @@ import type {
 import type { ConversationSummary, Message, ReadEvent, SendInput, StoredEvent } from "../../core/types.js";
 import { SqliteBans } from "./bans.js";
 import { claimFile } from "./file-owner.js";
+import { LIFECYCLE_SCHEMA } from "./lifecycle-schema.js";
 import { SqlitePairs } from "./pairs.js";
 import { SqliteReports } from "./reports.js";
 import { conversationKey, MIGRATIONS, SCHEMA } from "./schema.js";
 import { SqliteOutbox } from "./sqlite-outbox.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
+
+/** What SqliteStore.internals() hands the lifecycle module. */
+export interface SqliteInternals {
+  db: Database.Database;
+  enqueue<T>(run: () => T): Promise<T>;
+  read<T>(run: () => T): Promise<T>;
+  writeSummaries(): void;
+  /** The seq the user's next event gets; call appended() once it is inserted. */
+  nextSeq(user: string): number;
+  appended(user: string, seq: number): void;
+  /** Inside a write: Store.markRead, the peer's `read` event only with `notifyPeer`. */
+  markRead(reader: string, peer: string, upTo: string, notifyPeer: boolean): ReadResult;
+  /** Tells the checkpoint thread the file was written. */
+  wrote(): void;
+}
 
 export interface SqliteStoreOptions extends StoreOptions {
   /** A file path, or ":memory:". */
@@ -94,8 +110,13 @@ export class SqliteStore implements Store, OutboxStore {
     const synchronous = options.synchronous === "full" ? "FULL" : "NORMAL";
     this.db.pragma(`synchronous = ${synchronous}`);
     this.db.pragma("cache_size = -65536");
+    // Freed space is zeroed, not left with old rows in it: an unsent or edited message's text
+    // (SPEC 13) must not survive in free space, freelist pages, or the stale copies of cells a
+    // page split leaves behind. Costs a memset per freed cell; no extra page writes on the send path.
+    this.db.pragma("secure_delete = ON");
     this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
     this.db.exec(SCHEMA);
+    this.db.exec(LIFECYCLE_SCHEMA);
     const db = this.db;
     for (const m of MIGRATIONS) {
       const columns = db.prepare(`PRAGMA table_info(${m.table})`).all() as Row[];
@@ -127,11 +148,16 @@ export class SqliteStore implements Store, OutboxStore {
       lastFromPeerUpTo: db
         .prepare("SELECT id FROM messages WHERE conv = ? AND sender = ? AND id <= ? ORDER BY id DESC LIMIT 1")
         .pluck(),
+      // Unsent messages (their ids in `unsent`) are not unread any more.
       unread: db.prepare(
-        "SELECT body FROM messages WHERE conv = ? AND sender = ? AND id > ? ORDER BY id LIMIT ?",
+        `SELECT body FROM messages WHERE conv = @conv AND sender = @sender AND id > @after AND id NOT IN
+         (SELECT id FROM unsent WHERE conv = @conv AND sender = @sender AND id > @after) ORDER BY id LIMIT @limit`,
       ),
       unreadCount: db
-        .prepare("SELECT count(*) FROM messages WHERE conv = ? AND sender = ? AND id > ?")
+        .prepare(
+          `SELECT (SELECT count(*) FROM messages WHERE conv = @conv AND sender = @sender AND id > @after)
+           - (SELECT count(*) FROM unsent WHERE conv = @conv AND sender = @sender AND id > @after)`,
+        )
         .pluck(),
       messageBody: db.prepare("SELECT body FROM messages WHERE conv = ? AND id = ?").pluck(),
       conversations: db.prepare(
@@ -389,7 +415,7 @@ export class SqliteStore implements Store, OutboxStore {
     return this.enqueue(() => this.markReadNow(reader, peer, upTo));
   }
 
-  private markReadNow(reader: string, peer: string, upTo: string): ReadResult {
+  private markReadNow(reader: string, peer: string, upTo: string, notifyPeer = true): ReadResult {
     this.writeSummaries(); // the read marker lives on the summary row, which may be pending
     const current = (this.stmt.readMarker.get(reader, peer) as string | null | undefined) ?? null;
     const last = this.stmt.lastFromPeerUpTo.get(conversationKey(reader, peer), peer, upTo) as
@@ -401,7 +427,9 @@ export class SqliteStore implements Store, OutboxStore {
     const make =
       (who: string) =>
       (seq: number): ReadEvent => ({ type: "read", seq, peer: who, reader, upTo: last });
-    return { upTo: last, events: [this.append(reader, ts, make(peer)), this.append(peer, ts, make(reader))] };
+    const events = [this.append(reader, ts, make(peer))];
+    if (notifyPeer) events.push(this.append(peer, ts, make(reader)));
+    return { upTo: last, events };
   }
 
   readUnread(
@@ -415,13 +443,33 @@ export class SqliteStore implements Store, OutboxStore {
       const current = (this.stmt.readMarker.get(reader, peer) as string | null | undefined) ?? "";
       const bodies = this.stmt.unread
         .pluck()
-        .all(conversationKey(reader, peer), peer, current, limit) as string[];
+        .all({ conv: conversationKey(reader, peer), sender: peer, after: current, limit }) as string[];
       const messages = bodies.map((b) => JSON.parse(b) as Message);
       if (!markRead || messages.length === 0) return { messages, events: [] };
       const { events } = this.markReadNow(reader, peer, messages[messages.length - 1].id);
       return { messages, events };
     };
     return markRead ? this.enqueue(run) : this.read(run);
+  }
+
+  /**
+   * For the lifecycle module (lifecycle.ts), which shares this connection, its write queue (one
+   * transaction per turn, in order with sends) and its in-memory heads of the event logs.
+   */
+  internals(): SqliteInternals {
+    return {
+      db: this.db,
+      enqueue: (run) => this.enqueue(run),
+      read: (run) => this.read(run),
+      writeSummaries: () => this.writeSummaries(),
+      nextSeq: (user) => this.head_(user) + 1,
+      appended: (user, seq) => {
+        this.heads.set(user, seq);
+        this.touched.add(user);
+      },
+      markRead: (reader, peer, upTo, notifyPeer) => this.markReadNow(reader, peer, upTo, notifyPeer),
+      wrote: () => this.checkpointer?.wrote(),
+    };
   }
 
   // ---- reads: run at once ----
@@ -477,7 +525,11 @@ export class SqliteStore implements Store, OutboxStore {
         const peer = String(row.peer);
         const conv = conversationKey(user, peer);
         const body = this.stmt.messageBody.get(conv, row.last_id) as string | undefined;
-        const unread = this.stmt.unreadCount.get(conv, peer, row.read_upto ?? "") as number;
+        const unread = this.stmt.unreadCount.get({
+          conv,
+          sender: peer,
+          after: row.read_upto ?? "",
+        }) as number;
         return {
           peer,
           unread,
@@ -496,11 +548,13 @@ export class SqliteStore implements Store, OutboxStore {
       const floor = (this.stmt.floor.get(user) as number | undefined) ?? 0;
       if (since > head || since < floor) return { events: [], head, reset: true };
       const rows = this.stmt.eventsSince.all(user, since, limit) as [number, string, string | null][];
+      // A row with a message rid is rebuilt from the message as it is now (edited, or the
+      // tombstone of an unsent one): its body is "" for a `message` event, "edit" for an `edit`.
       const events = rows.map(
         ([seq, body, message]): StoredEvent =>
           message === null
             ? (JSON.parse(body) as StoredEvent)
-            : { type: "message", seq, message: JSON.parse(message) as Message },
+            : { type: body === "edit" ? "edit" : "message", seq, message: JSON.parse(message) as Message },
       );
       return { events, head, reset: false };
     });

@@ -1,0 +1,94 @@
+-- The steps of SPEC 13's message changes (edit, unsend, reaction) and delivery receipts. The
+-- message lives in the conversation's slot; each side's summary and event log in its user's slot.
+-- On standalone Redis lifecycle-change.lua runs the steps in one script; on Redis Cluster each
+-- runs in its own slot (lifecycle-cas.lua, then lifecycle-apply.lua once per side).
+
+-- Step 1 (conversation slot): compare-and-set of the message body, which the caller computed
+-- from the body it read (the rules live in one place, core/lifecycle-rules.ts). An unsent message
+-- leaves its sender's `from:` set, so unread counts and pages skip it; `ids` keeps it for history.
+-- keys: msg, from_ids (the sender's). Returns true, or the current body (false if gone) on a conflict.
+local function change_body(keys, id, expected, body, erase)
+  local current = redis.call("HGET", keys[1], id)
+  if current ~= expected then
+    return false, current
+  end
+  redis.call("HSET", keys[1], id, body)
+  if erase then
+    redis.call("ZREM", keys[2], id)
+  end
+  return true, current
+end
+
+-- Rewrites a user's log without message `id`'s content: every event that carries it (its
+-- `message` event, its `edit` events) keeps its seq and gets the tombstone instead. Stream
+-- entries cannot be changed in place, and XDEL only marks them deleted (the bytes stay in the
+-- stream's node), so the log is rebuilt with the same ids: O(log length), once per unsend.
+local function erase_from_log(log, id, tombstone)
+  local needle = '"message":{"id":"' .. id .. '"'
+  local entries = redis.call("XRANGE", log, "-", "+")
+  local hit = false
+  for i = 1, #entries do
+    if string.find(entries[i][2][2], needle, 1, true) then
+      hit = true
+      break
+    end
+  end
+  if not hit then
+    return
+  end
+  local ttl = redis.call("PTTL", log)
+  redis.call("DEL", log)
+  for i = 1, #entries do
+    local fields = entries[i][2]
+    local e = fields[2]
+    local at = string.find(e, needle, 1, true)
+    if at then
+      -- The message is an event's last field: keep `..."message":`, then the tombstone and `}`.
+      e = string.sub(e, 1, at + 9) .. tombstone .. "}"
+    end
+    redis.call("XADD", log, entries[i][1], "e", e, "t", fields[4])
+  end
+  if ttl > 0 then
+    redis.call("PEXPIRE", log, ttl)
+  end
+end
+
+-- Step 2 (one user's slot): the conversation summary's last message, if it is this one, takes
+-- the new body; an unsend erases the content from the log; then the change's event is appended.
+-- keys: seq, log, last. `prefix .. seq .. suffix` is the event's JSON. Returns the event's seq.
+local function apply_change(keys, peer, id, body, erase, prefix, suffix, max_events, max_age_ms, now)
+  local seq_key, log, last = keys[1], keys[2], keys[3]
+  local current = redis.call("HGET", last, peer)
+  if current and string.sub(current, 8, 33) == id then
+    redis.call("HSET", last, peer, body)
+  end
+  if erase then
+    erase_from_log(log, id, body)
+  end
+  local seq = append_event(seq_key, log, function(s)
+    return prefix .. string.format("%d", s) .. suffix
+  end, max_events, max_age_ms, now)
+  return seq
+end
+
+-- Delivery marker (conversation slot): `user`'s marker for messages from the peer moves up to
+-- the last one at or before `up_to`, never back. keys: meta, peer_ids. Returns the marker (false
+-- when none) and whether it moved.
+local function move_delivered(meta, peer_ids, user, up_to)
+  local field = "d:" .. user
+  local current = redis.call("HGET", meta, field)
+  local last = redis.call("ZREVRANGEBYLEX", peer_ids, "[" .. up_to, "-", "LIMIT", 0, 1)[1]
+  if not last or (current and last <= current) then
+    return current, false
+  end
+  redis.call("HSET", meta, field, last)
+  return last, true
+end
+
+-- The peer's `delivered` event (the peer's slot). keys: seq, log. Returns its seq.
+local function apply_delivered(keys, user, up_to, max_events, max_age_ms, now)
+  return append_event(keys[1], keys[2], function(s)
+    return '{"type":"delivered","seq":' .. string.format("%d", s) .. ',"peer":' .. cjson.encode(user)
+      .. ',"upTo":"' .. up_to .. '"}'
+  end, max_events, max_age_ms, now)
+end
