@@ -98,7 +98,10 @@ describe("unsend erasure: redis", () => {
           "EDITED-SECRET-rd1",
           "rd1-END",
         ]) {
-          assert.ok(!raw.includes(needle), `${key} (${type}) still holds "${needle}" in its raw bytes`);
+          assert.ok(
+            !raw.includes(Buffer.from(needle)),
+            `${key} (${type}) still holds "${needle}" in its raw bytes`,
+          );
           assert.ok(!contents.includes(needle), `${key} (${type}) still holds "${needle}"`);
         }
       }
