@@ -168,7 +168,8 @@ describe("receipts, settings, mute", () => {
       frames.find((f) => f.ref === "d1"),
       { op: "result", ref: "d1", upTo: m2.id },
     );
-    assert.equal((frames.find((f) => f.ref === "d2")?.error as { code: string }).code, "invalid_input");
+    const refused = frames.find((f) => f.ref === "d2") as { error: { code: string } } | undefined;
+    assert.equal(refused?.error.code, "invalid_input");
     ws.close();
     assert.equal((await aliceEvents.next(isType("delivered"))).upTo, m2.id);
     await bob.call("POST", `/v1/conversations/${a}/read`, { upTo: m1.id });
