@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 import type { ConversationSummary, Message } from "../../src/core/types.js";
-import { startDuet, type TestServer } from "../helpers/duet.js";
+import { API_KEY, startDuet, type TestServer } from "../helpers/duet.js";
 import { client, expectError, names, openStream } from "./util.js";
 
 let server: TestServer;
@@ -87,10 +87,12 @@ describe("edit and unsend", () => {
     assert.deepEqual(history.body.messages, [m]);
     const sys = await fetch(`${base}/v1/admin/messages`, {
       method: "POST",
-      headers: { authorization: "Bearer test-api-key", "content-type": "application/json" },
+      headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
       body: JSON.stringify({ to: b, from: a, text: "system" }),
     });
-    const sysMessage = ((await sys.json()) as { message: Message }).message;
+    const sysBody = (await sys.json()) as { message: Message };
+    assert.equal(sys.status, 201, JSON.stringify(sysBody));
+    const sysMessage = sysBody.message;
     expectError(await alice.call("PATCH", `/v1/messages/${sysMessage.id}`, { text: "x" }), 403, "forbidden");
   });
 
