@@ -53,7 +53,9 @@ export function editRule(
   // A repeat (the SDK retrying an edit whose answer was lost) changes nothing and makes no event.
   if (current.text === text) return null;
   // Fields in a fixed order: the edit time after the sent fields, reactions (if any) kept last.
-  const { reactions, editedAt: _previous, ...rest } = current;
+  // The screen's findings and the hook's rewrite were about the old text: the new one's come
+  // from its own check (Lifecycle.edit adds them).
+  const { reactions, editedAt: _previous, screened: _s, moderated: _m, ...rest } = current;
   const message: Message = { ...rest, text, editedAt: now };
   if (reactions !== undefined) message.reactions = reactions;
   return { type: "edit", message };

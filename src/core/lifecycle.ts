@@ -23,20 +23,17 @@ export interface LifecycleGuards {
   /** Throws when `user` may not act towards `peer` (react, acknowledge delivery). */
   mayInteract?(user: string, peer: string): Promise<void>;
   /**
-   * The text an edit stores, after screening and moderation (as a send's): may rewrite it, or
-   * throw (422 message_rejected, 503 moderation_unavailable). `extra` fields go on the message.
+   * The text an edit of `message` stores, after screening and moderation (as a send's): may
+   * rewrite it, or throw (422 message_rejected, 503 moderation_unavailable). `extra` fields
+   * (`screened`, `moderated`) go on the message.
    */
-  screenEdit?(
-    user: string,
-    peer: string,
-    text: string,
-  ): Promise<{ text: string; extra?: Record<string, unknown> }>;
+  screenEdit?(message: Message, text: string): Promise<{ text: string; extra?: Partial<Message> }>;
 }
 
 /** Listeners for other parts (webhooks `message.updated` / `message.deleted`, notifications). */
 export interface LifecycleListener {
-  edited?(message: Message): void;
-  unsent(message: Message, peer: string): void;
+  edited?(message: Message): Promise<void> | void;
+  unsent?(message: Message, peer: string): Promise<void> | void;
 }
 
 export class Lifecycle implements PrivacyPort {
@@ -50,6 +47,34 @@ export class Lifecycle implements PrivacyPort {
     this.chat = chat;
     this.store = store;
     this.limits = limits;
+    // Pairs (SPEC 11): reacting, acknowledging and editing need the pair matched, as sending does.
+    this.guards.mayInteract = (user, peer) => chat.pairs.check(user, peer);
+    // Safety (SPEC 12): an edit is screened and moderated like a send, when that is configured.
+    const gate = chat.safety;
+    if (gate !== undefined) {
+      this.guards.screenEdit = async (message, text) => {
+        const checked = await gate.checkEdit(
+          {
+            from: message.from,
+            to: message.to,
+            kind: message.kind === "image" ? "image" : "text",
+            image: message.image,
+            links: message.links,
+          },
+          text,
+        );
+        const extra: Partial<Message> = {};
+        if (checked.screened !== undefined) extra.screened = checked.screened;
+        if (checked.moderated === true) extra.moderated = true;
+        return { text: checked.text, extra };
+      };
+    }
+    // Webhooks (SPEC 14), through the chat's outbox at the moment of the change (the offline
+    // part may replace it after start-up): durably enqueued before the request is answered.
+    this.onChange({
+      edited: (message) => chat.outboxEvents.emit("message.updated", { message }),
+      unsent: (message) => chat.outboxEvents.emit("message.deleted", { message }),
+    });
     chat.privacy = {
       readReceiptsOff: async (reader) => !(await this.settings(reader)).readReceipts,
       markReadQuietly: (reader, peer, upTo): Promise<ReadResult> =>
@@ -83,33 +108,44 @@ export class Lifecycle implements PrivacyPort {
   /** PATCH /v1/messages/:id: the sender replaces the text (or the caption). */
   async edit(user: string, id: string, text: string): Promise<Message> {
     let stored = text;
-    let extra: Record<string, unknown> | undefined;
+    let extra: Partial<Message> | undefined;
     const screen = this.guards.screenEdit;
-    if (screen !== undefined) {
+    const check = this.guards.mayInteract;
+    if (screen !== undefined || check !== undefined) {
+      const current = await this.current(user, id);
+      await check?.(user, current.from === user ? current.to : current.from);
       // Screened and moderated like a send, before anything is stored.
-      const screened = await screen(user, await this.peerOf(user, id), text);
-      stored = screened.text;
-      extra = screened.extra;
+      if (screen !== undefined && current.from === user && current.kind !== "deleted") {
+        const screened = await screen(current, text);
+        stored = screened.text;
+        extra = screened.extra;
+      }
     }
     const result = await this.update(user, id, (current) => {
       const change = editRule(current, user, stored, Date.now(), this.limits);
       if (change !== null && extra !== undefined) Object.assign(change.message, extra);
       return change;
     });
-    if (result.changed) for (const l of this.listeners) l.edited?.(result.message);
+    if (result.changed) for (const l of this.listeners) await l.edited?.(result.message);
     return result.message;
+  }
+
+  /** Message `id` as `user` may see it now (404 when `user` has none). */
+  private async current(user: string, id: string): Promise<Message> {
+    let message: Message | undefined;
+    const found = await this.store.updateMessage(user, id, (current) => {
+      message = current;
+      return null;
+    });
+    if (found === null || message === undefined)
+      throw new DuetError("not_found", "No such message in your conversations.");
+    return message;
   }
 
   /** The other side of the conversation holding message `id` (404 when `user` has none). */
   private async peerOf(user: string, id: string): Promise<string> {
-    let peer: string | undefined;
-    const found = await this.store.updateMessage(user, id, (current) => {
-      peer = current.from === user ? current.to : current.from;
-      return null;
-    });
-    if (found === null || peer === undefined)
-      throw new DuetError("not_found", "No such message in your conversations.");
-    return peer;
+    const message = await this.current(user, id);
+    return message.from === user ? message.to : message.from;
   }
 
   /** DELETE /v1/messages/:id: the sender unsends; repeating it answers the tombstone. */
@@ -117,7 +153,7 @@ export class Lifecycle implements PrivacyPort {
     const result = await this.update(user, id, (current) =>
       unsendRule(current, user, Date.now(), this.limits),
     );
-    if (result.changed) for (const l of this.listeners) l.unsent(result.message, result.peer);
+    if (result.changed) for (const l of this.listeners) await l.unsent?.(result.message, result.peer);
     return result.message;
   }
 
