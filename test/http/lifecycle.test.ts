@@ -254,3 +254,37 @@ describe("receipts, settings, mute", () => {
     aliceStream.close();
   });
 });
+
+describe("with pairs and the screen", () => {
+  it("screens an edit like a send, and refuses reactions once unmatched (not_matched)", async () => {
+    const s = await startDuet({ DUET_PAIRS: "matched", DUET_SCREEN: "mask" });
+    try {
+      const [a, b] = names("alice", "bob");
+      const alice = await client(s.url, a);
+      const bob = await client(s.url, b);
+      const admin = (method: string, path: string) =>
+        fetch(`${s.url}${path}`, { method, headers: { authorization: `Bearer ${API_KEY}` } });
+      assert.equal((await admin("PUT", `/v1/admin/pairs/${a}/${b}`)).status, 201);
+      const m = await alice.send(b, "hello");
+      const edited = await alice.call("PATCH", `/v1/messages/${m.id}`, { text: "call me on 555 123 4567" });
+      assert.equal(edited.status, 200, JSON.stringify(edited.body));
+      const message = edited.body.message as Message;
+      assert.ok(!message.text?.includes("4567"), message.text ?? "");
+      assert.deepEqual(message.screened, ["phone"]);
+      assert.equal((await admin("DELETE", `/v1/admin/pairs/${a}/${b}?history=keep`)).status, 200);
+      expectError(
+        await bob.call("PUT", `/v1/messages/${m.id}/reactions/${encodeURIComponent("❤️")}`),
+        403,
+        "not_matched",
+      );
+      expectError(
+        await bob.call("POST", `/v1/conversations/${a}/delivered`, { upTo: m.id }),
+        403,
+        "not_matched",
+      );
+      expectError(await alice.call("PATCH", `/v1/messages/${m.id}`, { text: "again" }), 403, "not_matched");
+    } finally {
+      await s.close();
+    }
+  });
+});
