@@ -4,19 +4,29 @@
  * and sends write nothing to the outbox.
  */
 import client from "prom-client";
-import { type Config, WEBHOOK_TYPES, webhookSecretBytes } from "./config.js";
+import { type Config, ConfigError, WEBHOOK_TYPES, webhookSecretBytes } from "./config.js";
 import type { Chat } from "./core/chat.js";
 import { Dispatcher, type OutboxHandler } from "./core/outbox/dispatcher.js";
 import { OutboxEvents } from "./core/outbox/events.js";
+import { type NotificationSink, Notifier } from "./core/outbox/notifier.js";
+import { ALL_ON } from "./core/ports/notification-preferences.js";
 import type { Outbox, OutboxStore } from "./core/ports/outbox.js";
+import type { PushStore } from "./core/ports/push-subscriptions.js";
 import type { Store } from "./core/ports/store.js";
 import type { Logger } from "./log.js";
+import { checkVapid, pushSink, type VapidKeys, webPushHandler } from "./outbound/web-push.js";
 import { webhookHandler } from "./outbound/webhook.js";
+
+/** Per attempt, webhooks and pushes alike (SPEC section 14). */
+const ATTEMPT_TIMEOUT_MS = 5000;
 
 export interface Offline {
   outbox: Outbox | null;
   events: OutboxEvents;
   dispatcher: Dispatcher | null;
+  notifier: Notifier | null;
+  /** The VAPID public key when Web Push is on. */
+  vapidPublicKey: string | null;
   stop(): Promise<void>;
 }
 
@@ -24,11 +34,35 @@ export function isOutboxStore(store: Store): store is Store & OutboxStore {
   return "outbox" in store && "setSendOutboxPolicy" in store;
 }
 
+export function isPushStore(store: Store): store is Store & PushStore {
+  return "push" in store;
+}
+
 /** The webhook types configured: all of them unless DUET_WEBHOOK_EVENTS names some. */
 export function subscribedTypes(config: Config): string[] {
   if (config.webhookUrl === undefined) return [];
   if (config.webhookEvents === undefined) return [...WEBHOOK_TYPES];
   return config.webhookEvents.split(",").map((t) => t.trim());
+}
+
+function vapidOf(config: Config): VapidKeys | null {
+  if (
+    config.vapidPublicKey === undefined ||
+    config.vapidPrivateKey === undefined ||
+    config.vapidSubject === undefined
+  )
+    return null;
+  const vapid = {
+    subject: config.vapidSubject,
+    publicKey: config.vapidPublicKey,
+    privateKey: config.vapidPrivateKey,
+  };
+  try {
+    checkVapid(vapid);
+  } catch (err) {
+    throw new ConfigError(`DUET_VAPID_*: ${(err as Error).message}`);
+  }
+  return vapid;
 }
 
 export function startOffline(
@@ -41,18 +75,30 @@ export function startOffline(
   const outboxStore = isOutboxStore(store) ? store : null;
   const outbox = outboxStore?.outbox ?? null;
   const types = subscribedTypes(config);
+  const vapid = vapidOf(config);
+  const push = vapid !== null && isPushStore(store) ? store.push : null;
   const handlers: Record<string, OutboxHandler> = {};
   if (config.webhookUrl !== undefined && config.webhookSecret !== undefined) {
     const send = webhookHandler({
       url: config.webhookUrl,
       secret: webhookSecretBytes(config.webhookSecret),
-      timeoutMs: 5000,
+      timeoutMs: ATTEMPT_TIMEOUT_MS,
     });
     for (const type of types) handlers[type] = send;
   }
+  if (push !== null && vapid !== null)
+    handlers.push = webPushHandler({ vapid, subscriptions: push, timeoutMs: ATTEMPT_TIMEOUT_MS });
+  const off: Offline = {
+    outbox,
+    events: new OutboxEvents(null, []),
+    dispatcher: null,
+    notifier: null,
+    vapidPublicKey: vapid?.publicKey ?? null,
+    stop: async () => {},
+  };
   if (outboxStore === null || outbox === null || Object.keys(handlers).length === 0) {
-    chat.outboxEvents = new OutboxEvents(null, []);
-    return { outbox, events: chat.outboxEvents, dispatcher: null, stop: async () => {} };
+    chat.outboxEvents = off.events;
+    return off;
   }
 
   const registers = [registry];
@@ -113,15 +159,36 @@ export function startOffline(
       },
     },
   );
-  const events = new OutboxEvents(outbox, types, () => dispatcher.poke());
+  const poke = () => dispatcher.poke();
+  const events = new OutboxEvents(outbox, types, poke);
   chat.outboxEvents = events;
-  outboxStore.setSendOutboxPolicy({ messageCreated: events.wants("message.created"), notifyDelayMs: null });
-  if (events.wants("message.created")) chat.onStored = () => dispatcher.poke();
+
+  // Notifications: on when someone receives them (the webhook, or browsers through Web Push).
+  const sinks: NotificationSink[] = [];
+  if (events.wants("notification"))
+    sinks.push(async (notification, key) => [events.entry("notification", notification, `not_${key}`)]);
+  if (push !== null) sinks.push(pushSink(push));
+  let notifier: Notifier | null = null;
+  if (sinks.length > 0) {
+    notifier = new Notifier({
+      outbox,
+      store,
+      presence: chat.presence,
+      preferences: ALL_ON,
+      sinks,
+      options: { groupMs: config.notifyGroupS * 1000, preview: config.notifyPreview !== "off" },
+      enqueued: poke,
+    });
+    dispatcher.addHandler("notify", notifier.handle);
+    const n = notifier;
+    chat.dropPendingNotifications = (user, peer) => n.dropPending(user, peer);
+  }
+
+  outboxStore.setSendOutboxPolicy({
+    messageCreated: events.wants("message.created"),
+    notifyDelayMs: notifier === null ? null : config.notifyDelayS * 1000,
+  });
+  if (events.wants("message.created")) chat.onStored = poke;
   dispatcher.start();
-  return {
-    outbox,
-    events,
-    dispatcher,
-    stop: () => dispatcher.stop(),
-  };
+  return { ...off, events, dispatcher, notifier, stop: () => dispatcher.stop() };
 }

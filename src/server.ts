@@ -20,6 +20,7 @@ import { serveDemo } from "./http/demo.js";
 import { lifecycleRoutes } from "./http/lifecycle-routes.js";
 import { outboxRoutes } from "./http/outbox-routes.js";
 import { pairRoutes } from "./http/pair-routes.js";
+import { pushRoutes } from "./http/push-routes.js";
 import { reportRoutes } from "./http/report-routes.js";
 import { sendError, sendJson } from "./http/respond.js";
 import { type RouteContext, Router } from "./http/router.js";
@@ -27,7 +28,7 @@ import { userRoutes } from "./http/user-routes.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { HookClient } from "./moderation/hook-client.js";
-import { isOutboxStore, startOffline } from "./offline.js";
+import { isOutboxStore, isPushStore, startOffline } from "./offline.js";
 import { RejectionLog } from "./ops/rejection-log.js";
 import { StoreHealth } from "./ops/store-health.js";
 import { lifecycleOf } from "./stores/lifecycle.js";
@@ -192,6 +193,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     });
   banRoutes(router, { bans, apiKey: config.apiKey, bodyLimit: config.bodyLimit });
   reportRoutes(router, { chat, user, apiKey: config.apiKey, bodyLimit: config.bodyLimit });
+  if (isPushStore(backend.store))
+    pushRoutes(router, {
+      publicKey: offline.vapidPublicKey,
+      subscriptions: backend.store.push,
+      user,
+      bodyLimit: config.bodyLimit,
+    });
 
   router.on("GET", "/healthz", ({ res }) => sendJson(res, 200, { ok: true }));
   router.on("GET", "/readyz", async ({ res }) => {

@@ -64,6 +64,12 @@ export class Chat {
   private readonly pruneTimer: NodeJS.Timeout;
   /** Webhooks (SPEC 14): `chat.outboxEvents.emit(type, data)`; see src/core/ports/outbox.ts. */
   outboxEvents = new OutboxEvents(null, []);
+  /**
+   * Drops `user`'s pending notifications about messages from `peer` (all peers when absent): for
+   * unmatch, block, unsend (call it for each direction that applies), ban and erase. A no-op while
+   * notifications are off; src/offline.ts sets it (Notifier.dropPending).
+   */
+  dropPendingNotifications: (user: string, peer?: string) => Promise<void> = async () => {};
   /** Called after each new message is stored, when the store wrote outbox entries with it. */
   onStored: (() => void) | null = null;
   /** SPEC 12's checks, when configured (see SafetyGate); edits use them too. */

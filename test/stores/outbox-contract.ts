@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { OutboxStore } from "../../src/core/ports/outbox.js";
+import { PUSH_SUBSCRIPTIONS_PER_USER, type PushStore } from "../../src/core/ports/push-subscriptions.js";
 import type { Store } from "../../src/core/ports/store.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -175,6 +176,39 @@ export function runOutboxContract(name: string, makeStore: () => Promise<Store &
       assert.equal(await store.outbox.getMark(key), "v2");
       await sleep(300);
       assert.equal(await store.outbox.getMark(key), null);
+    });
+  });
+}
+
+/** Web Push subscriptions (src/core/ports/push-subscriptions.ts), run by every store too. */
+export function runPushContract(name: string, makeStore: () => Promise<Store & PushStore>): void {
+  describe(`push subscriptions contract: ${name}`, () => {
+    let store: Store & PushStore;
+    before(async () => {
+      store = await makeStore();
+    });
+    after(() => store.close());
+
+    const sub = (n: number, auth = "AAAAAAAAAAAAAAAAAAAAAA") => ({
+      endpoint: `https://push.example/${n}`,
+      keys: { p256dh: `key${n}`, auth },
+      expirationTime: null,
+    });
+
+    it("adds up to the limit, updates by endpoint, removes, and keeps users apart", async () => {
+      const user = `pu${++counter}`;
+      assert.deepEqual(await store.push.pushSubscriptions(user), []);
+      for (let i = 0; i < PUSH_SUBSCRIPTIONS_PER_USER; i++)
+        assert.equal(await store.push.addPushSubscription(user, sub(i)), "added");
+      assert.equal(await store.push.addPushSubscription(user, sub(99)), "full");
+      assert.equal(await store.push.addPushSubscription(user, sub(3, "BBBBBBBBBBBBBBBBBBBBBB")), "updated");
+      const list = await store.push.pushSubscriptions(user);
+      assert.equal(list.length, PUSH_SUBSCRIPTIONS_PER_USER);
+      assert.equal(list.find((s) => s.endpoint === sub(3).endpoint)?.keys.auth, "BBBBBBBBBBBBBBBBBBBBBB");
+      assert.deepEqual(await store.push.pushSubscriptions(`${user}x`), []);
+      assert.equal(await store.push.removePushSubscription(user, sub(3).endpoint), true);
+      assert.equal(await store.push.removePushSubscription(user, sub(3).endpoint), false);
+      assert.equal(await store.push.addPushSubscription(user, sub(99)), "added");
     });
   });
 }

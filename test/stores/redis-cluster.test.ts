@@ -11,7 +11,7 @@ import { type RedisCluster, startRedisCluster, stopAllRedis } from "../helpers/r
 import { runBansContract } from "./bans-contract.js";
 import { runStoreContract } from "./contract.js";
 import { runLifecycleContract } from "./lifecycle-contract.js";
-import { runOutboxContract } from "./outbox-contract.js";
+import { runOutboxContract, runPushContract } from "./outbox-contract.js";
 import { runPairsContract } from "./pairs-contract.js";
 import { runReportsContract } from "./reports-contract.js";
 
@@ -50,6 +50,8 @@ runLifecycleContract("redis cluster", ({ maxEvents }) =>
 function text(from: string, to: string, body: string, clientMsgId: string | null = null): SendInput {
   return { from, to, kind: "text", text: body, image: null, links: [], clientMsgId };
 }
+
+runPushContract("redis-cluster", () => openRedisStore(cluster.url, { prefix: `t${++dataSets}:`, retention }));
 
 describe("redis cluster specifics", () => {
   let store: RedisStore;

@@ -9,7 +9,7 @@ import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-ser
 import { runBansContract } from "./bans-contract.js";
 import { runStoreContract } from "./contract.js";
 import { runLifecycleContract } from "./lifecycle-contract.js";
-import { runOutboxContract } from "./outbox-contract.js";
+import { runOutboxContract, runPushContract } from "./outbox-contract.js";
 import { runPairsContract } from "./pairs-contract.js";
 import { runReportsContract } from "./reports-contract.js";
 
@@ -56,6 +56,10 @@ function text(from: string, to: string, body: string, clientMsgId: string | null
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+runPushContract("redis", () =>
+  openRedisStore(server.url, { prefix: `t${++dataSets}:`, retention: { maxEvents: 100, maxAgeMs: MONTH } }),
+);
 
 describe("redis store (standalone) specifics", () => {
   let store: RedisStore;

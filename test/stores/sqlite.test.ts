@@ -8,7 +8,7 @@ import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import { runBansContract } from "./bans-contract.js";
 import { runStoreContract } from "./contract.js";
 import { runLifecycleContract } from "./lifecycle-contract.js";
-import { runOutboxContract } from "./outbox-contract.js";
+import { runOutboxContract, runPushContract } from "./outbox-contract.js";
 import { runPairsContract } from "./pairs-contract.js";
 import { runReportsContract } from "./reports-contract.js";
 
@@ -58,6 +58,11 @@ runOutboxContract(
       path: join(mkdtempSync(join(tmpdir(), "duet-sqlite-")), "duet.db"),
       retention: { maxEvents: 100, maxAgeMs: 30 * 86_400_000 },
     }),
+);
+
+runPushContract(
+  "sqlite",
+  async () => new SqliteStore({ path: ":memory:", retention: { maxEvents: 100, maxAgeMs: 30 * 86_400_000 } }),
 );
 
 describe("sqlite age retention", () => {

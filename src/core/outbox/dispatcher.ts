@@ -12,6 +12,16 @@ export class DeliveryError extends Error {
   }
 }
 
+/** Thrown by a handler that wants the entry back at `until` (ms): not a failure, no backoff. */
+export class Deferred extends Error {
+  readonly until: number;
+  constructor(until: number) {
+    super("deferred");
+    this.name = "Deferred";
+    this.until = until;
+  }
+}
+
 /** Delivers one entry; resolves when delivered (or deliberately dropped), throws otherwise. */
 export type OutboxHandler = (entry: OutboxEntry) => Promise<void>;
 
@@ -62,6 +72,11 @@ export class Dispatcher {
     this.handlers = new Map(Object.entries(handlers));
     this.options = options;
     this.observer = observer;
+  }
+
+  /** Adds (or replaces) the handler of one type. */
+  addHandler(type: string, handler: OutboxHandler): void {
+    this.handlers.set(type, handler);
   }
 
   start(): void {
@@ -133,6 +148,10 @@ export class Dispatcher {
       try {
         await handler(entry);
       } catch (err) {
+        if (err instanceof Deferred) {
+          await this.outbox.reschedule(entry.id, err.until, "deferred");
+          return;
+        }
         const failure =
           err instanceof DeliveryError ? err : new DeliveryError((err as Error).message ?? String(err));
         const failures = entry.attempts + 1;

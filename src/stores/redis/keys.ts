@@ -13,6 +13,7 @@
  *   pr      hash    presence: n:<node> -> open connections there; seen, polled -> times (ms)
  *   pairs   zset    peer -> since (ms) of the user's current pairs (SPEC 11)
  *   ev      channel sharded pub/sub channel of the user's live events
+ *   push    hash    endpoint -> Web Push subscription JSON (at most 10)
  * conversation of a and b, a < b (tag `{c:<a>|<b>}`):
  *   meta    hash    r:<user> -> that user's read marker (the last message id it has read)
  *   msg     hash    message id -> message body (JSON)
@@ -72,6 +73,7 @@ export class RedisKeys {
       presence: `${base}pr`,
       pairs: `${base}pairs`,
       channel: `${base}ev`,
+      push: `${base}push`,
     };
   }
 
@@ -144,6 +146,8 @@ export interface UserKeys {
   presence: string;
   pairs: string;
   channel: string;
+  /** hash endpoint -> Web Push subscription JSON (SPEC 14) */
+  push: string;
 }
 
 export interface ConversationKeys {

@@ -21,6 +21,7 @@ import { RedisPairs } from "./pairs.js";
 import { conversations, countMessages, eventsSince, head, history } from "./queries.js";
 import { markRead, readUnread } from "./read-marks.js";
 import { RedisOutbox } from "./redis-outbox.js";
+import { RedisPush } from "./redis-push.js";
 import { RedisReports } from "./reports.js";
 import { sendMessage } from "./send.js";
 
@@ -66,6 +67,7 @@ export interface RedisStoreOptions extends StoreOptions {
 export class RedisStore implements Store, OutboxStore {
   readonly name: string;
   readonly outbox: RedisOutbox;
+  readonly push: RedisPush;
   readonly client: RedisClient;
   private readonly run: CommandRunner;
   private readonly ctx: RedisContext;
@@ -125,6 +127,7 @@ export class RedisStore implements Store, OutboxStore {
       call: (request) => this.run.call(request),
       client,
     });
+    this.push = new RedisPush(client, this.keys, this.run.scripts, (request) => this.run.call(request));
   }
 
   setSendOutboxPolicy(policy: SendOutboxPolicy): void {

@@ -38,6 +38,7 @@ const SCRIPTS = {
   duetOutboxRetry: { files: ["outbox-steps", "outbox-retry"], keys: 3 },
   duetOutboxFailed: { files: ["outbox-failed"], keys: 2 },
   duetOutboxDepth: { files: ["outbox-depth"], keys: 2 },
+  duetPushAdd: { files: ["push-add"], keys: 1 },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

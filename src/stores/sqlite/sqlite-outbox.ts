@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS outbox_marks (
   value TEXT NOT NULL,
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS outbox_marks_by_expiry ON outbox_marks (expires_at);
 `;
 
 function entryOf(row: Row): OutboxEntry {
@@ -178,3 +179,13 @@ export class SqliteOutbox implements Outbox {
     });
   }
 }
+
+export const PUSH_SCHEMA = `
+CREATE TABLE IF NOT EXISTS push_subscriptions (
+  user TEXT NOT NULL,
+  endpoint TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (user, endpoint)
+) WITHOUT ROWID;
+`;

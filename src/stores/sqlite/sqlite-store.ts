@@ -22,6 +22,7 @@ import { SqlitePairs } from "./pairs.js";
 import { SqliteReports } from "./reports.js";
 import { conversationKey, MIGRATIONS, SCHEMA } from "./schema.js";
 import { SqliteOutbox } from "./sqlite-outbox.js";
+import { SqlitePush } from "./sqlite-push.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
 
 /** What SqliteStore.internals() hands the lifecycle module. */
@@ -69,6 +70,7 @@ export class SqliteStore implements Store, OutboxStore {
   readonly db: Database.Database;
   readonly pairs: SqlitePairs;
   readonly outbox: SqliteOutbox;
+  readonly push: SqlitePush;
   /** What a send adds to the outbox in its own transaction (nothing unless configured). */
   private sendPolicy: SendOutboxPolicy = { messageCreated: false, notifyDelayMs: null };
   readonly bans: SqliteBans;
@@ -207,6 +209,11 @@ export class SqliteStore implements Store, OutboxStore {
       this.trimTouched();
     });
     this.outbox = new SqliteOutbox(
+      db,
+      (run) => this.enqueue(run),
+      (run) => this.read(run),
+    );
+    this.push = new SqlitePush(
       db,
       (run) => this.enqueue(run),
       (run) => this.read(run),
