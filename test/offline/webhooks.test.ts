@@ -34,6 +34,8 @@ for (const storeName of ["sqlite", "redis"] as const) {
         ...storeEnv(),
         DUET_WEBHOOK_URL: receiver.url,
         DUET_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        // Notifications (on by default with a webhook URL) are notifications.test.ts's.
+        DUET_WEBHOOK_EVENTS: "message.created,user.erased",
       });
     });
     after(async () => {
@@ -184,6 +186,7 @@ describe("durability: the server is SIGKILLed while the receiver is down", () =>
       DUET_STORE: store,
       DUET_WEBHOOK_URL: `http://127.0.0.1:${port}/hooks`,
       DUET_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      DUET_WEBHOOK_EVENTS: "message.created",
     };
     const first = await spawnDuet(env);
     const ids: string[] = [];
