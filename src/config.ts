@@ -485,7 +485,8 @@ function validateOffline(config: Config): void {
   if (config.vapidSubject !== undefined && !/^(mailto:|https:\/\/)/.test(config.vapidSubject))
     throw new ConfigError("DUET_VAPID_SUBJECT must be a mailto: or https: URL");
   if (config.outboxConcurrency < 1) throw new ConfigError("--outbox-concurrency must be at least 1");
-  if (config.outboxLeaseMs < 1000) throw new ConfigError("--outbox-lease-ms must be at least 1000");
+  if (config.outboxLeaseMs < 6000)
+    throw new ConfigError("--outbox-lease-ms must be at least 6000 (longer than an attempt's 5 s)");
 }
 
 /**

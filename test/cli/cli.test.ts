@@ -109,7 +109,7 @@ const SAMPLES: Record<Key, [string, unknown, string, unknown]> = {
     "https://example.com",
   ],
   outboxConcurrency: ["1", 1, "64", 64],
-  outboxLeaseMs: ["1000", 1000, "60000", 60000],
+  outboxLeaseMs: ["6000", 6000, "60000", 60000],
   screen: ["mask", "mask", "reject", "reject"],
   imageHosts: ["cdn.example.com", "cdn.example.com", "a.example,b.example", "a.example,b.example"],
   moderationUrl: [

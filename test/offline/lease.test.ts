@@ -1,0 +1,57 @@
+/**
+ * SPEC section 14 with several processes on Redis: an outbox entry is delivered by one process at
+ * a time, and when that process dies mid-delivery (kill -9) its lease runs out and another delivers.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { api, spawnDuet, tokenFor } from "../helpers/duet.js";
+import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
+import { startReceiver, WEBHOOK_SECRET } from "../helpers/webhook-receiver.js";
+
+let redis: RedisServer;
+before(async () => {
+  redis = await startRedis();
+});
+after(stopAllRedis);
+
+describe("outbox leases across processes (Redis)", () => {
+  it("a process killed mid-delivery loses its lease and another process delivers the webhook", async () => {
+    const receiver = await startReceiver();
+    // The first attempt hangs: the process delivering it is killed while it waits.
+    receiver.script = ["hang"];
+    const env = {
+      DUET_STORE: redis.url,
+      DUET_WEBHOOK_URL: receiver.url,
+      DUET_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      DUET_WEBHOOK_EVENTS: "message.created",
+      DUET_OUTBOX_LEASE_MS: "6000",
+    };
+    const a = await spawnDuet(env);
+    let b: Awaited<ReturnType<typeof spawnDuet>> | undefined;
+    try {
+      const sent = await api(a.url, await tokenFor("alice"), "POST", "/v1/messages", {
+        to: "bob",
+        text: "lease",
+      });
+      assert.equal(sent.status, 201);
+      const id = `msg_${(sent.body.message as { id: string }).id}`;
+      const [first] = await receiver.waitFor(1);
+      assert.equal(first.id, id);
+      b = await spawnDuet(env);
+      const killedAt = Date.now();
+      assert.equal(await a.kill("SIGKILL"), "SIGKILL");
+      const delivered = await receiver.waitForIds(1, 30_000);
+      assert.deepEqual([...delivered], [id]);
+      assert.equal(receiver.received.length, 2, "one attempt per lease: B waited for A's to run out");
+      assert.equal(receiver.received[1].id, id);
+      assert.ok(receiver.received[1].verified);
+      // B took it over only once A's lease (6 s from A's claim) had run out.
+      assert.ok(receiver.received[1].at - first.at >= 5500, `${receiver.received[1].at - first.at} ms`);
+      assert.ok(receiver.received[1].at >= killedAt - 1000);
+    } finally {
+      await a.kill("SIGKILL");
+      await b?.kill();
+      await receiver.close();
+    }
+  });
+});
