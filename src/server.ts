@@ -185,6 +185,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
   pairRoutes(router, { chat, user, apiKey: config.apiKey, bodyLimit: config.bodyLimit });
   const offline = startOffline(config, backend.store, chat, metrics.registry, log);
+  // Notifications follow each user's `notifications` setting and mutes (SPEC 13).
+  if (offline.notifier !== null) offline.notifier.preferences = lifecycle;
   if (isOutboxStore(backend.store))
     outboxRoutes(router, {
       outbox: backend.store.outbox,

@@ -15,6 +15,7 @@ import {
   unsendRule,
 } from "./lifecycle-rules.js";
 import type { LifecycleStore, PrivacyPort } from "./ports/lifecycle.js";
+import type { NotificationPreferences } from "./ports/notification-preferences.js";
 import type { ReadResult, UserEvent } from "./ports/store.js";
 import type { ConversationSummary, Message, Settings } from "./types.js";
 
@@ -36,7 +37,7 @@ export interface LifecycleListener {
   unsent?(message: Message, peer: string): Promise<void> | void;
 }
 
-export class Lifecycle implements PrivacyPort {
+export class Lifecycle implements PrivacyPort, NotificationPreferences {
   readonly store: LifecycleStore;
   private readonly chat: Chat;
   private readonly limits: LifecycleLimits;
@@ -73,7 +74,11 @@ export class Lifecycle implements PrivacyPort {
     // part may replace it after start-up): durably enqueued before the request is answered.
     this.onChange({
       edited: (message) => chat.outboxEvents.emit("message.updated", { message }),
-      unsent: (message) => chat.outboxEvents.emit("message.deleted", { message }),
+      unsent: async (message) => {
+        // The recipient is not to hear of a message that is gone (SPEC 14).
+        await chat.dropPendingNotifications(message.to, message.from);
+        await chat.outboxEvents.emit("message.deleted", { message });
+      },
     });
     chat.privacy = {
       readReceiptsOff: async (reader) => !(await this.settings(reader)).readReceipts,
@@ -199,6 +204,15 @@ export class Lifecycle implements PrivacyPort {
   async isMuted(user: string, peer: string, now = Date.now()): Promise<boolean> {
     const until = (await this.store.mutes(user)).get(peer);
     return until !== undefined && (until === null || until > now);
+  }
+
+  /** NotificationPreferences (the notifier asks before notifying). */
+  async notificationsOn(user: string): Promise<boolean> {
+    return (await this.settings(user)).notifications;
+  }
+
+  muted(user: string, peer: string): Promise<boolean> {
+    return this.isMuted(user, peer);
   }
 
   async wantsNotification(user: string, peer: string, now = Date.now()): Promise<boolean> {
