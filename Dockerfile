@@ -7,6 +7,8 @@
 FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The SDK's workspace (packages/client) is in the lock file: npm ci needs its manifest.
+COPY packages/client/package.json ./packages/client/
 # better-sqlite3 installs a prebuilt binary for this platform (its install script may fetch it).
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./

@@ -265,7 +265,12 @@ describe("deploy/duet.service", () => {
   it("runs the installed duet command unprivileged, with its secrets from a file and its data kept", () => {
     assert.deepEqual([...sections.keys()], ["Unit", "Service", "Install"]);
     const [exec] = service("ExecStart");
-    assert.match(exec, /^\/\S+\/node \/\S+\/bin\/duet\.js$/);
+    const pkg = JSON.parse(read("package.json")) as { name: string; bin: { duet: string } };
+    assert.match(exec ?? "", /^\/\S+\/node \/\S+$/);
+    assert.ok(
+      exec?.endsWith(`/node_modules/${pkg.name}/${pkg.bin.duet}`),
+      `${exec}: not the installed duet command`,
+    );
     assert.deepEqual(service("DynamicUser"), ["yes"]);
     assert.deepEqual(service("StateDirectory"), ["duet"]);
     assert.ok(service("Environment").includes("DUET_STORE=sqlite:/var/lib/duet/duet.db"));

@@ -5,12 +5,15 @@
  *   <!-- doc-test: server [listening=N] [keep] -->   starts servers: run in the background until N
  *                                                   (default 1) duet processes log "listening";
  *                                                   `keep` leaves them running for the file's next blocks
+ *   <!-- doc-test: package [file=NAME] -->           the install route and the app code of "Use duet
+ *                                                   from your app": run by test/package/, in a scratch
+ *                                                   app (`file=` writes a code block to that file)
  * A block without an annotation runs to its end against a dev server (`npm start`).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-export type Mode = "run" | "server" | "skip";
+export type Mode = "run" | "server" | "skip" | "package";
 
 export interface ShellBlock {
   /** Path relative to the repository root. */
@@ -25,6 +28,9 @@ export interface ShellBlock {
   listening: number;
   /** server: leave it running for the file's next blocks. */
   keep: boolean;
+  /** package: the file a code block is written to. */
+  fileName?: string;
+  lang: string;
 }
 
 const SHELL_LANGS = new Set(["sh", "bash", "shell", "console", "zsh"]);
@@ -37,8 +43,17 @@ export function docFiles(root: string): string[] {
   return ["README.md", ...docs];
 }
 
-/** Parses one Markdown file; throws on an annotation it does not understand. */
+/** Parses one Markdown file's shell blocks; throws on an annotation it does not understand. */
 export function shellBlocks(root: string, file: string): ShellBlock[] {
+  return fencedBlocks(root, file).filter((b) => SHELL_LANGS.has(b.lang));
+}
+
+/** The blocks of any language annotated `package`, in order. */
+export function packageBlocks(root: string, file: string): ShellBlock[] {
+  return fencedBlocks(root, file).filter((b) => b.mode === "package");
+}
+
+function fencedBlocks(root: string, file: string): ShellBlock[] {
   const lines = readFileSync(join(root, file), "utf8").split("\n");
   const blocks: ShellBlock[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -48,19 +63,18 @@ export function shellBlocks(root: string, file: string): ShellBlock[] {
     const lang = open[3].toLowerCase();
     let end = i + 1;
     while (end < lines.length && !lines[end].trimStart().startsWith(fence)) end++;
-    if (SHELL_LANGS.has(lang)) {
-      const block: ShellBlock = {
-        file,
-        line: i + 1,
-        code: lines.slice(i + 1, end).join("\n"),
-        mode: "run",
-        listening: 1,
-        keep: false,
-      };
-      const note = /^<!--\s*doc-test:\s*(.*?)\s*-->\s*$/.exec(lines[i - 1] ?? "");
-      if (note) annotate(block, note[1]);
-      blocks.push(block);
-    }
+    const block: ShellBlock = {
+      file,
+      line: i + 1,
+      code: lines.slice(i + 1, end).join("\n"),
+      mode: "run",
+      listening: 1,
+      keep: false,
+      lang,
+    };
+    const note = /^<!--\s*doc-test:\s*(.*?)\s*-->\s*$/.exec(lines[i - 1] ?? "");
+    if (note) annotate(block, note[1]);
+    blocks.push(block);
     i = end;
   }
   return blocks;
@@ -75,6 +89,15 @@ function annotate(block: ShellBlock, text: string): void {
     return;
   }
   const words = text.split(/\s+/);
+  if (words[0] === "package") {
+    block.mode = "package";
+    for (const word of words.slice(1)) {
+      const name = /^file=([\w.-]+)$/.exec(word);
+      if (name) block.fileName = name[1];
+      else throw new Error(`${where}: unknown doc-test option "${word}"`);
+    }
+    return;
+  }
   if (words[0] !== "server") throw new Error(`${where}: unknown doc-test annotation "${text}"`);
   block.mode = "server";
   for (const word of words.slice(1)) {
