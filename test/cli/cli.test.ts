@@ -36,7 +36,8 @@ function runDuet(
       proc.kill("SIGKILL");
       reject(new Error(`duet ${args.join(" ")} did not exit:\n${stdout}\n${stderr}`));
     }, 60_000);
-    proc.on("exit", (code) => {
+    // "close", not "exit": under load a process can exit before its output has been read.
+    proc.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
