@@ -18,12 +18,16 @@ import { banRoutes } from "./http/ban-routes.js";
 import { readJson } from "./http/body.js";
 import { serveDemo } from "./http/demo.js";
 import { lifecycleRoutes } from "./http/lifecycle-routes.js";
+import { openApiJson } from "./http/openapi.js";
 import { outboxRoutes } from "./http/outbox-routes.js";
 import { pairRoutes } from "./http/pair-routes.js";
 import { pushRoutes } from "./http/push-routes.js";
 import { reportRoutes } from "./http/report-routes.js";
-import { sendError, sendJson } from "./http/respond.js";
+import { sendError, sendJson, sendRawJson } from "./http/respond.js";
 import { type RouteContext, Router } from "./http/router.js";
+import { compileRoute, route } from "./http/schemas/index.js";
+import { opsApi } from "./http/schemas/ops.js";
+import { streamApi } from "./http/schemas/streams.js";
 import { userRoutes } from "./http/user-routes.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
@@ -45,6 +49,8 @@ export interface RunningServer {
   chat: Chat;
   /** SPEC 13: edit, unsend, reactions, receipts; its PrivacyPort answers settings and mutes. */
   lifecycle: Lifecycle;
+  /** The HTTP routes registered, each with the id of its documented contract (docs/openapi.json). */
+  routes(): { method: string; path: string; documented: string | undefined }[];
   /** Stops accepting, ends every connection as SPEC section 6 says, flushes the store. */
   close(): Promise<void>;
 }
@@ -161,10 +167,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   await bans.refresh();
   const user = async (ctx: RouteContext) => bans.check(await authenticate(auth, ctx.req, ctx.url));
   const router = new Router();
+  const limits = { maxTextLength: config.maxTextLength, maxPollSeconds: config.maxPollSeconds };
   userRoutes(router, {
     chat,
     user,
-    maxTextLength: config.maxTextLength,
+    ...limits,
     bodyLimit: config.bodyLimit,
     conversations: (u, limit, before) => lifecycle.conversations(u, limit, before),
   });
@@ -178,7 +185,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     chat,
     auth,
     apiKey: config.apiKey,
-    maxTextLength: config.maxTextLength,
+    ...limits,
     bodyLimit: config.bodyLimit,
     stats: backend.stats,
   });
@@ -203,46 +210,58 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       bodyLimit: config.bodyLimit,
     });
 
-  router.on("GET", "/healthz", ({ res }) => sendJson(res, 200, { ok: true }));
-  router.on("GET", "/readyz", async ({ res }) => {
+  const ops = opsApi();
+  route(router, ops.healthz, ({ res }) => sendJson(res, 200, { ok: true }));
+  route(router, ops.readyz, async ({ res }) => {
     if (shuttingDown) throw new DuetError("shutting_down");
     await backend.store.ping();
     sendJson(res, 200, { ok: true, store: backend.store.name });
   });
-  router.on("GET", "/metrics", async ({ res }) => {
+  // The document with this server's limits, built once.
+  const openApi = openApiJson(limits);
+  route(router, ops.openapi, ({ res }) => sendRawJson(res, 200, openApi));
+  route(router, ops.metrics, async ({ res }) => {
     const body = await metrics.registry.metrics();
     res.writeHead(200, { "content-type": metrics.registry.contentType });
     res.end(body);
   });
 
+  const streams = streamApi(limits);
   /** Refuses new connections past the process limit, before any work is spent on them. */
-  const admitStream = async (ctx: RouteContext, useLastEventId: boolean): Promise<StreamRequest> => {
+  const admitStream = async (
+    ctx: RouteContext,
+    checkQuery: (ctx: RouteContext) => unknown,
+    useLastEventId: boolean,
+  ): Promise<StreamRequest> => {
     if (shuttingDown) throw new DuetError("shutting_down", undefined, 1);
     if (hub.connectionCount >= config.maxConnections) throw new DuetError("overloaded", undefined, 2);
     const userId = bans.check(await authenticate(auth, ctx.req, ctx.url, true));
+    checkQuery(ctx);
     // Checked again: others may have been admitted while this token was verified. From here to
     // the hub's attach there is no await, so the limit holds.
     if (hub.connectionCount >= config.maxConnections) throw new DuetError("overloaded", undefined, 2);
     return { user: userId, cursor: parseCursor(ctx.url, ctx.req, useLastEventId) };
   };
-  router.on("GET", "/v1/events", async (ctx) => {
-    await serveStream(chat, ctx.res, await admitStream(ctx, true), "sse", config.bufferLimit);
+  route(router, streams.sse, async (ctx, v) => {
+    await serveStream(chat, ctx.res, await admitStream(ctx, v.query, true), "sse", config.bufferLimit);
   });
-  router.on("GET", "/v1/stream", async (ctx) => {
-    await serveStream(chat, ctx.res, await admitStream(ctx, false), "stream", config.bufferLimit);
+  route(router, streams.ndjson, async (ctx, v) => {
+    await serveStream(chat, ctx.res, await admitStream(ctx, v.query, false), "stream", config.bufferLimit);
   });
-  router.on("GET", "/v1/poll", async (ctx) => {
-    const request = await admitStream(ctx, false);
-    const timeout = intParam(ctx.url.searchParams.get("timeout"), "timeout", 25, 0, config.maxPollSeconds);
-    await servePoll(chat, ctx.res, request, timeout);
+  route(router, streams.poll, async (ctx, v) => {
+    const request = await admitStream(ctx, v.query, false);
+    const { timeout = 25 } = v.query(ctx);
+    await servePoll(chat, ctx.res, request, Math.min(timeout, config.maxPollSeconds));
   });
-  router.on("GET", "/v1/ws", () => {
+  route(router, streams.ws, () => {
     throw new DuetError("invalid_input", "This endpoint needs a WebSocket upgrade.");
   });
+  const wsRoute = compileRoute(streams.ws);
 
   if (config.dev) {
-    router.on("POST", "/v1/dev/token", async (ctx) => {
-      sendJson(ctx.res, 201, await mintFromBody(auth, await readJson(ctx.req, config.bodyLimit), 86_400));
+    route(router, ops.devToken, async (ctx, v) => {
+      const body = v.body(await readJson(ctx.req, config.bodyLimit));
+      sendJson(ctx.res, 201, await mintFromBody(auth, body, 86_400));
     });
     router.on("GET", "/", (ctx) => serveDemo(ctx, "index.html"));
     router.on("GET", "/:file", (ctx) => serveDemo(ctx, ctx.params.file));
@@ -298,7 +317,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     try {
       const url = new URL(req.url ?? "/", "http://duet.invalid");
       if (url.pathname !== "/v1/ws") throw new DuetError("not_found");
-      const request = await admitStream({ req, res: undefined as never, url, params: {} }, false);
+      const request = await admitStream(
+        { req, res: undefined as never, url, params: {} },
+        wsRoute.query,
+        false,
+      );
       // The 101 and the stream's first frames (hello, a replay read from the store in the same
       // turn) leave in one write rather than two: a reconnect storm is mostly these.
       socket.cork();
@@ -381,5 +404,5 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     await backend.close();
   };
 
-  return { url, port, http, chat, lifecycle, close };
+  return { url, port, http, chat, lifecycle, close, routes: () => router.list() };
 }

@@ -2,10 +2,11 @@ import type { IncomingMessage } from "node:http";
 import { DuetError } from "../core/errors.js";
 import { type Lifecycle, settingsPatch } from "../core/lifecycle.js";
 import { emoji } from "../core/lifecycle-rules.js";
-import { asObject, messageId, onlyKeys, text, userId } from "../core/validate.js";
 import { readJson } from "./body.js";
 import { sendJson } from "./respond.js";
 import type { RouteContext, Router } from "./router.js";
+import { route } from "./schemas/index.js";
+import { lifecycleApi } from "./schemas/lifecycle.js";
 
 export interface LifecycleRouteDeps {
   lifecycle: Lifecycle;
@@ -25,54 +26,54 @@ function optionalJson(req: IncomingMessage, limit: number): Promise<unknown> {
 /** SPEC 13: edit, unsend, reactions, delivery receipts, settings and mute. */
 export function lifecycleRoutes(router: Router, deps: LifecycleRouteDeps): void {
   const { lifecycle } = deps;
+  // The schemas (schemas/lifecycle.ts) check the shapes; the checks below what they cannot say.
+  const api = lifecycleApi(deps.maxTextLength);
 
-  router.on("PATCH", "/v1/messages/:id", async (ctx) => {
+  route(router, api.edit, async (ctx, v) => {
     const user = await deps.user(ctx);
-    const id = messageId(ctx.params.id, "id");
-    const body = asObject(await readJson(ctx.req, deps.bodyLimit));
-    onlyKeys(body, ["text"], "the body");
-    const value = text(body.text, deps.maxTextLength, true) as string;
-    sendJson(ctx.res, 200, { message: await lifecycle.edit(user, id, value) });
+    const { id } = v.params(ctx);
+    const { text } = v.body(await readJson(ctx.req, deps.bodyLimit));
+    sendJson(ctx.res, 200, { message: await lifecycle.edit(user, id, text) });
   });
 
-  router.on("DELETE", "/v1/messages/:id", async (ctx) => {
+  route(router, api.unsend, async (ctx, v) => {
     const user = await deps.user(ctx);
-    const id = messageId(ctx.params.id, "id");
-    sendJson(ctx.res, 200, { message: await lifecycle.unsend(user, id) });
+    sendJson(ctx.res, 200, { message: await lifecycle.unsend(user, v.params(ctx).id) });
   });
 
-  const react = (on: boolean) => async (ctx: RouteContext) => {
+  const react = async (
+    ctx: RouteContext,
+    { id, emoji: value }: { id: string; emoji: string },
+    on: boolean,
+  ) => {
     const user = await deps.user(ctx);
-    const id = messageId(ctx.params.id, "id");
-    sendJson(ctx.res, 200, { message: await lifecycle.react(user, id, emoji(ctx.params.emoji), on) });
+    sendJson(ctx.res, 200, { message: await lifecycle.react(user, id, emoji(value), on) });
   };
-  router.on("PUT", "/v1/messages/:id/reactions/:emoji", react(true));
-  router.on("DELETE", "/v1/messages/:id/reactions/:emoji", react(false));
+  route(router, api.react, (ctx, v) => react(ctx, v.params(ctx), true));
+  route(router, api.unreact, (ctx, v) => react(ctx, v.params(ctx), false));
 
-  router.on("POST", "/v1/conversations/:peer/delivered", async (ctx) => {
+  route(router, api.delivered, async (ctx, v) => {
     const user = await deps.user(ctx);
-    const peer = userId(ctx.params.peer, "peer");
-    const body = asObject(await readJson(ctx.req, deps.bodyLimit));
-    onlyKeys(body, ["upTo"], "the body");
-    sendJson(ctx.res, 200, await lifecycle.delivered(user, peer, messageId(body.upTo, "upTo")));
+    const { peer } = v.params(ctx);
+    const { upTo } = v.body(await readJson(ctx.req, deps.bodyLimit));
+    sendJson(ctx.res, 200, await lifecycle.delivered(user, peer, upTo));
   });
 
-  router.on("GET", "/v1/settings", async (ctx) => {
+  route(router, api.settings, async (ctx) => {
     const user = await deps.user(ctx);
     sendJson(ctx.res, 200, { settings: await lifecycle.settings(user) });
   });
 
-  router.on("PATCH", "/v1/settings", async (ctx) => {
+  route(router, api.updateSettings, async (ctx, v) => {
     const user = await deps.user(ctx);
-    const patch = settingsPatch(asObject(await readJson(ctx.req, deps.bodyLimit)));
+    const patch = settingsPatch(v.body(await readJson(ctx.req, deps.bodyLimit)));
     sendJson(ctx.res, 200, { settings: await lifecycle.updateSettings(user, patch) });
   });
 
-  router.on("PUT", "/v1/conversations/:peer/mute", async (ctx) => {
+  route(router, api.mute, async (ctx, v) => {
     const user = await deps.user(ctx);
-    const peer = userId(ctx.params.peer, "peer");
-    const body = asObject(await optionalJson(ctx.req, deps.bodyLimit));
-    onlyKeys(body, ["until"], "the body");
+    const { peer } = v.params(ctx);
+    const body = v.body(await optionalJson(ctx.req, deps.bodyLimit));
     let until: number | null = null;
     if (body.until !== undefined && body.until !== null) {
       if (typeof body.until !== "number" || !Number.isSafeInteger(body.until) || body.until <= Date.now())
@@ -83,9 +84,9 @@ export function lifecycleRoutes(router: Router, deps: LifecycleRouteDeps): void 
     sendJson(ctx.res, 200, { peer, muted: true, until });
   });
 
-  router.on("DELETE", "/v1/conversations/:peer/mute", async (ctx) => {
+  route(router, api.unmute, async (ctx, v) => {
     const user = await deps.user(ctx);
-    const peer = userId(ctx.params.peer, "peer");
+    const { peer } = v.params(ctx);
     await lifecycle.unmute(user, peer);
     sendJson(ctx.res, 200, { peer, muted: false, until: null });
   });

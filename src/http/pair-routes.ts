@@ -1,12 +1,12 @@
 import type { IncomingMessage } from "node:http";
 import type { Chat } from "../core/chat.js";
-import { DuetError } from "../core/errors.js";
-import { pairIds, pairScreen } from "../core/pairs.js";
-import { asObject, onlyKeys, userId } from "../core/validate.js";
+import { pairIds } from "../core/pairs.js";
 import { requireApiKey } from "./auth.js";
 import { readJson } from "./body.js";
 import { sendJson } from "./respond.js";
 import type { RouteContext, Router } from "./router.js";
+import { route } from "./schemas/index.js";
+import { pairsApi } from "./schemas/pairs.js";
 
 export interface PairRouteDeps {
   chat: Chat;
@@ -22,47 +22,37 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
 }
 
-/** `?history=keep` keeps the conversation; absent (or `delete`) erases it. */
-function erases(url: URL): boolean {
-  const history = url.searchParams.get("history");
-  if (history === null || history === "delete") return true;
-  if (history === "keep") return false;
-  throw new DuetError("invalid_input", "history must be keep or delete.");
-}
-
-/** SPEC section 11: the server API's pairs, and a user's unmatch. */
+/** SPEC section 11: the server API's pairs, and a user's unmatch; shapes in schemas/pairs.ts. */
 export function pairRoutes(router: Router, deps: PairRouteDeps): void {
   const { chat } = deps;
+  const api = pairsApi();
 
-  router.on("PUT", "/v1/admin/pairs/:a/:b", async (ctx) => {
+  route(router, api.match, async (ctx, v) => {
     requireApiKey(deps.apiKey, ctx.req);
-    const [a, b] = pairIds(ctx.params.a, ctx.params.b);
-    let screen: ReturnType<typeof pairScreen>;
-    if (hasBody(ctx.req)) {
-      const body = asObject(await readJson(ctx.req, deps.bodyLimit));
-      onlyKeys(body, ["screen"], "the body");
-      screen = pairScreen(body.screen);
-    }
+    const { a: first, b: second } = v.params(ctx);
+    const [a, b] = pairIds(first, second);
+    const screen = hasBody(ctx.req) ? v.body(await readJson(ctx.req, deps.bodyLimit)).screen : undefined;
     const { pair, created } = await chat.pairs.match(a, b, screen);
     sendJson(ctx.res, created ? 201 : 200, { pair });
   });
 
-  router.on("GET", "/v1/admin/pairs/:user", async (ctx) => {
+  route(router, api.list, async (ctx, v) => {
     requireApiKey(deps.apiKey, ctx.req);
-    sendJson(ctx.res, 200, { pairs: await chat.pairs.pairsOf(userId(ctx.params.user)) });
+    sendJson(ctx.res, 200, { pairs: await chat.pairs.pairsOf(v.params(ctx).user) });
   });
 
-  router.on("DELETE", "/v1/admin/pairs/:a/:b", async (ctx) => {
+  route(router, api.unmatch, async (ctx, v) => {
     requireApiKey(deps.apiKey, ctx.req);
-    const [a, b] = pairIds(ctx.params.a, ctx.params.b);
-    await chat.pairs.unmatch(a, b, erases(ctx.url));
+    const { a: first, b: second } = v.params(ctx);
+    const [a, b] = pairIds(first, second);
+    await chat.pairs.unmatch(a, b, v.query(ctx).history !== "keep");
     sendJson(ctx.res, 200, { ok: true });
   });
 
-  router.on("DELETE", "/v1/pairs/:peer", async (ctx) => {
+  route(router, api.unmatchMine, async (ctx, v) => {
     const user = await deps.user(ctx);
-    const [a, b] = pairIds(user, userId(ctx.params.peer, "peer"));
-    await chat.pairs.unmatch(a, b, erases(ctx.url));
+    const [a, b] = pairIds(user, v.params(ctx).peer);
+    await chat.pairs.unmatch(a, b, v.query(ctx).history !== "keep");
     sendJson(ctx.res, 200, { ok: true });
   });
 }

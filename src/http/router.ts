@@ -16,15 +16,28 @@ interface Route {
   path: string;
   segments: string[];
   handler: Handler;
+  /** The id of the route's documented contract (schemas/), if it has one. */
+  documented: string | undefined;
 }
 
 /** Method + path matching with `:name` segments. Params are percent-decoded, not yet validated. */
 export class Router {
   private readonly routes: Route[] = [];
 
-  on(method: string, path: string, handler: Handler): this {
-    this.routes.push({ method, path, segments: path.split("/").filter(Boolean), handler });
+  on(method: string, path: string, handler: Handler, spec?: { id: string }): this {
+    this.routes.push({
+      method,
+      path,
+      segments: path.split("/").filter(Boolean),
+      handler,
+      documented: spec?.id,
+    });
     return this;
+  }
+
+  /** What is registered (for the test that holds routes and the OpenAPI document together). */
+  list(): { method: string; path: string; documented: string | undefined }[] {
+    return this.routes.map(({ method, path, documented }) => ({ method, path, documented }));
   }
 
   match(

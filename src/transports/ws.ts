@@ -3,8 +3,9 @@ import type { Duplex } from "node:stream";
 import { type RawData, WebSocketServer } from "ws";
 import type { Chat, Sent } from "../core/chat.js";
 import { DuetError, toDuetError } from "../core/errors.js";
+import { compile } from "../core/schema-kit.js";
 import { type Cursor, EventStream } from "../core/stream.js";
-import { asObject, messageId, sendInput, userId } from "../core/validate.js";
+import { asObject, checkSend } from "../core/validate.js";
 import type { StreamRequest } from "./cursor.js";
 import {
   DuetSocket,
@@ -17,9 +18,7 @@ import {
   type WsOptions,
   WsSink,
 } from "./ws-connection.js";
-
-/** The fields of a `send` frame besides the message's own. */
-const FRAME_FIELDS = ["op", "ref"] as const;
+import { PingOpSchema, ReadOpSchema, sendFrameSchema, TypingOpSchema } from "./ws-schema.js";
 
 function ignore(): void {}
 
@@ -35,10 +34,23 @@ export class WsTransport implements WsHost {
   readonly server: WebSocketServer;
   readonly options: WsOptions;
   private readonly chat: Chat;
+  /** The ops' validators (ws-schema.ts), compiled once for the server's text limit. */
+  private readonly ops: {
+    send: (frame: unknown) => Parameters<typeof checkSend>[1];
+    read: (frame: unknown) => { peer: string; upTo: string };
+    typing: (frame: unknown) => { to: string };
+    ping: (frame: unknown) => unknown;
+  };
 
   constructor(chat: Chat, options: WsOptions) {
     this.chat = chat;
     this.options = options;
+    this.ops = {
+      send: compile(sendFrameSchema(options.maxTextLength), "frame"),
+      read: compile(ReadOpSchema, "frame"),
+      typing: compile(TypingOpSchema, "frame"),
+      ping: compile(PingOpSchema, "frame"),
+    };
     this.server = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxPayload,
@@ -125,14 +137,15 @@ export class WsTransport implements WsHost {
     switch (frame.op) {
       case "send":
         // The frame itself is the send's fields: `op` and `ref` are the only others it may have.
-        return this.chat.send(sendInput(user, frame, this.options.maxTextLength, FRAME_FIELDS));
+        return this.chat.send(checkSend(user, this.ops.send(frame)));
       case "read": {
-        const peer = userId(frame.peer, "peer");
-        return this.chat.markRead(user, peer, messageId(frame.upTo, "upTo"));
+        const { peer, upTo } = this.ops.read(frame);
+        return this.chat.markRead(user, peer, upTo);
       }
       case "typing":
-        return this.chat.typing(user, userId(frame.to, "to")).then(empty);
+        return this.chat.typing(user, this.ops.typing(frame).to).then(empty);
       case "ping":
+        this.ops.ping(frame);
         return Promise.resolve({ pong: Date.now() });
       default: {
         const op = typeof frame.op === "string" ? this.options.ops?.[frame.op] : undefined;
