@@ -31,12 +31,14 @@ const EXAMPLE_MESSAGE = {
   clientMsgId: "a1b2",
 };
 
+/** One example per event type (a new event type adds its own). */
 const EVENT_EXAMPLES: Record<string, unknown> = {
   hello: { type: "hello", user: "bob", epoch: "3f2a9c1e-5b7d-4e0f-9a61-2c8d4b6e0f13", seq: 11 },
   message: { type: "message", seq: 12, message: EXAMPLE_MESSAGE },
   read: { type: "read", seq: 13, peer: "alice", reader: "alice", upTo: EXAMPLE_MESSAGE.id },
   typing: { type: "typing", from: "alice" },
   reset: { type: "reset", seq: 40, epoch: "3f2a9c1e-5b7d-4e0f-9a61-2c8d4b6e0f13" },
+  pair: { type: "pair", seq: 41, peer: "alice", state: "unmatched", historyDeleted: true },
 };
 
 const cursorQuery = {
