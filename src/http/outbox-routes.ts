@@ -1,18 +1,16 @@
-import { DuetError } from "../core/errors.js";
 import type { Outbox, OutboxEntry } from "../core/ports/outbox.js";
-import { asObject, intParam, onlyKeys } from "../core/validate.js";
 import { requireApiKey } from "./auth.js";
 import { readJson } from "./body.js";
 import { sendJson } from "./respond.js";
 import type { Router } from "./router.js";
+import { route } from "./schemas/index.js";
+import { webhooksApi } from "./schemas/webhooks.js";
 
 export interface OutboxRouteDeps {
   outbox: Outbox;
   apiKey: string | undefined;
   bodyLimit: number;
 }
-
-const ENTRY_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
 
 function shown(entry: OutboxEntry) {
   let data: unknown = null;
@@ -24,29 +22,20 @@ function shown(entry: OutboxEntry) {
   return { id: entry.id, type: entry.type, attempts: entry.attempts, lastError: entry.lastError, data };
 }
 
-/** SPEC section 14: the failed webhooks, listed and resent by the app backend. */
+/** SPEC section 14: the failed webhooks, listed and resent by the app backend; shapes in schemas/webhooks.ts. */
 export function outboxRoutes(router: Router, deps: OutboxRouteDeps): void {
-  router.on("GET", "/v1/admin/webhooks/failed", async (ctx) => {
+  const api = webhooksApi();
+
+  route(router, api.listFailed, async (ctx, v) => {
     requireApiKey(deps.apiKey, ctx.req);
-    const limit = intParam(ctx.url.searchParams.get("limit"), "limit", 100, 1, 1000);
-    const failed = await deps.outbox.listFailed(limit);
+    const { limit = 100 } = v.query(ctx);
+    const failed = await deps.outbox.listFailed(Math.min(limit, 1000));
     sendJson(ctx.res, 200, { failed: failed.map(shown) });
   });
 
-  router.on("POST", "/v1/admin/webhooks/failed/retry", async (ctx) => {
+  route(router, api.retryFailed, async (ctx, v) => {
     requireApiKey(deps.apiKey, ctx.req);
-    const body = asObject(await readJson(ctx.req, deps.bodyLimit));
-    onlyKeys(body, ["ids"], "the body");
-    let ids: string[] | undefined;
-    if (body.ids !== undefined) {
-      if (!Array.isArray(body.ids) || body.ids.length > 1000)
-        throw new DuetError("invalid_input", "ids must be an array of at most 1000 webhook ids.");
-      ids = body.ids.map((id) => {
-        if (typeof id !== "string" || !ENTRY_ID.test(id))
-          throw new DuetError("invalid_input", "Each id must be a webhook id as the failed list shows it.");
-        return id;
-      });
-    }
+    const { ids } = v.body(await readJson(ctx.req, deps.bodyLimit));
     const retried = await deps.outbox.retryFailed(ids);
     sendJson(ctx.res, 200, { retried });
   });

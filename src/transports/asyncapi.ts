@@ -2,22 +2,17 @@
  * Builds the AsyncAPI 3 document of the event stream (SPEC sections 5 and 6) from the same schemas
  * the server validates with and the tests check frames against: the events (core/events-schema.ts),
  * the WebSocket frames (ws-schema.ts), the poll answer (http/schemas/streams.ts), and the webhooks
- * (a channel for the webhook work to fill: add each webhook type's schema to WEBHOOK_SCHEMAS).
+ * (each webhook type's `data` from core/webhooks-schema.ts).
  * The document describes duet: `send` operations are what duet sends, `receive` what it accepts.
  * `npm run docs` writes it to docs/asyncapi.json.
  */
-import { type TSchema, Type } from "@sinclair/typebox";
+import { Type } from "@sinclair/typebox";
 import { EVENT_SCHEMAS } from "../core/events-schema.js";
 import { DEFAULT_MAX_TEXT } from "../core/message-schema.js";
 import { SchemaExporter } from "../core/schema-export.js";
+import { WEBHOOK_SCHEMAS } from "../core/webhooks-schema.js";
 import { PollAnswerSchema } from "../http/schemas/streams.js";
 import { clientFrames, serverFrames } from "./ws-schema.js";
-
-/**
- * Webhook payloads by type (SPEC section 14), each the `data` of a Standard Webhooks envelope
- * `{type, timestamp, data}`. Empty until webhooks land: each type adds its schema here.
- */
-export const WEBHOOK_SCHEMAS: Record<string, TSchema> = {};
 
 const EXAMPLE_MESSAGE = {
   id: "01JD0Z8Q5T3K6W2M9X4R7B1C0E",

@@ -23,6 +23,7 @@ import { pairsApi } from "./pairs.js";
 import type { RouteSpec } from "./route.js";
 import { streamApi } from "./streams.js";
 import { userApi } from "./user.js";
+import { webhooksApi } from "./webhooks.js";
 
 export { type ApiLimits, DEFAULT_LIMITS } from "./common.js";
 export { compileRoute, defineRoute, errorsOf, type RouteSpec, route } from "./route.js";
@@ -35,6 +36,7 @@ export function allRoutes(limits: ApiLimits = DEFAULT_LIMITS): RouteSpec[] {
     ...Object.values(streamApi(limits)),
     ...Object.values(adminApi(limits)),
     ...Object.values(pairsApi()),
+    ...Object.values(webhooksApi()),
     ...Object.values(opsApi()),
   ];
 }
