@@ -49,7 +49,13 @@ export function adminApi(limits: ApiLimits) {
           schema: Type.Object({ message: MessageSchema }),
         },
       },
-      errors: ["self_message", "store_unavailable"],
+      errors: [
+        "self_message",
+        "host_not_allowed",
+        "message_rejected",
+        "moderation_unavailable",
+        "store_unavailable",
+      ],
     }),
     mintToken: defineRoute({
       id: "mintToken",

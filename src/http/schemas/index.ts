@@ -16,6 +16,7 @@
  *     fails while they differ from what the code builds). Add the route to docs/PROTOCOL.md.
  */
 import { adminApi } from "./admin.js";
+import { bansApi } from "./bans.js";
 import { type ApiLimits, DEFAULT_LIMITS } from "./common.js";
 import { lifecycleApi } from "./lifecycle.js";
 import { opsApi } from "./ops.js";
@@ -36,6 +37,7 @@ export function allRoutes(limits: ApiLimits = DEFAULT_LIMITS): RouteSpec[] {
     ...Object.values(streamApi(limits)),
     ...Object.values(adminApi(limits)),
     ...Object.values(pairsApi()),
+    ...Object.values(bansApi()),
     ...Object.values(webhooksApi()),
     ...Object.values(opsApi()),
   ];

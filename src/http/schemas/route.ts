@@ -66,6 +66,7 @@ export function errorsOf(spec: RouteSpec): ErrorCode[] {
   if (spec.auth === "user" || spec.auth === "userOrQueryToken") {
     codes.add("unauthorized");
     codes.add("token_expired");
+    codes.add("user_banned");
   }
   if (spec.auth === "apiKey") {
     codes.add("unauthorized");

@@ -28,7 +28,16 @@ export function userApi(limits: ApiLimits) {
           schema: MessageBody,
         },
       },
-      errors: ["self_message", "blocked", "not_matched", "rate_limited", "store_unavailable"],
+      errors: [
+        "self_message",
+        "blocked",
+        "not_matched",
+        "host_not_allowed",
+        "message_rejected",
+        "moderation_unavailable",
+        "rate_limited",
+        "store_unavailable",
+      ],
     }),
     listConversations: defineRoute({
       id: "listConversations",
