@@ -1,10 +1,11 @@
 import type { Chat } from "../core/chat.js";
-import { reportId, reportInput, reportStatus, resolveInput } from "../core/safety/reports.js";
-import { intParam } from "../core/validate.js";
+import { reportInput, resolveInput } from "../core/safety/reports.js";
 import { requireApiKey } from "./auth.js";
 import { readJson } from "./body.js";
 import { sendJson } from "./respond.js";
 import type { RouteContext, Router } from "./router.js";
+import { route } from "./schemas/index.js";
+import { reportsApi } from "./schemas/reports.js";
 
 export interface ReportRouteDeps {
   chat: Chat;
@@ -26,26 +27,26 @@ function hasBody(ctx: RouteContext): boolean {
  */
 export function reportRoutes(router: Router, deps: ReportRouteDeps): void {
   const { chat } = deps;
+  const api = reportsApi();
 
-  router.on("POST", "/v1/reports", async (ctx) => {
+  // The schemas (schemas/reports.ts) check the shapes; reportInput/resolveInput the rest (and
+  // normalise: ids deduplicated and sorted, an empty note as none).
+  route(router, api.file, async (ctx, v) => {
     const reporter = await deps.user(ctx);
-    const input = reportInput(reporter, await readJson(ctx.req, deps.bodyLimit));
+    const input = reportInput(reporter, v.body(await readJson(ctx.req, deps.bodyLimit)));
     sendJson(ctx.res, 201, { report: await chat.reports.file(reporter, input) });
   });
 
-  router.on("GET", "/v1/admin/reports", async (ctx) => {
+  route(router, api.list, async (ctx, v) => {
     requireApiKey(deps.apiKey, ctx.req);
-    const q = ctx.url.searchParams;
-    const status = reportStatus(q.get("status"));
-    const limit = intParam(q.get("limit"), "limit", 50, 1, 200);
-    const before = q.has("before") ? reportId(q.get("before")) : undefined;
-    sendJson(ctx.res, 200, { reports: await chat.reports.list(status, limit, before) });
+    const { status = "open", limit = 50, before } = v.query(ctx);
+    sendJson(ctx.res, 200, { reports: await chat.reports.list(status, Math.min(limit, 200), before) });
   });
 
-  router.on("POST", "/v1/admin/reports/:id/resolve", async (ctx) => {
+  route(router, api.resolve, async (ctx, v) => {
     requireApiKey(deps.apiKey, ctx.req);
-    const id = reportId(ctx.params.id);
-    const action = hasBody(ctx) ? resolveInput(await readJson(ctx.req, deps.bodyLimit)) : null;
+    const { id } = v.params(ctx);
+    const action = hasBody(ctx) ? resolveInput(v.body(await readJson(ctx.req, deps.bodyLimit))) : null;
     sendJson(ctx.res, 200, { report: await chat.reports.resolve(id, action) });
   });
 }

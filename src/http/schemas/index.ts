@@ -21,6 +21,7 @@ import { type ApiLimits, DEFAULT_LIMITS } from "./common.js";
 import { lifecycleApi } from "./lifecycle.js";
 import { opsApi } from "./ops.js";
 import { pairsApi } from "./pairs.js";
+import { reportsApi } from "./reports.js";
 import type { RouteSpec } from "./route.js";
 import { streamApi } from "./streams.js";
 import { userApi } from "./user.js";
@@ -38,6 +39,7 @@ export function allRoutes(limits: ApiLimits = DEFAULT_LIMITS): RouteSpec[] {
     ...Object.values(adminApi(limits)),
     ...Object.values(pairsApi()),
     ...Object.values(bansApi()),
+    ...Object.values(reportsApi()),
     ...Object.values(webhooksApi()),
     ...Object.values(opsApi()),
   ];
