@@ -34,6 +34,18 @@ const EVENT_EXAMPLES: Record<string, unknown> = {
   typing: { type: "typing", from: "alice" },
   reset: { type: "reset", seq: 40, epoch: "3f2a9c1e-5b7d-4e0f-9a61-2c8d4b6e0f13" },
   pair: { type: "pair", seq: 41, peer: "alice", state: "unmatched", historyDeleted: true },
+  edit: { type: "edit", seq: 14, message: { ...EXAMPLE_MESSAGE, text: "hi!", editedAt: 1764172830000 } },
+  delete: { type: "delete", seq: 15, id: EXAMPLE_MESSAGE.id, peer: "alice" },
+  reaction: {
+    type: "reaction",
+    seq: 16,
+    id: EXAMPLE_MESSAGE.id,
+    peer: "alice",
+    user: "bob",
+    emoji: "❤️",
+    on: true,
+  },
+  delivered: { type: "delivered", seq: 17, peer: "alice", upTo: EXAMPLE_MESSAGE.id },
 };
 
 const cursorQuery = {
