@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS erasures (
 `;
 
 /** Messages deleted per write transaction while erasing: each chunk holds the writer a few ms. */
-const ERASE_CHUNK = 2000;
+const ERASE_CHUNK = 1000;
 
 type Row = Record<string, unknown>;
 
