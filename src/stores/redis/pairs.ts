@@ -19,7 +19,7 @@ export interface RedisPairsHost {
 }
 
 /** Log entries a scrub step reads (and may delete) in one script: a few ms of Redis at most. */
-const SCRUB_CHUNK = 500;
+const SCRUB_CHUNK = 200;
 /** Pairs listed per user, at most. */
 const LIST_LIMIT = 10_000;
 

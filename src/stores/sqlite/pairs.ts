@@ -122,6 +122,27 @@ export class SqlitePairs implements PairStore {
       void this.eraseMessages(conv).catch(() => {});
   }
 
+  private lifecycleStmts: { delivered: Database.Statement; unsent: Database.Statement } | null | undefined;
+
+  /**
+   * The message lifecycle's per-conversation rows (SPEC 13: delivery markers, unsent ids), when
+   * its tables exist (they are made by another module, possibly after this one).
+   */
+  private lifecycle(): { delivered: Database.Statement; unsent: Database.Statement } | null {
+    if (this.lifecycleStmts === undefined || this.lifecycleStmts === null) {
+      const has = (table: string) =>
+        this.host.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
+      this.lifecycleStmts =
+        has("delivered") && has("unsent")
+          ? {
+              delivered: this.host.db.prepare("DELETE FROM delivered WHERE user = ? AND peer = ?"),
+              unsent: this.host.db.prepare("DELETE FROM unsent WHERE conv = ?"),
+            }
+          : null;
+    }
+    return this.lifecycleStmts;
+  }
+
   private pairOf(row: Row): Pair {
     return {
       users: [String(row.a), String(row.b)],
@@ -207,7 +228,9 @@ export class SqlitePairs implements PairStore {
           this.stmt.dropMessageEvents.run(user, conv);
           this.stmt.dropOtherEvents.run({ user, peer });
           this.stmt.dropConversation.run(user, peer);
+          this.lifecycle()?.delivered.run(user, peer);
         }
+        this.lifecycle()?.unsent.run(conv);
         this.stmt.startErasure.run(conv);
       }
       const ts = Date.now();
