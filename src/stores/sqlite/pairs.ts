@@ -131,7 +131,8 @@ export class SqlitePairs implements PairStore {
   private lifecycle(): { delivered: Database.Statement; unsent: Database.Statement } | null {
     if (this.lifecycleStmts === undefined || this.lifecycleStmts === null) {
       const has = (table: string) =>
-        this.host.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
+        this.host.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !==
+        undefined;
       this.lifecycleStmts =
         has("delivered") && has("unsent")
           ? {
