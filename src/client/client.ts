@@ -8,6 +8,8 @@ import type {
   MessageEvent,
   PresenceInfo,
   ReadEvent,
+  Report,
+  ReportReason,
   TypingEvent,
 } from "../core/types.js";
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
@@ -24,6 +26,14 @@ import {
   type TransportName,
   type WebSocketConstructor,
 } from "./transports.js";
+
+/** What `report()` sends: whom, why, and optionally which messages and a note. */
+export interface ReportRequest {
+  user: string;
+  reason: ReportReason;
+  messageIds?: string[];
+  note?: string;
+}
 
 export interface ConnectOptions {
   /** The duet server, e.g. `https://chat.example.com` (a path prefix is kept). */
@@ -380,6 +390,14 @@ export class DuetClient {
     return this.api
       .request<{ blocks: string[] }>("DELETE", `/v1/blocks/${encodeURIComponent(user)}`)
       .then((r) => r.blocks);
+  }
+
+  /**
+   * Reports `input.user` (SPEC 12) with the messages named, or the last 20 of the conversation
+   * when none are: the server keeps copies for the app's moderators. Answers the report filed.
+   */
+  report(input: ReportRequest): Promise<Report> {
+    return this.api.request<{ report: Report }>("POST", "/v1/reports", { body: input }).then((r) => r.report);
   }
 
   presence(users: string[]): Promise<Record<string, PresenceInfo>> {

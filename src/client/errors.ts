@@ -6,6 +6,7 @@ const RETRYABLE_CODES = new Set([
   "shutting_down",
   "internal",
   "too_many_connections",
+  "moderation_unavailable",
   // client-side codes
   "network",
   "timeout",
@@ -23,13 +24,19 @@ export class DuetClientError extends Error {
   readonly status?: number;
   /** Milliseconds the server asked us to wait (Retry-After). */
   readonly retryAfterMs?: number;
+  /**
+   * Why, when the server said (`message_rejected`: `"contact_info"` for the contact-info screen,
+   * or the moderation hook's reason).
+   */
+  readonly reason?: string;
 
-  constructor(code: string, message: string, status?: number, retryAfterMs?: number) {
+  constructor(code: string, message: string, status?: number, retryAfterMs?: number, reason?: string) {
     super(message);
     this.name = "DuetClientError";
     this.code = code;
     if (status !== undefined) this.status = status;
     if (retryAfterMs !== undefined) this.retryAfterMs = retryAfterMs;
+    if (reason !== undefined) this.reason = reason;
   }
 
   /** Whether sending the same request again (with the same clientMsgId) may succeed. */
@@ -37,6 +44,13 @@ export class DuetClientError extends Error {
     if (this.status !== undefined) return this.status === 408 || this.status === 429 || this.status >= 500;
     return RETRYABLE_CODES.has(this.code);
   }
+}
+
+/** A send the server refused for its content (SPEC 12): not retried; `reason` says why. */
+export type MessageRejectedError = DuetClientError & { code: "message_rejected"; reason: string };
+
+export function isMessageRejected(err: unknown): err is MessageRejectedError {
+  return err instanceof DuetClientError && err.code === "message_rejected";
 }
 
 export function asClientError(err: unknown): DuetClientError {

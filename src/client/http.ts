@@ -64,14 +64,16 @@ export function retryAfterMs(res: Response): number | undefined {
 export async function errorFrom(res: Response): Promise<DuetClientError> {
   let code = `http_${res.status}`;
   let message = `HTTP ${res.status}`;
+  let reason: string | undefined;
   try {
-    const body = (await res.json()) as { error?: { code?: unknown; message?: unknown } };
+    const body = (await res.json()) as { error?: { code?: unknown; message?: unknown; reason?: unknown } };
     if (typeof body.error?.code === "string") code = body.error.code;
     if (typeof body.error?.message === "string") message = body.error.message;
+    if (typeof body.error?.reason === "string") reason = body.error.reason;
   } catch {
     // not duet's JSON (a proxy's page, say): keep the status
   }
-  return new DuetClientError(code, message, res.status, retryAfterMs(res));
+  return new DuetClientError(code, message, res.status, retryAfterMs(res), reason);
 }
 
 /** JSON requests with the user's bearer token; a 401 gets one retry with a fresh token. */

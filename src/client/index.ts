@@ -2,6 +2,7 @@
  * duet's client SDK, for browsers and Node 20+: `import { connect } from "duet/client"`.
  * It imports nothing from the server but types.
  */
+
 export type {
   ConversationSummary,
   ImageRef,
@@ -11,6 +12,8 @@ export type {
   MessageKind,
   PresenceInfo,
   ReadEvent,
+  Report,
+  ReportReason,
   TypingEvent,
 } from "../core/types.js";
 export type { BackoffOptions } from "./backoff.js";
@@ -21,9 +24,10 @@ export {
   connect,
   createClientMsgId,
   DuetClient,
+  type ReportRequest,
   type ResetEvent,
   type SendInput,
   type Status,
 } from "./client.js";
-export { DuetClientError } from "./errors.js";
+export { DuetClientError, isMessageRejected, type MessageRejectedError } from "./errors.js";
 export { type Cursor, TRANSPORTS, type TransportName, type WebSocketConstructor } from "./transports.js";

@@ -156,11 +156,14 @@ export function openWebSocket(ctx: TransportContext): Transport {
       waiting.delete(rest.ref);
       if (op === "result") w.resolve(rest);
       else {
-        const error = rest.error as { code?: unknown; message?: unknown } | undefined;
+        const error = rest.error as { code?: unknown; message?: unknown; reason?: unknown } | undefined;
         w.reject(
           new DuetClientError(
             typeof error?.code === "string" ? error.code : "internal",
             typeof error?.message === "string" ? error.message : "The server refused the request.",
+            undefined,
+            undefined,
+            typeof error?.reason === "string" ? error.reason : undefined,
           ),
         );
       }

@@ -191,6 +191,8 @@ export const TABLE: [string, ContactKind[]][] = [
   ["今日は30度だった", []],
   ["score was 21 to 18", []],
   ["temperature hit 38.5 degrees", []],
+  ["the total came to 1234567.89", []],
+  ["timer read 123456.789 when it stopped", []],
   ["I'm 1.85 m tall and weigh 80 kg", []],
   ["flight LH 1234 leaves at 10:45", []],
   ["the door code is 123456", []],

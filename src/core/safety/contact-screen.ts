@@ -88,7 +88,8 @@ const AFTER_NUMBER =
 const DATE = /^(?:\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{4}[./-]\d{1,2}[./-]\d{1,2})$/;
 const YEAR_RANGE = /^(?:1[89]|20)\d{2}\s*[-/]\s*(?:(?:1[89]|20)\d{2}|\d{2})$/;
 const THOUSANDS = /^\d{1,3}(?:[., ]\d{3}){2,}$/;
-const DECIMAL = /^\d{1,2}\.\d+$/;
+/** A decimal: a short integer part ("3.14159"), or a long one with 1-3 decimals ("1234567.89"). */
+const DECIMAL = /^(?:\d{1,2}\.\d+|\d+\.\d{1,3})$/;
 const ORDER_WORDS =
   /(?:order|invoice|tracking|ref|reference|booking|confirmation|iban|account|acct|card|id|isbn|serial|code|pin|flight|no\.?)\s*(?:number|no\.?|is|[:#])?\s*(?:is\s*)?[:#]?\s*$/i;
 

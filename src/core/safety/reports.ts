@@ -1,35 +1,18 @@
 import { DuetError } from "../errors.js";
 import { MonotonicUlid } from "../ids.js";
-import type { Message } from "../types.js";
+import type { Message, Report, ReportReason, ReportStatus } from "../types.js";
 import { asObject, isUserId, messageId, onlyKeys, SYSTEM_USER, userId } from "../validate.js";
 
 /** SPEC 12: why a user reports another. */
-export const REPORT_REASONS = ["spam", "harassment", "scam", "inappropriate", "underage", "other"] as const;
-export type ReportReason = (typeof REPORT_REASONS)[number];
-export type ReportStatus = "open" | "resolved";
-
-/** A report as the server API lists it. */
-export interface Report {
-  /** A ULID: reports sort by id in the order they were filed. */
-  id: string;
-  reporter: string;
-  /** Who is reported. */
-  user: string;
-  reason: ReportReason;
-  note: string | null;
-  /** The messages the reporter named (empty: none named, and `messages` holds the last 20). */
-  messageIds: string[];
-  /**
-   * Copies of the evidence, taken when the report was filed: they outlive unsend, unmatch and
-   * expiry of the originals. Dropped when the report is resolved (kept only as long as needed).
-   */
-  messages: Message[];
-  status: ReportStatus;
-  createdAt: number;
-  resolvedAt: number | null;
-  /** What the app did, as given to resolve (free text), or null. */
-  action: string | null;
-}
+export const REPORT_REASONS: readonly ReportReason[] = [
+  "spam",
+  "harassment",
+  "scam",
+  "inappropriate",
+  "underage",
+  "other",
+];
+export type { Report, ReportReason, ReportStatus };
 
 /**
  * The reports port (stores implement it; test/stores/reports-contract.ts holds them to it).
