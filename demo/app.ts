@@ -10,6 +10,7 @@ import {
   type LinkRef,
   type Message,
   type PresenceInfo,
+  type ReportReason,
   type Status,
   TRANSPORTS,
   type TransportName,
@@ -236,6 +237,35 @@ class DemoApp {
       $("new-chat-error").textContent = "";
     });
     $("back").addEventListener("click", () => this.openChat(null));
+    // Reporting (SPEC 12): the server keeps copies of the last messages for the app's moderators;
+    // the reported person is never told.
+    $("report").addEventListener("click", () => {
+      $("report-form").hidden = !$("report-form").hidden;
+      $("report-status").hidden = true;
+    });
+    $("report-cancel").addEventListener("click", () => {
+      $("report-form").hidden = true;
+    });
+    $("report-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const peer = this.open;
+      if (!peer) return;
+      const reason = $<HTMLSelectElement>("report-reason").value as ReportReason;
+      const note = $<HTMLInputElement>("report-note").value.trim();
+      const status = $("report-status");
+      c.report({ user: peer, reason, ...(note ? { note } : {}) }).then(
+        () => {
+          $("report-form").hidden = true;
+          $<HTMLInputElement>("report-note").value = "";
+          status.textContent = `Reported ${peer}. Thank you: the app's team will look at it.`;
+          status.hidden = false;
+        },
+        (err: Error) => {
+          status.textContent = `The report was not sent: ${err.message}`;
+          status.hidden = false;
+        },
+      );
+    });
     $("toggle-image").addEventListener("click", () => {
       const row = $("image-row");
       row.hidden = !row.hidden;
@@ -465,6 +495,9 @@ class DemoApp {
     const readOnly = peer === SYSTEM;
     $("composer").hidden = readOnly;
     $("no-reply").hidden = !readOnly;
+    $("report").hidden = readOnly;
+    $("report-form").hidden = true;
+    $("report-status").hidden = true;
     this.rendered.clear();
     $("messages").replaceChildren();
     if (peer) {
@@ -632,6 +665,9 @@ class DemoApp {
       bubble.append(img);
     }
     if (m.text) bubble.append(el("div", { className: "text", text: m.text }));
+    // The server's contact-info screen replaced phone numbers, e-mails or handles (SPEC 12).
+    if (stored && m.screened && m.text?.includes("[hidden]"))
+      bubble.append(el("div", { className: "screened", text: "contact details hidden by the app" }));
     for (const link of m.links) {
       const href = safeUrl(link.url);
       if (!href) continue;

@@ -209,6 +209,9 @@ function findEmails(text: string, out: ContactFinding[]): void {
 
 const PLATFORM =
   "instagram|insta|ig|snapchat|snap|sc|telegram|tg|whatsapp|whats app|kik|wechat|signal|tiktok|line";
+/** Cheap tests that decide whether the costlier handle patterns run at all. */
+const PLATFORM_WORD = new RegExp(String.raw`\b(?:${PLATFORM})\b`, "i");
+const LINK_HINT = /wa\.me|t\.me|telegram\.me|instagram\.com|instagr\.am|snapchat\.com|tiktok\.com/i;
 /** Links that open a chat or a profile elsewhere. */
 const PROFILE_LINK =
   /\b(?:https?:\/\/)?(?:www\.)?(?:wa\.me\/\+?[0-9]{6,15}|t\.me\/[A-Za-z0-9_]{3,32}|telegram\.me\/[A-Za-z0-9_]{3,32}|(?:instagram\.com|instagr\.am)\/[A-Za-z0-9_.]{1,30}|snapchat\.com\/add\/[A-Za-z0-9_.-]{2,30}|tiktok\.com\/@[A-Za-z0-9_.]{2,24})/gi;
@@ -230,12 +233,11 @@ const NOT_A_HANDLE = new Set(
 );
 
 function findHandles(text: string, out: ContactFinding[]): void {
-  const lower = text.toLowerCase();
-  if (/wa\.me|t\.me|telegram\.me|instagram\.com|instagr\.am|snapchat\.com|tiktok\.com/.test(lower)) {
+  if (LINK_HINT.test(text)) {
     for (const m of text.matchAll(PROFILE_LINK))
       out.push({ kind: "handle", start: m.index, end: m.index + m[0].length });
   }
-  if (!new RegExp(String.raw`\b(?:${PLATFORM})\b`, "i").test(text)) return;
+  if (!PLATFORM_WORD.test(text)) return;
   for (const m of text.matchAll(HANDLE_AFTER)) {
     const joiner = m[1] ?? "";
     const handle = m[2] ?? "";
