@@ -6,6 +6,7 @@ import type {
   LinkRef,
   Message,
   MessageEvent,
+  PairEvent,
   PresenceInfo,
   ReadEvent,
   Report,
@@ -117,6 +118,11 @@ export interface ResetEvent {
 export interface ClientEvents {
   message: MessageEvent;
   read: ReadEvent;
+  /**
+   * The app matched or unmatched the user with `peer` (SPEC 11). On an unmatch with
+   * `historyDeleted`, the conversation is gone from the server: drop it from the screen.
+   */
+  pair: PairEvent;
   typing: TypingEvent;
   reset: ResetEvent;
   status: Status;
@@ -814,14 +820,18 @@ export class DuetClient {
         this.emitter.emit("reset", { type: "reset", reason: "reset", seq: event.seq, epoch: event.epoch });
         return;
       case "message":
-      case "read": {
+      case "read":
+      case "pair": {
         const cursor = this.cursorValue;
         if (cursor === null || typeof event.seq !== "number") return;
-        if (event.seq <= cursor.seq) return; // seen already: at-least-once becomes exactly-once
+        // Seen already: at-least-once becomes exactly-once. A gap in seqs is not a loss (an
+        // unmatch erases its conversation's events from the log): no reload for it.
+        if (event.seq <= cursor.seq) return;
         this.resetAt = null;
         cursor.seq = event.seq;
         if (event.type === "message") this.emitter.emit("message", event);
-        else this.emitter.emit("read", event);
+        else if (event.type === "read") this.emitter.emit("read", event);
+        else this.emitter.emit("pair", event);
         return;
       }
       default:

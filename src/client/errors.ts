@@ -53,6 +53,16 @@ export function isMessageRejected(err: unknown): err is MessageRejectedError {
   return err instanceof DuetClientError && err.code === "message_rejected";
 }
 
+/**
+ * The two users are not matched (SPEC 11: `--pairs matched`, or a pair the app unmatched): a send,
+ * typing, read or presence between them is refused, and a send is not retried.
+ */
+export type NotMatchedError = DuetClientError & { code: "not_matched" };
+
+export function isNotMatched(err: unknown): err is NotMatchedError {
+  return err instanceof DuetClientError && err.code === "not_matched";
+}
+
 export function asClientError(err: unknown): DuetClientError {
   if (err instanceof DuetClientError) return err;
   const message = err instanceof Error ? err.message : String(err);

@@ -10,6 +10,7 @@ export type {
   Message,
   MessageEvent,
   MessageKind,
+  PairEvent,
   PresenceInfo,
   ReadEvent,
   Report,
@@ -29,5 +30,11 @@ export {
   type SendInput,
   type Status,
 } from "./client.js";
-export { DuetClientError, isMessageRejected, type MessageRejectedError } from "./errors.js";
+export {
+  DuetClientError,
+  isMessageRejected,
+  isNotMatched,
+  type MessageRejectedError,
+  type NotMatchedError,
+} from "./errors.js";
 export { type Cursor, TRANSPORTS, type TransportName, type WebSocketConstructor } from "./transports.js";
