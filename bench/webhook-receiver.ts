@@ -21,7 +21,9 @@ const server = createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 65_000;
-server.listen(port, "127.0.0.1", () => process.stdout.write(`receiver (${mode}) on http://127.0.0.1:${port}/\n`));
+server.listen(port, "127.0.0.1", () =>
+  process.stdout.write(`receiver (${mode}) on http://127.0.0.1:${port}/\n`),
+);
 const stop = () => {
   process.stdout.write(`received ${received} webhooks\n`);
   process.exit(0);
