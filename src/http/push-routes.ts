@@ -9,6 +9,8 @@ import { asObject, onlyKeys } from "../core/validate.js";
 import { readJson } from "./body.js";
 import { sendJson } from "./respond.js";
 import type { RouteContext, Router } from "./router.js";
+import { route } from "./schemas/index.js";
+import { pushApi } from "./schemas/push.js";
 
 export interface PushRouteDeps {
   /** null: Web Push is not configured (no VAPID keys). */
@@ -80,14 +82,16 @@ export function pushRoutes(router: Router, deps: PushRouteDeps): void {
     return deps.publicKey;
   };
 
-  router.on("GET", "/v1/push/vapid-key", async (ctx) => {
+  // The schemas (schemas/push.ts) check the shapes; subscriptionOf what they cannot say.
+  const api = pushApi();
+  route(router, api.vapidKey, async (ctx) => {
     sendJson(ctx.res, 200, { publicKey: configured() });
   });
 
-  router.on("POST", "/v1/push/subscriptions", async (ctx) => {
+  route(router, api.subscribe, async (ctx, v) => {
     configured();
     const user = await deps.user(ctx);
-    const sub = subscriptionOf(await readJson(ctx.req, deps.bodyLimit));
+    const sub = subscriptionOf(v.body(await readJson(ctx.req, deps.bodyLimit)));
     const result = await deps.subscriptions.addPushSubscription(user, sub);
     if (result === "full")
       throw new DuetError(
@@ -97,11 +101,10 @@ export function pushRoutes(router: Router, deps: PushRouteDeps): void {
     sendJson(ctx.res, result === "added" ? 201 : 200, { subscription: { endpoint: sub.endpoint } });
   });
 
-  router.on("DELETE", "/v1/push/subscriptions", async (ctx) => {
+  route(router, api.unsubscribe, async (ctx, v) => {
     configured();
     const user = await deps.user(ctx);
-    const body = asObject(await readJson(ctx.req, deps.bodyLimit));
-    onlyKeys(body, ["endpoint"], "the body");
+    const body = v.body(await readJson(ctx.req, deps.bodyLimit));
     if (typeof body.endpoint !== "string" || body.endpoint.length > MAX_ENDPOINT)
       throw new DuetError("invalid_input", "endpoint must be a string.");
     if (!(await deps.subscriptions.removePushSubscription(user, body.endpoint)))

@@ -21,6 +21,7 @@ import { type ApiLimits, DEFAULT_LIMITS } from "./common.js";
 import { lifecycleApi } from "./lifecycle.js";
 import { opsApi } from "./ops.js";
 import { pairsApi } from "./pairs.js";
+import { pushApi } from "./push.js";
 import { reportsApi } from "./reports.js";
 import type { RouteSpec } from "./route.js";
 import { streamApi } from "./streams.js";
@@ -41,6 +42,7 @@ export function allRoutes(limits: ApiLimits = DEFAULT_LIMITS): RouteSpec[] {
     ...Object.values(bansApi()),
     ...Object.values(reportsApi()),
     ...Object.values(webhooksApi()),
+    ...Object.values(pushApi()),
     ...Object.values(opsApi()),
   ];
 }
