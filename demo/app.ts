@@ -87,6 +87,8 @@ interface Conversation {
   unread: number;
   last: Message | null;
   updatedAt: number;
+  /** A match with no message yet (SPEC 11): listed as "new match, say hi". */
+  matched?: boolean;
 }
 
 type Tick = "pending" | "failed" | "sent" | "delivered" | "read";
@@ -196,6 +198,22 @@ class DemoApp {
       this.save();
       this.renderList();
       if (this.open === e.peer) this.renderMessages();
+    });
+    // SPEC 11: a match shows up at once; an unmatch that erased the conversation takes it off
+    // the screen (the server has nothing left of it either).
+    c.on("pair", (e) => {
+      if (e.state === "matched") {
+        const conv = this.conversation(e.peer);
+        conv.matched = true;
+        conv.updatedAt = Math.max(conv.updatedAt, Date.now());
+      } else if (e.historyDeleted) {
+        this.forget(e.peer);
+      } else {
+        const conv = this.conversations.get(e.peer);
+        if (conv) conv.matched = false;
+      }
+      this.save();
+      this.renderList();
     });
     c.on("typing", (e) => {
       this.typingUntil.set(e.from, Date.now() + 4000);
@@ -326,8 +344,21 @@ class DemoApp {
     return this.loading;
   }
 
+  /** Drops everything this page holds about the conversation with `peer`. */
+  private forget(peer: string): void {
+    this.conversations.delete(peer);
+    this.history.delete(peer);
+    this.readUpTo.delete(peer);
+    this.deliveredUpTo.delete(peer);
+    this.markedUpTo.delete(peer);
+    for (const [key, out] of this.outgoing) if (out.to === peer) this.outgoing.delete(key);
+    if (this.open === peer) this.openChat(null);
+  }
+
   private mergeSummary(s: ConversationSummary): void {
     const conv = this.conversation(s.peer);
+    // Listed with no message: a new match (SPEC 11).
+    if (s.lastMessage === null) conv.matched = true;
     conv.unread = s.unread;
     if (s.lastMessage && (!conv.last || s.lastMessage.id >= conv.last.id)) conv.last = s.lastMessage;
     conv.updatedAt = Math.max(conv.updatedAt, s.updatedAt);
@@ -514,7 +545,7 @@ class DemoApp {
   private renderList(): void {
     const list = $("conversations");
     const convs = [...this.conversations.values()]
-      .filter((c) => c.last !== null || c.peer === this.open)
+      .filter((c) => c.last !== null || c.peer === this.open || c.matched === true)
       .sort((a, b) => b.updatedAt - a.updatedAt || a.peer.localeCompare(b.peer));
     $("no-conversations").hidden = convs.length > 0;
     list.replaceChildren(
@@ -554,7 +585,7 @@ class DemoApp {
 
   private preview(c: Conversation): string {
     const m = c.last;
-    if (!m) return "";
+    if (!m) return c.matched ? "New match: say hi 👋" : "";
     const who = m.from === this.me ? "You: " : "";
     if (m.kind === "image") return `${who}📷 ${m.text ?? "Photo"}`;
     if (m.text) return who + m.text;

@@ -283,3 +283,47 @@ test("the demo says what it refuses: a chat with yourself, replies to the servic
   assert.deepEqual(errors, [], "no script errors");
   await ctx.close();
 });
+
+test("a match appears on both screens, and an unmatch takes the conversation off both", async () => {
+  const errors: string[] = [];
+  const pages = await Promise.all(
+    ["erin", "frank"].map(async (name) => {
+      const ctx = await browser.newContext();
+      const page = await ctx.newPage();
+      page.on("pageerror", (e) => errors.push(String(e)));
+      await login(page, name);
+      return { ctx, page };
+    }),
+  );
+  const [erin, frank] = pages.map((p) => p.page);
+  assert.equal((await api(server.url, API_KEY, "PUT", "/v1/admin/pairs/erin/frank")).status, 201);
+  for (const [page, peer] of [
+    [erin, "frank"],
+    [frank, "erin"],
+  ] as const) {
+    await page.waitForSelector(`.conv[data-peer="${peer}"] .preview:text-is("New match: say hi 👋")`, WAIT);
+  }
+  await erin.click('.conv[data-peer="frank"]');
+  await send(erin, "hi frank, we matched");
+  await frank.click('.conv[data-peer="erin"]');
+  await frank.waitForSelector('#messages li.msg .text:text-is("hi frank, we matched")', WAIT);
+  mkdirSync(OUT, { recursive: true });
+  await frank.screenshot({ path: join(OUT, "demo-matched.png") });
+
+  assert.equal((await api(server.url, API_KEY, "DELETE", "/v1/admin/pairs/erin/frank")).status, 200);
+  for (const [page, peer] of [
+    [erin, "frank"],
+    [frank, "erin"],
+  ] as const) {
+    await page.waitForSelector(`.conv[data-peer="${peer}"]`, { ...WAIT, state: "detached" });
+    await page.waitForSelector("#chat-main", { ...WAIT, state: "hidden" });
+  }
+  await erin.screenshot({ path: join(OUT, "demo-unmatched.png") });
+  // Gone from the server too: a reload does not bring it back.
+  await erin.reload();
+  await erin.waitForSelector('#status[data-state="online"]', WAIT);
+  await erin.waitForTimeout(500);
+  assert.equal(await erin.$('.conv[data-peer="frank"]'), null);
+  assert.deepEqual(errors, [], "no script errors");
+  for (const { ctx } of pages) await ctx.close();
+});
