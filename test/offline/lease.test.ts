@@ -45,8 +45,9 @@ describe("outbox leases across processes (Redis)", () => {
       assert.equal(receiver.received.length, 2, "one attempt per lease: B waited for A's to run out");
       assert.equal(receiver.received[1].id, id);
       assert.ok(receiver.received[1].verified);
-      // B took it over only once A's lease (6 s from A's claim) had run out.
-      assert.ok(receiver.received[1].at - first.at >= 5500, `${receiver.received[1].at - first.at} ms`);
+      // B took it over only once A's lease (6 s from A's claim, made a little before the request
+      // reached the receiver: up to a second or two on a loaded machine) had run out.
+      assert.ok(receiver.received[1].at - first.at >= 4000, `${receiver.received[1].at - first.at} ms`);
       assert.ok(receiver.received[1].at >= killedAt - 1000);
     } finally {
       await a.kill("SIGKILL");
