@@ -165,6 +165,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // Bans (SPEC 12) are checked on every authenticated request from a per-process cache.
   const bans = new BanService(backend.store.bans, hub, { refreshMs: config.banRefreshMs });
   await bans.refresh();
+  // SPEC 12: a ban drops the user's pending notifications (a no-op while notifications are off).
+  bans.onBan = (banned) => chat.dropPendingNotifications(banned);
   const user = async (ctx: RouteContext) => bans.check(await authenticate(auth, ctx.req, ctx.url));
   const router = new Router();
   const limits = { maxTextLength: config.maxTextLength, maxPollSeconds: config.maxPollSeconds };

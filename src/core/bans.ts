@@ -41,8 +41,8 @@ export class BanService {
   private readonly store: BanStore;
   private readonly hub: Hub;
   private readonly timer: NodeJS.Timeout;
-  /** Called after a ban (pending notifications of the user are dropped there). */
-  onBan: (user: string) => void = () => {};
+  /** Awaited after a ban: the user's pending notifications are dropped there. */
+  onBan: (user: string) => Promise<void> = async () => {};
 
   constructor(store: BanStore, hub: Hub, options: BanServiceOptions) {
     this.store = store;
@@ -69,7 +69,7 @@ export class BanService {
     await this.store.ban(user, ban);
     this.cache.set(user, ban);
     this.hub.publish(user, { kind: "disconnect", reason: "user_banned" });
-    this.onBan(user);
+    await this.onBan(user).catch(() => {});
   }
 
   async unban(user: string): Promise<boolean> {

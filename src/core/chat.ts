@@ -93,6 +93,10 @@ export class Chat {
     this.observer = observer;
     this.sendLimiter = new RateLimiter(options.sendRate, options.sendBurst);
     this.pairs = new PairService(store.pairs, options.pairs ?? "open", (events) => this.publish(events));
+    // SPEC 11: an unmatch drops the pair's pending notifications, both ways.
+    this.pairs.onUnmatch = async (a, b) => {
+      await Promise.all([this.dropPendingNotifications(a, b), this.dropPendingNotifications(b, a)]);
+    };
     this.safety = options.safety;
     this.onFlagged = options.onFlagged ?? (() => {});
     this.reports = new ReportService({

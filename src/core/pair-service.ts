@@ -11,8 +11,8 @@ export class PairService {
   readonly mode: PairsMode;
   private readonly store: PairStore;
   private readonly publish: (events: UserEvent[]) => void;
-  /** Called after an unmatch (pending notifications for the pair are dropped there). */
-  onUnmatch: (a: string, b: string) => void = () => {};
+  /** Awaited after an unmatch: pending notifications for the pair are dropped there. */
+  onUnmatch: (a: string, b: string) => Promise<void> = async () => {};
 
   constructor(store: PairStore, mode: PairsMode, publish: (events: UserEvent[]) => void) {
     this.store = store;
@@ -53,7 +53,8 @@ export class PairService {
   async unmatch(a: string, b: string, erase: boolean): Promise<void> {
     const result = await this.store.unmatch(a, b, erase);
     this.publish(result.events);
-    this.onUnmatch(a, b);
+    // Best effort: the pair is over whatever happens here, and a retry would only be a 404.
+    await this.onUnmatch(a, b).catch(() => {});
   }
 
   pairsOf(user: string): Promise<Pair[]> {

@@ -79,6 +79,21 @@ describe("bans", () => {
     assert.deepEqual((await admin(server, "GET", `/v1/admin/users/${m}`)).body, { user: m, banned: null });
   });
 
+  it("drops the user's pending notifications", async () => {
+    const [m] = names("mallory");
+    const dropped: (string | undefined)[][] = [];
+    const original = server.chat.dropPendingNotifications;
+    server.chat.dropPendingNotifications = async (user, peer) => {
+      dropped.push([user, peer]);
+    };
+    try {
+      assert.equal((await admin(server, "PUT", `/v1/admin/users/${m}/ban`)).status, 200);
+      assert.deepEqual(dropped, [[m, undefined]]);
+    } finally {
+      server.chat.dropPendingNotifications = original;
+    }
+  });
+
   it("ends at `until`", async () => {
     const [m] = names("temp");
     const mallory = await client(server.url, m);

@@ -198,6 +198,24 @@ describe("matched mode", () => {
   });
 });
 
+describe("notifications", () => {
+  it("an unmatch drops the pair's pending notifications both ways", async () => {
+    const [a, b] = names("alice", "bob");
+    const dropped: string[] = [];
+    const original = matched.chat.dropPendingNotifications;
+    matched.chat.dropPendingNotifications = async (user, peer) => {
+      dropped.push(`${user}>${peer}`);
+    };
+    try {
+      await admin(matched, "PUT", `/v1/admin/pairs/${a}/${b}`);
+      assert.equal((await admin(matched, "DELETE", `/v1/admin/pairs/${a}/${b}`)).status, 200);
+      assert.deepEqual(dropped.sort(), [`${a}>${b}`, `${b}>${a}`].sort());
+    } finally {
+      matched.chat.dropPendingNotifications = original;
+    }
+  });
+});
+
 describe("open mode", () => {
   it("lets anyone talk, refuses an unmatched pair until it is matched again", async () => {
     const [a, b] = names("alice", "bob");
