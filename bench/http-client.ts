@@ -8,6 +8,7 @@
  * duet. The server sees the same requests either way.
  */
 import net from "node:net";
+import { at } from "../test/helpers/kit.js";
 
 export interface HttpAnswer {
   status: number;
@@ -169,10 +170,9 @@ export class HttpConnection {
 
   private parseHead(head: string): void {
     const lines = head.split("\r\n");
-    this.status = Number(lines[0].slice(9, 12));
+    this.status = Number(at(lines, 0).slice(9, 12));
     let length = -3;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i];
+    for (const line of lines.slice(1)) {
       const colon = line.indexOf(":");
       const name = line.slice(0, colon).trim().toLowerCase();
       const value = line
@@ -261,7 +261,7 @@ export class HttpPool {
     while (this.all.length < this.size) fresh.push(this.add());
     let next = 0;
     const worker = async () => {
-      while (next < fresh.length) await fresh[next++].connect();
+      for (let conn = fresh[next++]; conn !== undefined; conn = fresh[next++]) await conn.connect();
     };
     for (let i = 0; i < Math.min(concurrency, fresh.length); i++) opening.push(worker());
     await Promise.all(opening);

@@ -6,6 +6,7 @@
  * are merged here: counts summed, latency percentiles taken over every process's samples.
  */
 import { type ChildProcess, fork, spawn } from "node:child_process";
+import { at } from "../test/helpers/kit.js";
 import type { Command, FlowStats, Job, Reply, Shard } from "./protocol.js";
 import { fdLimits } from "./servers.js";
 import { Samples } from "./stats.js";
@@ -71,7 +72,7 @@ function startProcess(options: LoadgenOptions): ChildProcess {
 
 /** Merges the stats of several processes: counts summed, latency over the union of their samples. */
 export function mergeStats(parts: FlowStats[]): FlowStats {
-  if (parts.length === 1) return parts[0];
+  if (parts.length === 1) return at(parts, 0);
   const sum = (key: keyof FlowStats) => parts.reduce((s, p) => s + (p[key] as number), 0);
   const samples = new Samples();
   for (const part of parts) {

@@ -4,6 +4,7 @@
  * Every check of what arrives (lost, duplicated, out of order) is made here.
  */
 import { performance } from "node:perf_hooks";
+import { at } from "../test/helpers/kit.js";
 import {
   type BenchClient,
   type ClientContext,
@@ -44,8 +45,7 @@ async function connectAll(clients: BenchClient[], concurrency: number): Promise<
   const failures: string[] = [];
   let next = 0;
   const worker = async () => {
-    while (next < clients.length) {
-      const client = clients[next++];
+    for (let client = clients[next++]; client !== undefined; client = clients[next++]) {
       try {
         await client.connect();
       } catch (err) {
@@ -135,7 +135,7 @@ class Traffic implements ClientHooks {
       if (!this.running) return;
       const due = Math.floor(((performance.now() - t0) * rate) / 1000);
       while (scheduled < due) {
-        const state = this.order[scheduled % this.order.length];
+        const state = at(this.order, scheduled % this.order.length);
         this.sendOne(state, t0 + (scheduled * 1000) / rate);
         scheduled++;
       }

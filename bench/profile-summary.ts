@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { at } from "../test/helpers/kit.js";
 
 interface ProfileNode {
   id: number;
@@ -33,7 +34,7 @@ export interface FrameTime {
 function groupOf(url: string, name: string): string {
   if (url === "") return name.startsWith("(") ? name : "(native)";
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (pkg) return pkg[1];
+  if (pkg) return at(pkg, 1);
   if (url.startsWith("node:")) return "node internals";
   if (url.includes("/dist/") || url.includes("/src/")) return "duet";
   return "other";
@@ -53,7 +54,7 @@ export function summarise(path: string): { totalMs: number; frames: FrameTime[];
   // Each sample's time is the delta to the next one.
   for (let i = 0; i < profile.samples.length; i++) {
     const delta = profile.timeDeltas[i + 1] ?? 0;
-    selfUs.set(profile.samples[i], (selfUs.get(profile.samples[i]) ?? 0) + delta);
+    selfUs.set(at(profile.samples, i), (selfUs.get(at(profile.samples, i)) ?? 0) + delta);
   }
   const frames = new Map<string, FrameTime>();
   const groups = new Map<string, FrameTime>();

@@ -1,4 +1,6 @@
 /** The bench's output: per-case medians as a table, Socket.IO ratios, and their JSON lines. */
+
+import { at } from "../test/helpers/kit.js";
 import type { Target, Transport } from "./protocol.js";
 import { median } from "./stats.js";
 
@@ -60,9 +62,9 @@ function groupRuns(results: RunResult[]): Group[] {
 }
 
 function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => at(r, i).length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i < 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+    cells.map((c, i) => (i < 4 ? c.padEnd(at(widths, i)) : c.padStart(at(widths, i)))).join("  ");
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
@@ -185,16 +187,13 @@ export function printSummary(results: RunResult[], options: SummaryOptions): str
         g.first.transport === group.first.transport,
     );
     if (!other) continue;
-    const a = group.metrics;
-    const b = other.metrics;
+    // A metric missing from either run makes its ratio NaN, which the table shows as such.
+    const ratio = (metric: string) =>
+      (group.metrics[metric] ?? Number.NaN) / (other.metrics[metric] ?? Number.NaN);
     const ratios: Record<string, number> =
       group.first.workload === "w2"
-        ? { bytesPerConn: a.bytesPerConn / b.bytesPerConn }
-        : {
-            usPerMsg: a.usPerMsg / b.usPerMsg,
-            msgsPerSec: a.msgsPerSec / b.msgsPerSec,
-            p99Ms: a.p99Ms / b.p99Ms,
-          };
+        ? { bytesPerConn: ratio("bytesPerConn") }
+        : { usPerMsg: ratio("usPerMsg"), msgsPerSec: ratio("msgsPerSec"), p99Ms: ratio("p99Ms") };
     const text = Object.entries(ratios)
       .map(([k, v]) => `${k} ×${v.toFixed(2)}`)
       .join(", ");
@@ -204,7 +203,7 @@ export function printSummary(results: RunResult[], options: SummaryOptions): str
     );
   }
   for (const group of groups) {
-    const calls = group.runs[group.runs.length - 1].redisCallsPerMsg;
+    const calls = group.runs.at(-1)?.redisCallsPerMsg;
     if (!calls) continue;
     const top = Object.entries(calls)
       .sort((a, b) => b[1] - a[1])

@@ -8,6 +8,7 @@ import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { at } from "../test/helpers/kit.js";
 
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const CACHE = join(ROOT, "node_modules", ".cache", "duet-bench");
@@ -382,7 +383,7 @@ export function redisCommandStats(url: string): Promise<Record<string, number>> 
       socket.destroy();
       const calls: Record<string, number> = {};
       for (const match of reply.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
-        calls[match[1]] = Number(match[2]);
+        calls[at(match, 1)] = Number(at(match, 2));
       resolve(calls);
     });
     socket.connect(Number(port), hostname, () => socket.write("INFO commandstats\r\n"));

@@ -35,7 +35,7 @@ export class Samples {
     return {
       p50: quantile(sorted, 0.5),
       p99: quantile(sorted, 0.99),
-      max: sorted[sorted.length - 1],
+      max: sorted.at(-1) ?? 0,
       mean: sum / sorted.length,
       samples: sorted.length,
     };
@@ -46,14 +46,15 @@ export class Samples {
 export function quantile(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return 0;
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[rank];
+  return sorted[rank] ?? 0;
 }
 
 export function median(values: number[]): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  const upper = sorted[mid] ?? Number.NaN;
+  return sorted.length % 2 === 1 ? upper : ((sorted[mid - 1] ?? Number.NaN) + upper) / 2;
 }
 
 /** A growable set of small non-negative integers (per-sender message seqs). */
@@ -62,7 +63,7 @@ export class BitSet {
 
   has(i: number): boolean {
     const byte = i >> 3;
-    return byte < this.bits.length && (this.bits[byte] & (1 << (i & 7))) !== 0;
+    return ((this.bits[byte] ?? 0) & (1 << (i & 7))) !== 0;
   }
 
   add(i: number): void {
@@ -72,16 +73,15 @@ export class BitSet {
       bigger.set(this.bits);
       this.bits = bigger;
     }
-    this.bits[byte] |= 1 << (i & 7);
+    this.bits[byte] = (this.bits[byte] ?? 0) | (1 << (i & 7));
   }
 
   /** How many members of `this` are missing from `other`. */
   countMissingFrom(other: BitSet): number {
     let missing = 0;
-    for (let byte = 0; byte < this.bits.length; byte++) {
-      const mine = this.bits[byte];
+    for (const [byte, mine] of this.bits.entries()) {
       if (mine === 0) continue;
-      const theirs = byte < other.bits.length ? other.bits[byte] : 0;
+      const theirs = other.bits[byte] ?? 0;
       let diff = mine & ~theirs;
       while (diff !== 0) {
         diff &= diff - 1;

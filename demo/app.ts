@@ -122,8 +122,8 @@ class DemoApp {
       ...(saved.cursor ? { cursor: saved.cursor } : {}),
     });
     for (const [peer, id] of Object.entries(saved.readUpTo)) this.readUpTo.set(peer, id);
-    ($("transport") as HTMLSelectElement).value =
-      saved.transports.length === 1 ? saved.transports[0] : "auto";
+    const [only, ...others] = saved.transports;
+    ($("transport") as HTMLSelectElement).value = only !== undefined && others.length === 0 ? only : "auto";
     this.wire();
   }
 

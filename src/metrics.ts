@@ -49,8 +49,9 @@ export class CountingHistogram<T extends string> extends client.Histogram<T> {
   add(series: Series, value: number): void {
     const bounds = this.bounds;
     for (let i = 0; i < bounds.length; i++) {
-      if (value <= bounds[i]) {
-        series.buckets[i]++;
+      const bound = bounds[i];
+      if (bound !== undefined && value <= bound) {
+        series.buckets[i] = (series.buckets[i] ?? 0) + 1;
         break;
       }
     }
@@ -70,10 +71,10 @@ export class CountingHistogram<T extends string> extends client.Histogram<T> {
     }[] = [];
     for (const series of this.series.values()) {
       let acc = 0;
-      for (let i = 0; i < this.bounds.length; i++) {
-        acc += series.buckets[i];
+      for (const [i, bound] of this.bounds.entries()) {
+        acc += series.buckets[i] ?? 0;
         values.push({
-          labels: { le: this.bounds[i] },
+          labels: { le: bound },
           sharedLabels: series.labels,
           value: acc,
           metricName: `${name}_bucket`,

@@ -266,7 +266,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       sendJson(ctx.res, 201, await mintFromBody(auth, body, 86_400));
     });
     router.on("GET", "/", (ctx) => serveDemo(ctx, "index.html"));
-    router.on("GET", "/:file", (ctx) => serveDemo(ctx, ctx.params.file));
+    router.on("GET", "/:file", (ctx) => serveDemo(ctx, ctx.params.file ?? ""));
   }
 
   const fail = (res: ServerResponse, err: unknown) => {

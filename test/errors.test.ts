@@ -16,7 +16,7 @@ function documented(): Map<string, DocRow> {
   for (const line of doc.split("\n")) {
     const m = /^\|\s*`([^`]+)`\s*\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*\|\s*([^|]*?)\s*\|$/.exec(line);
     if (!m) continue;
-    const [, code, status, close, meaning] = m;
+    const [, code = "", status = "", close = "", meaning = ""] = m;
     assert.ok(!rows.has(code), `${code} is documented twice`);
     assert.match(status, /^\d{3}$/, `${code}: status`);
     assert.match(close, /^(\d{4}|—)$/, `${code}: close code`);

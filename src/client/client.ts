@@ -16,7 +16,14 @@ import type {
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
 import { Emitter } from "./emitter.js";
 import { asClientError, DuetClientError } from "./errors.js";
-import { endpoint, type FetchLike, HttpApi, retryAfterMs as retryAfterMsOf, TokenSource } from "./http.js";
+import {
+  endpoint,
+  type FetchLike,
+  HttpApi,
+  NO_STORE,
+  retryAfterMs as retryAfterMsOf,
+  TokenSource,
+} from "./http.js";
 import {
   type Cursor,
   OPENERS,
@@ -155,6 +162,8 @@ export function createClientMsgId(): string {
 }
 
 type Timer = ReturnType<typeof setTimeout>;
+/** The transports to try, best first: never empty. */
+type TransportList = [TransportName, ...TransportName[]];
 
 /**
  * A connection to duet that always tries to be online. It opens the best transport that works,
@@ -182,7 +191,7 @@ export class DuetClient {
     resumeAfterHiddenMs: number;
     maxAttemptsPerMinute: number;
   };
-  private preferred: TransportName[];
+  private preferred: TransportList;
   private readonly refusedUntil = new Map<TransportName, number>();
   /** Transports that went online in this client, and those of them that failed once since. */
   private readonly workedOn = new Set<TransportName>();
@@ -429,13 +438,14 @@ export class DuetClient {
 
   // ---- connection life cycle ----------------------------------------------------------------
 
-  private checkTransports(list: TransportName[]): TransportName[] {
+  private checkTransports(list: TransportName[]): TransportList {
     const known = list.filter((t) => (TRANSPORTS as readonly string[]).includes(t));
     const usable = known.filter((t) => t !== "ws" || this.WebSocket !== undefined);
-    if (usable.length === 0) {
+    const [best, ...others] = new Set(usable);
+    if (best === undefined) {
       throw new DuetClientError("invalid_input", `No usable transport in [${list.join(", ")}].`);
     }
-    return [...new Set(usable)];
+    return [best, ...others];
   }
 
   private usableTransports(): TransportName[] {
@@ -444,8 +454,8 @@ export class DuetClient {
   }
 
   private pickTransport(): TransportName {
-    const usable = this.usableTransports();
-    if (usable.length > 0) return usable[0];
+    const best = this.usableTransports()[0];
+    if (best !== undefined) return best;
     // Everything was refused: forget it and start again from the best.
     this.refusedUntil.clear();
     return this.preferred[0];
@@ -535,9 +545,13 @@ export class DuetClient {
   /** How long until another attempt fits under maxAttemptsPerMinute (0: now). */
   private capDelay(): number {
     const now = Date.now();
-    while (this.attemptTimes.length > 0 && now - this.attemptTimes[0] >= 60_000) this.attemptTimes.shift();
-    if (this.attemptTimes.length < this.o.maxAttemptsPerMinute) return 0;
-    return this.attemptTimes[0] + 60_000 - now;
+    let oldest = this.attemptTimes[0];
+    while (oldest !== undefined && now - oldest >= 60_000) {
+      this.attemptTimes.shift();
+      oldest = this.attemptTimes[0];
+    }
+    if (oldest === undefined || this.attemptTimes.length < this.o.maxAttemptsPerMinute) return 0;
+    return oldest + 60_000 - now;
   }
 
   private scheduleReconnect(wanted: number, transport: TransportName, error?: DuetClientError): void {
@@ -755,7 +769,7 @@ export class DuetClient {
       const res = await this.fetch(endpoint(this.base, "/v1/poll", { timeout: 0 }), {
         headers: { authorization: `Bearer ${token}` },
         signal: abort.signal,
-        cache: "no-store",
+        ...NO_STORE,
       });
       await res.body?.cancel().catch(() => {});
       if (res.ok) return { verdict: "refused", retryAfterMs: 0 };
@@ -845,8 +859,9 @@ export class DuetClient {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      while (this.outbox.length > 0 && !this.closed && this.statusValue.state === "online") {
+      while (!this.closed && this.statusValue.state === "online") {
         const item = this.outbox[0];
+        if (item === undefined) break;
         try {
           const message = await this.deliver(item.body);
           this.outbox.shift();

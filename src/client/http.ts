@@ -2,6 +2,13 @@ import { DuetClientError } from "./errors.js";
 
 export type FetchLike = typeof fetch;
 
+/**
+ * Spread into every fetch's options: browsers must not answer an event or a poll from their HTTP
+ * cache. Node's fetch has no cache and its types leave the option out; the SDK compiles against
+ * both (the DOM lib in its own config, Node's types in the tests), hence a spread, not a literal.
+ */
+export const NO_STORE: { cache?: "no-store" } = { cache: "no-store" };
+
 /** Where the client's token comes from: a fixed string, or a function asked again on 401. */
 export class TokenSource {
   private current: string | undefined;
@@ -128,7 +135,7 @@ export class HttpApi {
         headers,
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         signal: abort.signal,
-        cache: "no-store",
+        ...NO_STORE,
       });
     } catch (err) {
       if (abort.signal.aborted) throw new DuetClientError("timeout", `${method} ${path} timed out.`);

@@ -1,6 +1,6 @@
 import type { DuetEvent, HelloEvent } from "../core/types.js";
 import { DuetClientError } from "./errors.js";
-import { endpoint, errorFrom, type FetchLike } from "./http.js";
+import { endpoint, errorFrom, type FetchLike, NO_STORE } from "./http.js";
 import { SseParser } from "./sse-parser.js";
 
 /** The transports, best first: the order the client tries them in (SPEC section 6). */
@@ -253,7 +253,7 @@ function openFetchStream(ctx: TransportContext, name: "sse" | "stream"): Transpo
           accept: name === "sse" ? "text/event-stream" : "application/x-ndjson",
         },
         signal: abort.signal,
-        cache: "no-store",
+        ...NO_STORE,
       });
     } catch (err) {
       finish({ kind: "network", error: new DuetClientError("network", String(err)) });
@@ -370,7 +370,7 @@ function openPoll(ctx: TransportContext, name: "longpoll" | "poll"): Transport {
           {
             headers: { authorization: `Bearer ${ctx.token}` },
             signal: deadline.signal,
-            cache: "no-store",
+            ...NO_STORE,
           },
         );
         if (!res.ok) {

@@ -122,7 +122,8 @@ export class Hub {
       this.broker.unsubscribe(user);
     } else if (Array.isArray(entry) && entry.includes(listener)) {
       const rest = entry.filter((other) => other !== listener);
-      this.users.set(user, rest.length === 1 ? rest[0] : rest);
+      const only = rest.length === 1 ? rest[0] : undefined;
+      this.users.set(user, only ?? rest);
     } else {
       return;
     }

@@ -40,17 +40,18 @@ export class MonotonicUlid {
       this.poolOffset = 0;
     }
     const out = new Array<number>(RANDOM_CHARS);
-    for (let i = 0; i < RANDOM_CHARS; i++) out[i] = this.pool[this.poolOffset++] & 31;
+    for (let i = 0; i < RANDOM_CHARS; i++) out[i] = this.pool.readUInt8(this.poolOffset++) & 31;
     // Leave headroom so increments within one millisecond never overflow the random part.
-    out[0] &= 15;
+    out[0] = (out[0] ?? 0) & 15;
     return out;
   }
 
   private increment(): void {
     const r = this.lastRandom;
     for (let i = RANDOM_CHARS - 1; i >= 0; i--) {
-      if (r[i] < 31) {
-        r[i]++;
+      const digit = r[i] ?? 0;
+      if (digit < 31) {
+        r[i] = digit + 1;
         return;
       }
       r[i] = 0;

@@ -63,13 +63,15 @@ function matchSegments(segments: string[], parts: string[]): Record<string, stri
   const params: Record<string, string> = {};
   for (let i = 0; i < segments.length; i++) {
     const seg = segments[i];
+    const part = parts[i];
+    if (seg === undefined || part === undefined) return null;
     if (seg.startsWith(":")) {
       try {
-        params[seg.slice(1)] = decodeURIComponent(parts[i]);
+        params[seg.slice(1)] = decodeURIComponent(part);
       } catch {
         throw new DuetError("invalid_input", "The path is not valid percent-encoding.");
       }
-    } else if (seg !== parts[i]) {
+    } else if (seg !== part) {
       return null;
     }
   }

@@ -9,12 +9,29 @@ import { test } from "node:test";
 
 const ROOT = new URL("../../", import.meta.url);
 
+/** The figures a run line carries (bench/report.ts); the ones the tests compute with are named. */
+interface RunMetrics extends Record<string, number | undefined> {
+  accepted: number;
+  received: number;
+  lost: number;
+  duplicated: number;
+  outOfOrder: number;
+  errors: number;
+  disconnects: number;
+  undrained: number;
+  msgsPerSec: number;
+  windowSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
 interface BenchLine {
   kind: "run" | "median" | "ratio";
   workload?: string;
   target?: string;
   transport?: string;
-  metrics?: Record<string, number>;
+  metrics?: RunMetrics;
   ratios?: Record<string, number>;
   errorSamples?: string[];
 }

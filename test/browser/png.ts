@@ -43,10 +43,10 @@ export function summarizePng(file: Buffer): PngSummary {
     const out = pixels.subarray(y * stride, (y + 1) * stride);
     const up = y > 0 ? pixels.subarray((y - 1) * stride, y * stride) : Buffer.alloc(stride);
     for (let x = 0; x < stride; x++) {
-      const a = x >= channels ? out[x - channels] : 0;
-      const b = up[x];
-      const c = x >= channels ? up[x - channels] : 0;
-      let v = line[x];
+      const a = x >= channels ? out.readUInt8(x - channels) : 0;
+      const b = up.readUInt8(x);
+      const c = x >= channels ? up.readUInt8(x - channels) : 0;
+      let v = line.readUInt8(x);
       if (filter === 1) v += a;
       else if (filter === 2) v += b;
       else if (filter === 3) v += (a + b) >> 1;
@@ -65,7 +65,7 @@ export function summarizePng(file: Buffer): PngSummary {
   for (let y = 0; y < height; y += 2) {
     for (let x = 0; x < width; x += 2) {
       const i = y * stride + x * channels;
-      const rgb = (pixels[i] << 16) | (pixels[i + 1] << 8) | pixels[i + 2];
+      const rgb = pixels.readUIntBE(i, 3);
       counts.set(rgb, (counts.get(rgb) ?? 0) + 1);
       sampled++;
     }

@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ConfigError, loadConfig, OPTIONS } from "../../src/config.js";
 import { api, listeningUrl, spawnDuet, tempDbUrl, tokenFor } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -279,14 +280,14 @@ describe("the duet command", () => {
     ];
     const results = await Promise.all(cases.map(([args, env]) => runDuet(args, env)));
     results.forEach(({ code, stdout, stderr }, i) => {
-      const [args, env, message] = cases[i];
+      const [args, env, message] = at(cases, i);
       const what = `${args.join(" ")} ${JSON.stringify(env)}`;
       assert.equal(code, 2, `${what}: ${stderr}`);
       assert.equal(stdout, "", what);
       const lines = stderr.split("\n").filter((l) => l !== "");
       assert.equal(lines.length, 1, `${what}: ${stderr}`);
-      assert.match(lines[0], /^duet: /, what);
-      assert.match(lines[0], message, what);
+      assert.match(at(lines, 0), /^duet: /, what);
+      assert.match(at(lines, 0), message, what);
     });
   });
 
@@ -327,7 +328,7 @@ describe("the duet command", () => {
     assert.equal(code, 2);
     const lines = stderr.split("\n").filter((l) => l !== "");
     assert.equal(lines.length, 1, stderr);
-    assert.match(lines[0], /^duet: --workers needs a Redis store/);
+    assert.match(at(lines, 0), /^duet: --workers needs a Redis store/);
   });
 
   it("takes options from the environment and from flags, the flag winning", async () => {

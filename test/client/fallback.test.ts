@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import { after, before, test } from "node:test";
 import type { DuetClient } from "../../src/client/index.js";
 import { api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 import { clientFor, onlineOn, record, startProxy, type TestProxy, textsFrom, waitFor } from "./helpers.js";
 
 let server: TestServer;
@@ -143,5 +144,5 @@ test("a send whose answer is lost is retried with the same clientMsgId and store
   const texts = (history.body.messages as { text: string; id: string }[]).map((x) => x.text);
   assert.deepEqual(texts, ["exactly once"]);
   await waitFor("alice's own event", () => ra.messages.length === 1);
-  assert.equal(ra.messages[0].id, m.id);
+  assert.equal(at(ra.messages, 0).id, m.id);
 });

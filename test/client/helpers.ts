@@ -97,7 +97,7 @@ export async function startProxy(
   const seen: string[] = [];
   const held = new Set<import("node:net").Socket>();
   const server = createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
     seen.push(`${req.method} ${path}`);
     const rule = rules.request?.(req.method ?? "GET", path) ?? "forward";
     if (rule === "refuse") {

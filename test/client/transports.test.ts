@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { type DuetClient, TRANSPORTS } from "../../src/client/index.js";
 import { startDuet, type TestServer } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 import { clientFor, onlineOn, record, textsFrom, waitFor } from "./helpers.js";
 
 let server: TestServer;
@@ -95,9 +96,9 @@ test("SDK HTTP helpers: conversations, history, unread, presence, blocks; refuse
 
   const convs = await b.conversations();
   assert.equal(convs.length, 1);
-  assert.equal(convs[0].peer, "helper-a");
-  assert.equal(convs[0].unread, 3);
-  assert.equal(convs[0].lastMessage?.text, "three");
+  assert.equal(at(convs, 0).peer, "helper-a");
+  assert.equal(at(convs, 0).unread, 3);
+  assert.equal(at(convs, 0).lastMessage?.text, "three");
 
   const page = await b.history("helper-a", { limit: 2 });
   assert.deepEqual(
@@ -105,7 +106,7 @@ test("SDK HTTP helpers: conversations, history, unread, presence, blocks; refuse
     ["two", "three"],
   );
   assert.equal(page.hasMore, true);
-  const older = await b.history("helper-a", { before: page.messages[0].id });
+  const older = await b.history("helper-a", { before: at(page.messages, 0).id });
   assert.deepEqual(
     older.messages.map((m) => m.text),
     ["one"],
@@ -116,11 +117,11 @@ test("SDK HTTP helpers: conversations, history, unread, presence, blocks; refuse
     unread.map((m) => m.text),
     ["one", "two"],
   );
-  assert.equal((await b.conversations())[0].unread, 1, "exactly the returned ones became read");
+  assert.equal((await b.conversations())[0]?.unread, 1, "exactly the returned ones became read");
 
   const presence = await a.presence(["helper-b", "nobody-here"]);
-  assert.equal(presence["helper-b"].online, true);
-  assert.equal(presence["nobody-here"].online, false);
+  assert.equal(at(presence, "helper-b").online, true);
+  assert.equal(at(presence, "nobody-here").online, false);
 
   assert.deepEqual(await b.block("helper-a"), ["helper-a"]);
   assert.deepEqual(await b.blocks(), ["helper-a"]);
@@ -133,8 +134,8 @@ test("SDK HTTP helpers: conversations, history, unread, presence, blocks; refuse
   await assert.rejects(a.send({ to: "helper-b", text: "" }), { code: "invalid_input" });
   assert.equal(a.pendingSends, 0, "refused sends are not retried");
   // The same clientMsgId twice is stored once.
-  const again = await a.send({ to: "helper-b", text: "three", clientMsgId: sent[2].clientMsgId! });
-  assert.equal(again.id, sent[2].id);
+  const again = await a.send({ to: "helper-b", text: "three", clientMsgId: at(sent, 2).clientMsgId! });
+  assert.equal(again.id, at(sent, 2).id);
   a.close();
   b.close();
   await assert.rejects(a.send({ to: "helper-b", text: "late" }), { code: "closed" });

@@ -12,6 +12,7 @@ import { LocalPresence } from "../../src/core/local-presence.js";
 import type { Sink, TransportKind } from "../../src/core/ports/sink.js";
 import type { Message, SendInput } from "../../src/core/types.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
+import { at } from "../helpers/kit.js";
 
 /** A connection that records what reaches it. */
 class Recorder implements Listener {
@@ -165,22 +166,22 @@ describe("Chat", () => {
     assert.deepEqual(await chat.readUnread("alice", "bob", 2, false), sent.slice(0, 2));
     assert.equal(bob.events.length, 0);
     assert.deepEqual(await chat.readUnread("alice", "bob", 2, true), sent.slice(0, 2));
-    const unread = async () => (await chat.conversations("alice", 10))[0].unread;
+    const unread = async () => (await chat.conversations("alice", 10))[0]?.unread;
     assert.equal(await unread(), 3);
     assert.deepEqual(
       bob.events.map((e) => [e.json.type, e.json.peer, e.json.reader, e.json.upTo]),
-      [["read", "alice", "alice", sent[1].id]],
+      [["read", "alice", "alice", at(sent, 1).id]],
     );
     assert.deepEqual(
       alice.events.map((e) => [e.json.type, e.json.peer, e.json.reader, e.json.upTo]),
-      [["read", "bob", "alice", sent[1].id]],
+      [["read", "bob", "alice", at(sent, 1).id]],
     );
 
-    assert.deepEqual(await chat.markRead("alice", "bob", sent[3].id), { upTo: sent[3].id });
+    assert.deepEqual(await chat.markRead("alice", "bob", at(sent, 3).id), { upTo: at(sent, 3).id });
     assert.equal(await unread(), 1);
     // Backwards is a no-op and publishes nothing.
     const before = bob.events.length;
-    assert.deepEqual(await chat.markRead("alice", "bob", sent[0].id), { upTo: sent[3].id });
+    assert.deepEqual(await chat.markRead("alice", "bob", at(sent, 0).id), { upTo: at(sent, 3).id });
     assert.equal(bob.events.length, before);
     assert.deepEqual(await chat.readUnread("alice", "bob", 20, true), [sent[4]]);
     assert.equal(await unread(), 0);
@@ -202,7 +203,7 @@ describe("Chat", () => {
         ["bob", 1],
       ],
     );
-    assert.deepEqual(list[0].lastMessage, last.message);
+    assert.deepEqual(at(list, 0).lastMessage, last.message);
     assert.equal((await chat.conversations("alice", 1)).length, 1);
   });
 

@@ -12,6 +12,7 @@ import { LocalPresence } from "../../src/core/local-presence.js";
 import type { Broker, BrokerHandler, BrokerMessage } from "../../src/core/ports/broker.js";
 import type { Sink } from "../../src/core/ports/sink.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
+import { at } from "../helpers/kit.js";
 
 class RecordingBroker implements Broker {
   readonly published: [string, BrokerMessage][] = [];
@@ -57,7 +58,7 @@ for (const make of [() => new RecordingBroker(), () => new SpyLocalBroker()]) {
         clientMsgId: null,
       });
       assert.equal(bob.got.length, 1);
-      assert.deepEqual(JSON.parse(bob.got[0][0]), { type: "message", seq: 1, message: sent.message });
+      assert.deepEqual(JSON.parse(at(bob.got, 0)[0]), { type: "message", seq: 1, message: sent.message });
       assert.deepEqual(
         broker.published.map(([user, m]) => [user, m.kind, m.kind === "event" ? m.seq : null]),
         [
@@ -65,8 +66,8 @@ for (const make of [() => new RecordingBroker(), () => new SpyLocalBroker()]) {
           ["bob", "event", 1],
         ],
       );
-      const [, toBob] = broker.published[1];
-      assert.equal(toBob.kind === "event" && toBob.json, bob.got[0][0]);
+      const [, toBob] = at(broker.published, 1);
+      assert.equal(toBob.kind === "event" && toBob.json, at(bob.got, 0)[0]);
       assert.equal(toBob.kind === "event" && toBob.sentAt, sent.message.ts);
 
       // An event its store published already is delivered here and not handed on again.

@@ -9,6 +9,7 @@ import type { Socket } from "node:net";
 import { EventSource } from "eventsource";
 import { Agent, buildConnector, fetch } from "undici";
 import WebSocket from "ws";
+import { at } from "./kit.js";
 
 export type TransportName = "ws" | "sse" | "stream" | "longpoll" | "poll";
 export const TRANSPORTS: readonly TransportName[] = ["ws", "sse", "stream", "longpoll", "poll"];
@@ -624,7 +625,7 @@ function summarize(seqs: number[]): string {
   const runs: string[] = [];
   let start = 0;
   for (let i = 1; i <= seqs.length; i++) {
-    if (i === seqs.length || seqs[i] !== seqs[i - 1] + 1) {
+    if (i === seqs.length || at(seqs, i) !== at(seqs, i - 1) + 1) {
       runs.push(start === i - 1 ? `${seqs[start]}` : `${seqs[start]}-${seqs[i - 1]}`);
       start = i;
     }

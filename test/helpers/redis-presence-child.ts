@@ -5,6 +5,8 @@
 import { openRedisPresence } from "../../src/stores/redis/redis-presence.js";
 
 const [url, user] = process.argv.slice(2);
+if (url === undefined || user === undefined)
+  throw new Error("usage: redis-presence-child.ts <redis url> <user>");
 const presence = await openRedisPresence(url, { heartbeatMs: 100, nodeTtlMs: 500 });
 presence.connected(user);
 // The write above is fire-and-forget; a query after it on the same connection sees it done.

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "./free-port.js";
+import { at } from "./kit.js";
 
 const run = promisify(execFile);
 const live = new Set<RedisServer>();
@@ -222,10 +223,10 @@ export class RedisCluster {
     for (const line of nodesText.split("\n")) {
       const parts = line.split(" ");
       if (!parts[2]?.includes("master") || parts[2].includes("fail")) continue;
-      const port = Number(parts[1].split("@")[0].split(":")[1]);
+      const port = Number(/:(\d+)@/.exec(at(parts, 1))?.[1]);
       for (const range of parts.slice(8)) {
-        const [lo, hi] = range.split("-").map(Number);
-        if (Number(slot) >= lo && Number(slot) <= (hi ?? lo)) {
+        const [lo = Number.NaN, hi = lo] = range.split("-").map(Number);
+        if (Number(slot) >= lo && Number(slot) <= hi) {
           return this.nodes.find((n) => n.port === port)!;
         }
       }

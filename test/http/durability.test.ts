@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { Message } from "../../src/core/types.js";
 import { api, type ChildDuet, spawnDuet, tempDbUrl, tokenFor } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 
 const store = tempDbUrl();
 const env = { DUET_STORE: store, DUET_SEND_RATE: "100000", DUET_SEND_BURST: "100000" };
@@ -36,7 +37,7 @@ async function allMessages(url: string): Promise<Map<string, Message>> {
     const page = r.body.messages as Message[];
     for (const m of page) out.set(m.id, m);
     if (!r.body.hasMore) return out;
-    before = `&before=${page[0].id}`;
+    before = `&before=${at(page, 0).id}`;
   }
 }
 
@@ -139,7 +140,7 @@ describe("durability on SQLite", () => {
     );
     retries.forEach((r, i) => {
       assert.ok(r.status === 200 || r.status === 201, JSON.stringify(r.body));
-      const o = outcomes[i];
+      const o = at(outcomes, i);
       if (o.ok) {
         assert.equal(r.status, 200);
         assert.deepEqual(r.body.message, o.message);

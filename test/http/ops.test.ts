@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { API_KEY, api, spawnDuet, startDuet, type TestServer, tempDbUrl, tokenFor } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 import { client, expectError, names, openStream, waitFor } from "./util.js";
 
 /** The value of one sample of the Prometheus text `text` (undefined when absent). */
@@ -152,7 +153,7 @@ describe("send rate limit", () => {
       assert.equal((await carol.call("POST", "/v1/messages", { to: b, text: "c" })).status, 201);
 
     // Retry-After tells the truth: after waiting it, alice may send again.
-    const retryAfter = Number(limited[0].headers.get("retry-after"));
+    const retryAfter = Number(at(limited, 0).headers.get("retry-after"));
     await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
     assert.equal((await alice.call("POST", "/v1/messages", { to: b, text: "later" })).status, 201);
   });

@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import type { TransportName } from "../helpers/clients.js";
 import { type ChildDuet, tokenFor } from "../helpers/duet.js";
+import { at, take } from "../helpers/kit.js";
 import { type RedisServer, startRedis } from "../helpers/redis-server.js";
 import {
   eventually,
@@ -55,7 +56,10 @@ describe("faults under traffic", () => {
   });
 
   it("kill -9 of one process: its clients resume on another with no loss and no duplicate", async (t) => {
-    const [p0, p1, victim] = duets.map((d) => d.url);
+    const [p0, p1, victim] = take(
+      duets.map((d) => d.url),
+      3,
+    );
     let killed = false;
     const alive = () => (killed ? [p0, p1] : [p0, p1, victim]);
     const senders: SteadySender[] = [];
@@ -68,14 +72,18 @@ describe("faults under traffic", () => {
       // The recipient and the sender's other device are on the victim; the recipient has a second
       // device on a survivor. Half the senders send through the victim until it is gone.
       const mine = [
-        new Receiver(to, TRANSPORTS[k], alive),
-        new Receiver(from, TRANSPORTS[(k + 1) % 4], alive),
-        new Receiver(to, TRANSPORTS[(k + 2) % 4], alive),
+        new Receiver(to, at(TRANSPORTS, k), alive),
+        new Receiver(from, at(TRANSPORTS, (k + 1) % 4), alive),
+        new Receiver(to, at(TRANSPORTS, (k + 2) % 4), alive),
       ];
-      opening.push(mine[0].start(victim), mine[1].start(victim), mine[2].start(k % 2 === 0 ? p0 : p1));
-      onVictim.push(mine[0], mine[1]);
-      receivers.set(to, [mine[0], mine[2]]);
-      receivers.set(from, [mine[1]]);
+      opening.push(
+        at(mine, 0).start(victim),
+        at(mine, 1).start(victim),
+        at(mine, 2).start(k % 2 === 0 ? p0 : p1),
+      );
+      onVictim.push(at(mine, 0), at(mine, 1));
+      receivers.set(to, [at(mine, 0), at(mine, 2)]);
+      receivers.set(from, [at(mine, 1)]);
       const through = k < 2 ? [p0, p1] : [victim, p0, p1];
       senders.push(
         new SteadySender(from, to, {
@@ -89,7 +97,7 @@ describe("faults under traffic", () => {
     for (const s of senders) s.start();
     await Promise.all(onVictim.map((r) => r.waitForSeq(5)));
 
-    await duets[2].kill("SIGKILL");
+    await at(duets, 2).kill("SIGKILL");
     killed = true;
     // Every client of the victim reconnects elsewhere and receives there, while traffic goes on.
     await eventually(
@@ -110,15 +118,18 @@ describe("faults under traffic", () => {
   });
 
   it("Redis restart (AOF): prompt 503s, no lost 201, /readyz 503 then 200, open connections resume", async (t) => {
-    const [p0, p1] = duets.slice(0, 2).map((d) => d.url);
+    const [p0, p1] = take(
+      duets.map((d) => d.url),
+      2,
+    );
     const senders: SteadySender[] = [];
     const receivers = new Map<string, Receiver[]>();
     const opening: Promise<unknown>[] = [];
     for (let k = 0; k < 4; k++) {
       const from = userName(`rs${k}`);
       const to = userName(`rr${k}`);
-      const r = new Receiver(to, TRANSPORTS[k], () => [p1]);
-      const echo = new Receiver(from, TRANSPORTS[(k + 1) % 4], () => [p0]);
+      const r = new Receiver(to, at(TRANSPORTS, k), () => [p1]);
+      const echo = new Receiver(from, at(TRANSPORTS, (k + 1) % 4), () => [p0]);
       opening.push(r.start(p1), echo.start(p0));
       receivers.set(to, [r]);
       receivers.set(from, [echo]);
@@ -139,7 +150,7 @@ describe("faults under traffic", () => {
     const watch = Promise.all(
       [p0, p1].map(async (base) => {
         while (watching) {
-          ready[base].push(await statusOf(`${base}/readyz`));
+          at(ready, base).push(await statusOf(`${base}/readyz`));
           await new Promise((r) => setTimeout(r, 100));
         }
       }),
@@ -152,16 +163,16 @@ describe("faults under traffic", () => {
     await eventually(
       "503s while Redis is down",
       () =>
-        [p0, p1].every((b) => ready[b].filter((s) => s === 503).length >= 10) &&
+        [p0, p1].every((b) => at(ready, b).filter((s) => s === 503).length >= 10) &&
         senders.every((s) => s.attempts().filter((a) => a.status === 503).length >= 10),
     );
     const seqsDuringOutage = all.map((r) => r.seq);
     await redis.start();
-    await eventually("/readyz 200 again", () => [p0, p1].every((b) => ready[b].at(-1) === 200));
+    await eventually("/readyz 200 again", () => [p0, p1].every((b) => at(ready, b).at(-1) === 200));
     // Live delivery resumes on the connections that were open all along.
     await eventually(
       "deliveries after the restart",
-      () => all.every((r, i) => r.seq >= seqsDuringOutage[i] + 10),
+      () => all.every((r, i) => r.seq >= at(seqsDuringOutage, i) + 10),
       60_000,
       () => trafficState(senders, all),
     );
@@ -176,7 +187,7 @@ describe("faults under traffic", () => {
       "no send hung or lost its connection",
     );
     for (const base of [p0, p1]) {
-      const seen = ready[base];
+      const seen = at(ready, base);
       const down = seen.indexOf(503);
       assert.ok(down > 0 && seen.slice(0, down).every((s) => s === 200), `${base} /readyz: ${seen}`);
       assert.ok(seen.slice(down).includes(200), `${base} /readyz back to 200: ${seen}`);
@@ -187,7 +198,7 @@ describe("faults under traffic", () => {
         assert.equal(
           r.clients.length,
           1,
-          `${r.user} ${r.transport}: the same connection throughout (it ended: ${JSON.stringify(r.clients[0].ended)})`,
+          `${r.user} ${r.transport}: the same connection throughout (it ended: ${JSON.stringify(at(r.clients, 0).ended)})`,
         );
     }
     await checkDelivery(p0, senders, receivers);
@@ -199,7 +210,10 @@ describe("faults under traffic", () => {
   });
 
   it("a lost subscriber connection: what was published meanwhile still reaches the open connections", async (t) => {
-    const [p0, p1] = duets.slice(0, 2).map((d) => d.url);
+    const [p0, p1] = take(
+      duets.map((d) => d.url),
+      2,
+    );
     const from = userName("ls");
     const to = userName("lr");
     const receivers = (["ws", "sse", "stream"] as const).map(

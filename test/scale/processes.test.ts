@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { openRedisStore } from "../../src/stores/redis/redis-store.js";
 import type { TransportName } from "../helpers/clients.js";
 import { type ChildDuet, tokenFor } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 import { type RedisServer, startRedis } from "../helpers/redis-server.js";
 import {
   costPerSend,
@@ -52,20 +53,20 @@ describe("three duet processes on one Redis", () => {
       const a = userName(`a${i}`);
       const b = userName(`b${i}`);
       // a on process i, b on process i+1, and each one's second device on the remaining process.
-      const pa = urls[i % 3];
-      const pb = urls[(i + 1) % 3];
-      const other = urls[(i + 2) % 3];
+      const pa = at(urls, i % 3);
+      const pb = at(urls, (i + 1) % 3);
+      const other = at(urls, (i + 2) % 3);
       const receivers = [
-        new Receiver(a, PRIMARY[i % 4], all),
-        new Receiver(b, PRIMARY[(i + 1) % 4], all),
-        new Receiver(a, ECHO[i % 5], all),
-        new Receiver(b, ECHO[(i + 2) % 5], all),
+        new Receiver(a, at(PRIMARY, i % 4), all),
+        new Receiver(b, at(PRIMARY, (i + 1) % 4), all),
+        new Receiver(a, at(ECHO, i % 5), all),
+        new Receiver(b, at(ECHO, (i + 2) % 5), all),
       ];
       opening.push(
-        receivers[0].start(pa),
-        receivers[1].start(pb),
-        receivers[2].start(other),
-        receivers[3].start(other),
+        at(receivers, 0).start(pa),
+        at(receivers, 1).start(pb),
+        at(receivers, 2).start(other),
+        at(receivers, 3).start(other),
       );
       pairs.push({ a, b, receivers });
     }
@@ -81,7 +82,10 @@ describe("three duet processes on one Redis", () => {
         const tokens = { [pair.a]: await tokenFor(pair.a), [pair.b]: await tokenFor(pair.b) };
         for (let n = 0; n < MESSAGES_PER_PAIR; n++) {
           const [from, to] = n % 2 === 0 ? [pair.a, pair.b] : [pair.b, pair.a];
-          const r = await postMessage(urls[(i + n) % 3], tokens[from], { to, text: `${from}>${to} ${n}` });
+          const r = await postMessage(at(urls, (i + n) % 3), at(tokens, from), {
+            to,
+            text: `${from}>${to} ${n}`,
+          });
           if (r.status !== 201) failures.push(r);
         }
       }),
@@ -91,7 +95,7 @@ describe("three duet processes on one Redis", () => {
     // Each user's log holds one event per message of its one conversation.
     await Promise.all(receivers.map((r) => r.waitForSeq(MESSAGES_PER_PAIR)));
     for (const pair of pairs) {
-      const ids = await historyIds(urls[0], pair.a, pair.b);
+      const ids = await historyIds(at(urls, 0), pair.a, pair.b);
       assert.equal(ids.length, MESSAGES_PER_PAIR);
       for (const r of pair.receivers) {
         assert.equal(r.clients.length, 1, `${r.user} ${r.transport} kept its one connection`);
@@ -117,14 +121,14 @@ describe("three duet processes on one Redis", () => {
     const urls = duets.map((d) => d.url);
     const [from, to] = [userName("lost-a"), userName("lost-b")];
     const receivers = [
-      new Receiver(to, "ws", () => [urls[2]]),
-      new Receiver(to, "sse", () => [urls[1]]),
-      new Receiver(from, "stream", () => [urls[0]]),
+      new Receiver(to, "ws", () => [at(urls, 2)]),
+      new Receiver(to, "sse", () => [at(urls, 1)]),
+      new Receiver(from, "stream", () => [at(urls, 0)]),
     ];
     await Promise.all([
-      receivers[0].start(urls[2]),
-      receivers[1].start(urls[1]),
-      receivers[2].start(urls[0]),
+      at(receivers, 0).start(at(urls, 2)),
+      at(receivers, 1).start(at(urls, 1)),
+      at(receivers, 2).start(at(urls, 0)),
     ]);
     // The process that took the send stored it and then died (or answered after the client gave
     // up): nothing was published.
@@ -135,7 +139,7 @@ describe("three duet processes on one Redis", () => {
       const input = { from, to, kind: "text" as const, text: "stored, unanswered", image: null, links: [] };
       const stored = await elsewhere.send({ ...input, clientMsgId: "u-1" });
       // The client retries with its clientMsgId through another process: the original, 200.
-      const retry = await postMessage(urls[1], await tokenFor(from), {
+      const retry = await postMessage(at(urls, 1), await tokenFor(from), {
         to,
         text: "stored, unanswered",
         clientMsgId: "u-1",

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { RedisStore } from "../../src/stores/redis/redis-store.js";
 import { connect, type TestClient, type TransportName, type WireEvent } from "../helpers/clients.js";
 import { type ChildDuet, spawnDuet, startDuet, tokenFor } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 import { stopAllRedis } from "../helpers/redis-server.js";
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -100,7 +101,7 @@ export async function sendUntilAccepted(
   const deadline = Date.now() + (options.deadlineMs ?? 60_000);
   for (let attempt = 0; ; attempt++) {
     const candidates = bases();
-    const base = candidates[attempt % candidates.length];
+    const base = at(candidates, attempt % candidates.length);
     const r = await postMessage(base, token, { to: sent.to, text: sent.text, clientMsgId: sent.clientMsgId });
     sent.attempts.push(r);
     if (r.status === 201 || r.status === 200) {
@@ -152,7 +153,7 @@ export class Receiver {
   }
 
   get current(): TestClient {
-    return this.clients[this.clients.length - 1];
+    return at(this.clients, this.clients.length - 1);
   }
 
   async start(base: string): Promise<this> {
@@ -180,7 +181,7 @@ export class Receiver {
         ...candidates.filter((b) => b !== this.base),
         ...candidates.filter((b) => b === this.base),
       ];
-      const base = ordered[attempt % ordered.length];
+      const base = at(ordered, attempt % ordered.length);
       try {
         await this.open(base, { since: from.since, epoch: from.epoch });
         return;
@@ -258,7 +259,7 @@ function runs(seqs: number[]): string {
   const out: string[] = [];
   let start = 0;
   for (let i = 1; i <= seqs.length; i++) {
-    if (i === seqs.length || seqs[i] !== seqs[i - 1] + 1) {
+    if (i === seqs.length || at(seqs, i) !== at(seqs, i - 1) + 1) {
       out.push(start === i - 1 ? `${seqs[start]}` : `${seqs[start]}-${seqs[i - 1]}`);
       start = i;
     }
@@ -281,7 +282,7 @@ export async function historyIds(base: string, user: string, peer: string): Prom
     const body = (await res.json()) as { messages: { id: string }[]; hasMore: boolean };
     ids.push(...body.messages.map((m) => m.id));
     if (!body.hasMore || body.messages.length === 0) return ids;
-    after = body.messages[body.messages.length - 1].id;
+    after = at(body.messages, body.messages.length - 1).id;
   }
 }
 
@@ -329,7 +330,8 @@ export function ownerOf(serverPort: number, clientPort: number, pids: number[]):
     for (const line of text.split("\n").slice(1)) {
       const cols = line.trim().split(/\s+/);
       if (cols.length < 10) continue;
-      if (cols[1].endsWith(`:${hex(serverPort)}`) && cols[2].endsWith(`:${hex(clientPort)}`)) inode = cols[9];
+      if (at(cols, 1).endsWith(`:${hex(serverPort)}`) && at(cols, 2).endsWith(`:${hex(clientPort)}`))
+        inode = at(cols, 9);
     }
   }
   if (inode === undefined) return undefined;

@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { connect, type WsClient } from "../helpers/clients.js";
 import { type ChildDuet, SECRET, spawnDuet, tempDbUrl, tokenFor } from "../helpers/duet.js";
 import { freePort } from "../helpers/free-port.js";
+import { at } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 import { eventually, exactlyOnce, historyIds, ownerOf, postMessage, SCALE_ENV, userName } from "./scale.js";
 
@@ -54,7 +55,7 @@ describe("--workers 2", () => {
     const users = Array.from({ length: 8 }, (_, i) => userName(`w${i}`));
     const tokens = await Promise.all(users.map((u) => tokenFor(u)));
     const clients = (await Promise.all(tokens.map((token) => connect("ws", base, token)))) as WsClient[];
-    const owners = clients.map((c) => ownerOf(port, c.localPorts[0], pids));
+    const owners = clients.map((c) => ownerOf(port, at(c.localPorts, 0), pids));
     assert.ok(
       owners.every((o) => o !== undefined),
       `every connection is held by a worker: ${owners}`,
@@ -69,14 +70,14 @@ describe("--workers 2", () => {
     const pairs = Math.min(onFirst.length, onSecond.length);
     const rounds = 6;
     for (let p = 0; p < pairs; p++) {
-      const [a, b] = [onFirst[p], onSecond[p]];
-      const [ca, cb] = [clients[users.indexOf(a)], clients[users.indexOf(b)]];
+      const [a, b] = [at(onFirst, p), at(onSecond, p)];
+      const [ca, cb] = [at(clients, users.indexOf(a)), at(clients, users.indexOf(b))];
       for (let n = 0; n < rounds; n++) {
         const ws = await ca.request({ op: "send", to: b, text: `ws ${a}>${b} ${n}` });
         assert.equal(ws.op, "result", JSON.stringify(ws));
         const back = await cb.request({ op: "send", to: a, text: `ws ${b}>${a} ${n}` });
         assert.equal(back.op, "result", JSON.stringify(back));
-        const http = await postMessage(base, tokens[users.indexOf(b)], {
+        const http = await postMessage(base, at(tokens, users.indexOf(b)), {
           to: a,
           text: `http ${b}>${a} ${n}`,
         });
@@ -85,8 +86,8 @@ describe("--workers 2", () => {
       const ids = await historyIds(base, a, b);
       assert.equal(ids.length, rounds * 3);
       await Promise.all([ca.waitForSeq(ids.length), cb.waitForSeq(ids.length)]);
-      assert.equal(exactlyOnce(ca.stored(), 0, ids), null, `${a} on worker ${pids[0]}`);
-      assert.equal(exactlyOnce(cb.stored(), 0, ids), null, `${b} on worker ${pids[1]}`);
+      assert.equal(exactlyOnce(ca.stored(), 0, ids), null, `${a} on worker ${at(pids, 0)}`);
+      assert.equal(exactlyOnce(cb.stored(), 0, ids), null, `${b} on worker ${at(pids, 1)}`);
     }
     await Promise.all(clients.map((c) => c.close()));
 

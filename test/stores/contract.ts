@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { DuetError } from "../../src/core/errors.js";
 import type { Store } from "../../src/core/ports/store.js";
 import type { SendInput } from "../../src/core/types.js";
+import { at, take } from "../helpers/kit.js";
 
 export interface ContractOptions {
   /** Returns a fresh, empty store whose retention keeps at most `maxEvents` events per user. */
@@ -15,9 +16,9 @@ export interface ContractOptions {
 
 let counter = 0;
 /** Unique user ids per test so tests can share one store. */
-function users(...names: string[]): string[] {
+function users<const Names extends readonly string[]>(...names: Names): { [K in keyof Names]: string } {
   counter++;
-  return names.map((n) => `${n}${counter}`);
+  return names.map((n) => `${n}${counter}`) as { [K in keyof Names]: string };
 }
 
 function text(from: string, to: string, body: string, clientMsgId: string | null = null): SendInput {
@@ -88,7 +89,7 @@ export function runStoreContract(name: string, options: ContractOptions): void {
       });
       const { messages } = await store.history(b, a, { limit: 10 });
       assert.deepEqual(messages, [r.message]);
-      assert.deepEqual(messages[0].image, { url: "https://x.test/a.png", width: 10, height: 20 });
+      assert.deepEqual(at(messages, 0).image, { url: "https://x.test/a.png", width: 10, height: 20 });
       const sys = await store.send({ ...text("system", b, "welcome"), kind: "system" });
       assert.equal(sys.message.kind, "system");
     });
@@ -188,24 +189,24 @@ export function runStoreContract(name: string, options: ContractOptions): void {
         ["m4", "m5", "m6"],
       );
       assert.equal(last3.hasMore, true);
-      const prev = await store.history(a, b, { limit: 3, before: last3.messages[0].id });
+      const prev = await store.history(a, b, { limit: 3, before: at(last3.messages, 0).id });
       assert.deepEqual(
         prev.messages.map((m) => m.text),
         ["m1", "m2", "m3"],
       );
-      const first = await store.history(a, b, { limit: 3, before: prev.messages[0].id });
+      const first = await store.history(a, b, { limit: 3, before: at(prev.messages, 0).id });
       assert.deepEqual(
         first.messages.map((m) => m.text),
         ["m0"],
       );
       assert.equal(first.hasMore, false);
-      const fwd = await store.history(b, a, { limit: 2, after: sent[1].id });
+      const fwd = await store.history(b, a, { limit: 2, after: at(sent, 1).id });
       assert.deepEqual(
         fwd.messages.map((m) => m.text),
         ["m2", "m3"],
       );
       assert.equal(fwd.hasMore, true);
-      const between = await store.history(b, a, { limit: 10, after: sent[1].id, before: sent[4].id });
+      const between = await store.history(b, a, { limit: 10, after: at(sent, 1).id, before: at(sent, 4).id });
       assert.deepEqual(
         between.messages.map((m) => m.text),
         ["m2", "m3"],
@@ -228,14 +229,14 @@ export function runStoreContract(name: string, options: ContractOptions): void {
           [b, 2],
         ],
       );
-      assert.deepEqual(list[0].lastMessage, last.message);
-      assert.equal(list[0].updatedAt, last.message.ts);
+      assert.deepEqual(at(list, 0).lastMessage, last.message);
+      assert.equal(at(list, 0).updatedAt, last.message.ts);
       const forB = await store.conversations(b, 50);
       assert.deepEqual(
         forB.map((x) => [x.peer, x.unread]),
         [[a, 0]],
       );
-      const older = await store.conversations(a, 50, list[0].updatedAt);
+      const older = await store.conversations(a, 50, at(list, 0).updatedAt);
       assert.deepEqual(
         older.map((x) => x.peer),
         [b],
@@ -264,10 +265,10 @@ export function runStoreContract(name: string, options: ContractOptions): void {
       assert.equal(mine.type, "read");
       assert.equal(theirs.type, "read");
       if (mine.type === "read" && theirs.type === "read") {
-        assert.deepEqual([mine.peer, mine.reader, mine.upTo], [b, a, r.messages[1].id]);
-        assert.deepEqual([theirs.peer, theirs.reader, theirs.upTo], [a, a, r.messages[1].id]);
+        assert.deepEqual([mine.peer, mine.reader, mine.upTo], [b, a, at(r.messages, 1).id]);
+        assert.deepEqual([theirs.peer, theirs.reader, theirs.upTo], [a, a, at(r.messages, 1).id]);
       }
-      const [conv] = await store.conversations(a, 10);
+      const conv = at(await store.conversations(a, 10), 0);
       assert.equal(conv.unread, 3);
       const rest = await store.readUnread(a, b, 20, true);
       assert.deepEqual(
@@ -275,7 +276,7 @@ export function runStoreContract(name: string, options: ContractOptions): void {
         ["u2", "u3", "u4"],
       );
       assert.deepEqual((await store.readUnread(a, b, 20, true)).messages, []);
-      assert.equal((await store.conversations(a, 10))[0].unread, 0);
+      assert.equal((await store.conversations(a, 10))[0]?.unread, 0);
       // Nothing was deleted: history still has all six.
       assert.equal((await store.history(a, b, { limit: 50 })).messages.length, 6);
     });
@@ -287,15 +288,15 @@ export function runStoreContract(name: string, options: ContractOptions): void {
       const first = [store.send(text(b, a, "b1")), store.send(text(c, a, "c1"))];
       const read = store.markRead(a, b, "7ZZZZZZZZZZZZZZZZZZZZZZZZZ");
       const later = [store.send(text(b, a, "b2")), store.send(text(a, b, "a1"))];
-      const [b1] = await Promise.all(first);
+      const [b1] = take(await Promise.all(first), 1);
       assert.equal((await read).upTo, b1.message.id);
-      const [b2, a1] = await Promise.all(later);
+      const [b2, a1] = take(await Promise.all(later), 2);
       const list = await store.conversations(a, 10);
       const withB = list.find((x) => x.peer === b)!;
       assert.deepEqual(withB.lastMessage, a1.message);
       assert.equal(withB.unread, 1); // b2
       assert.equal(list.find((x) => x.peer === c)!.lastMessage?.text, "c1");
-      assert.deepEqual((await store.conversations(b, 10))[0].lastMessage, a1.message);
+      assert.deepEqual((await store.conversations(b, 10))[0]?.lastMessage, a1.message);
       assert.deepEqual(
         (await store.readUnread(a, b, 10, false)).messages.map((m) => m.id),
         [b2.message.id],
@@ -314,19 +315,19 @@ export function runStoreContract(name: string, options: ContractOptions): void {
       const [a, b] = users("alice", "bob");
       const m = [];
       for (let i = 0; i < 4; i++) m.push((await store.send(text(b, a, `u${i}`))).message);
-      const r = await store.markRead(a, b, m[1].id);
-      assert.equal(r.upTo, m[1].id);
+      const r = await store.markRead(a, b, at(m, 1).id);
+      assert.equal(r.upTo, at(m, 1).id);
       assert.deepEqual(r.events.map((e) => e.user).sort(), [a, b].sort());
-      assert.equal((await store.conversations(a, 10))[0].unread, 2);
-      const back = await store.markRead(a, b, m[0].id);
-      assert.equal(back.upTo, m[1].id);
+      assert.equal((await store.conversations(a, 10))[0]?.unread, 2);
+      const back = await store.markRead(a, b, at(m, 0).id);
+      assert.equal(back.upTo, at(m, 1).id);
       assert.deepEqual(back.events, []);
       // An id past the end marks up to the last message from the peer.
       const all = await store.markRead(a, b, "7ZZZZZZZZZZZZZZZZZZZZZZZZZ");
-      assert.equal(all.upTo, m[3].id);
-      assert.equal((await store.conversations(a, 10))[0].unread, 0);
+      assert.equal(all.upTo, at(m, 3).id);
+      assert.equal((await store.conversations(a, 10))[0]?.unread, 0);
       // The peer marking its own messages read changes nothing.
-      const none = await store.markRead(b, a, m[3].id);
+      const none = await store.markRead(b, a, at(m, 3).id);
       assert.equal(none.upTo, null);
       assert.deepEqual(none.events, []);
     });

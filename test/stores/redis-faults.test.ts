@@ -5,6 +5,7 @@ import type { BrokerMessage } from "../../src/core/ports/broker.js";
 import type { SendInput } from "../../src/core/types.js";
 import { openRedisBroker, type RedisBroker } from "../../src/stores/redis/redis-broker.js";
 import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-store.js";
+import { at } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -146,7 +147,8 @@ describe("RedisBroker across a Redis restart", () => {
       await sleep(50);
       assert.ok(got.length > 0);
     });
-    assert.equal(got[0].kind === "event" && got[0].seq, 2);
+    const first = at(got, 0);
+    assert.equal(first.kind === "event" && first.seq, 2);
     assert.equal(resyncs, 1);
   });
 });

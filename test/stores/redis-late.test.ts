@@ -17,6 +17,7 @@ import { EventStream } from "../../src/core/stream.js";
 import type { Message, SendInput } from "../../src/core/types.js";
 import { openRedisBroker, type RedisBroker } from "../../src/stores/redis/redis-broker.js";
 import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-store.js";
+import { at } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -178,7 +179,7 @@ for (const storePublishes of [true, false])
       // the write that Redis commits after its 503; the chat publishes it through onLateWrite.
       await assert.rejects(one.store.markRead("fred", "erin", sent.message.id), isUnavailable);
       await eventually("the late read event on erin's connection", () => reads.length > 0);
-      assert.match(reads[0], new RegExp(`"upTo":"${sent.message.id}"`));
+      assert.match(at(reads, 0), new RegExp(`"upTo":"${sent.message.id}"`));
       assert.equal(erin.closedWith, null);
       erin.stream.stop();
     });
@@ -215,7 +216,7 @@ for (const storePublishes of [true, false])
         const page = await retried(() => one.store.history("carol", "dave", { after, limit: 200 }));
         stored.push(...page.messages);
         if (!page.hasMore || page.messages.length === 0) break;
-        after = page.messages[page.messages.length - 1].id;
+        after = at(page.messages, page.messages.length - 1).id;
       }
       const storedIds = new Set(stored.map((m) => m.id));
       for (const m of answered) assert.ok(storedIds.has(m.id), `answered ${m.text} is stored`);
@@ -227,7 +228,7 @@ for (const storePublishes of [true, false])
       assert.equal(carol.closedWith, null, "carol's connection stays open");
       assert.deepEqual(carol.ids(), storedIds);
       // In order and each once.
-      for (let i = 1; i < carol.seqs.length; i++) assert.equal(carol.seqs[i], carol.seqs[i - 1] + 1);
+      for (let i = 1; i < carol.seqs.length; i++) assert.equal(at(carol.seqs, i), at(carol.seqs, i - 1) + 1);
       carol.stream.stop();
     });
   });

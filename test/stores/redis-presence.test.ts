@@ -4,6 +4,7 @@ import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { openRedisPresence, type RedisPresence } from "../../src/stores/redis/redis-presence.js";
+import { at } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -39,7 +40,7 @@ describe("RedisPresence across processes", () => {
     const closedAt = Date.now();
     a.disconnected("alice");
     await sleep(20);
-    const { alice } = await b.query(["alice"]);
+    const alice = at(await b.query(["alice"]), "alice");
     assert.equal(alice.online, false);
     assert.ok(alice.lastSeen !== undefined && Math.abs(alice.lastSeen - closedAt) < 100);
   });
@@ -49,7 +50,7 @@ describe("RedisPresence across processes", () => {
     await sleep(20);
     assert.deepEqual(await b.query(["bob", "nobody"]), { bob: { online: true }, nobody: { online: false } });
     await sleep(400);
-    assert.equal((await b.query(["bob"])).bob.online, false);
+    assert.equal(at(await b.query(["bob"]), "bob").online, false);
   });
 
   it("drops the users of a process that died without saying goodbye", async () => {

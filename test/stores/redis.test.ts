@@ -5,6 +5,7 @@ import type { SendInput } from "../../src/core/types.js";
 import { parseRedisUrl } from "../../src/stores/redis/connection.js";
 import { RedisKeys } from "../../src/stores/redis/keys.js";
 import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-store.js";
+import { at } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 import { runBansContract } from "./bans-contract.js";
 import { runStoreContract } from "./contract.js";
@@ -76,7 +77,7 @@ describe("redis store (standalone) specifics", () => {
     const monitor = await admin.monitor();
     const seen: string[] = [];
     monitor.on("monitor", (_time: string, args: string[], source: string) => {
-      if (source !== "lua") seen.push(args[0].toLowerCase());
+      if (source !== "lua") seen.push(at(args, 0).toLowerCase());
     });
     await sleep(50);
     const before = store.roundTrips;
@@ -148,8 +149,8 @@ describe("redis store (standalone) specifics", () => {
       assert.deepEqual(await aged.eventsSince("frank", 2, 10), { events: [], head: 3, reset: true });
       assert.deepEqual(await aged.eventsSince("frank", 3, 10), { events: [], head: 3, reset: false });
       const next = await aged.send(text("erin", "frank", "next"));
-      assert.equal(next.events[1].event.seq, 4);
-      assert.deepEqual((await aged.eventsSince("frank", 3, 10)).events, [next.events[1].event]);
+      assert.equal(at(next.events, 1).event.seq, 4);
+      assert.deepEqual((await aged.eventsSince("frank", 3, 10)).events, [at(next.events, 1).event]);
       assert.equal((await aged.history("erin", "frank", { limit: 10 })).messages.length, 4);
     } finally {
       await aged.close();

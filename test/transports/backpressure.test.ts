@@ -20,6 +20,7 @@ import {
   waitUntil,
 } from "../helpers/clients.js";
 import { startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 
 const BUFFER_LIMIT = 256 * 1024;
 const EVENTS = 50_000;
@@ -53,7 +54,7 @@ after(() => server.close());
 
 function serverEnd(client: TestClient) {
   assert.equal(client.localPorts.length, 1);
-  const end = serverEnds.get(client.localPorts[0]);
+  const end = serverEnds.get(at(client.localPorts, 0));
   assert.ok(end, `the server's end of ${client.transport}'s connection`);
   return end;
 }
@@ -121,7 +122,7 @@ test("ws, sse and ndjson consumers that stop reading are cut at the buffer limit
     }
     await Promise.all(resumed.map((c) => c.waitForSeq(EVENTS, 120_000)));
     stuck.forEach((c, i) => {
-      const all = [...c.stored(), ...resumed[i].stored()];
+      const all = [...c.stored(), ...at(resumed, i).stored()];
       assert.equal(consecutive(all, 1, EVENTS), null, c.transport);
     });
   } finally {

@@ -17,6 +17,7 @@ import {
   waitUntil,
 } from "../helpers/clients.js";
 import { api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 
 let server: TestServer;
 
@@ -155,9 +156,9 @@ for (const transport of TRANSPORTS) {
       });
       assert.equal(client.stored().length, 0, "nothing before the reset's seq is replayed");
       if (transport === "longpoll" || transport === "poll") {
-        assert.equal((client as PollClient).answers[0].seq, head, "the poll answer's seq is the reset's");
+        assert.equal(at((client as PollClient).answers, 0).seq, head, "the poll answer's seq is the reset's");
       } else {
-        assert.equal(client.events[0].type, "hello");
+        assert.equal(at(client.events, 0).type, "hello");
       }
       if (transport === "longpoll") {
         await waitUntil("a held long-poll", () => pollHeld(bob));

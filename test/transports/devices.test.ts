@@ -16,6 +16,7 @@ import {
   waitUntil,
 } from "../helpers/clients.js";
 import { api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 
 let server: TestServer;
 
@@ -58,7 +59,7 @@ test("a user on three transports gets every event on each; the sender's other de
       wsResults.every((r) => r.op === "result" && (r.message as { from: string }).from === "md-alice"),
     );
     // 25 messages so far, each in both logs; then bob reads on his WebSocket: one read event in each log.
-    const lastFromAlice = (wsResults[4].message as { id: string }).id;
+    const lastFromAlice = (at(wsResults, 4).message as { id: string }).id;
     await Promise.all(all.map((c) => c.waitForSeq(25)));
     const read = await bobWs.request({ op: "read", peer: "md-alice", upTo: lastFromAlice });
     assert.equal(read.op, "result");
@@ -74,15 +75,17 @@ test("a user on three transports gets every event on each; the sender's other de
         // The same objects on every transport: one serialisation, one stream mechanism.
         assert.deepEqual(
           device.stored(),
-          devices[0].stored(),
-          `${who}: ${device.transport} vs ${devices[0].transport}`,
+          at(devices, 0).stored(),
+          `${who}: ${device.transport} vs ${at(devices, 0).transport}`,
         );
       }
-      const messages = devices[0].stored().filter((e) => e.type === "message");
+      const messages = at(devices, 0)
+        .stored()
+        .filter((e) => e.type === "message");
       assert.equal(messages.length, 25);
       assert.equal(messages.filter((e) => (e.message as { from: string }).from === "md-alice").length, 15);
     }
-    const bobsRead = bobs[1].stored().at(-1) as WireEvent;
+    const bobsRead = at(bobs, 1).stored().at(-1) as WireEvent;
     assert.deepEqual(bobsRead, {
       type: "read",
       seq: 26,
@@ -90,7 +93,7 @@ test("a user on three transports gets every event on each; the sender's other de
       reader: "md-bob",
       upTo: lastFromAlice,
     });
-    const alicesRead = alices[0].stored().at(-1) as WireEvent;
+    const alicesRead = at(alices, 0).stored().at(-1) as WireEvent;
     assert.deepEqual(alicesRead, {
       type: "read",
       seq: 26,
@@ -184,7 +187,7 @@ test("a blocked user's typing and messages are refused and nothing reaches the b
   const pestWs = (await connect("ws", server.url, pestToken)) as WsClient;
   try {
     // Before the block typing reaches the victim.
-    await settled(victim[3], "victim");
+    await settled(at(victim, 3), "victim");
     await act(pestWs, pestToken, "typing", { to: "victim" });
     await waitUntil("victim's transports see typing", () =>
       victim.every((c) => c.ofType("typing").length === 1),
@@ -208,7 +211,7 @@ test("a blocked user's typing and messages are refused and nothing reaches the b
 
     // A marker sent after the refusals: when it has arrived everywhere, anything the pest got
     // through would have arrived before it.
-    await settled(victim[3], "victim");
+    await settled(at(victim, 3), "victim");
     await api(server.url, await tokenFor("friend"), "POST", "/v1/messages", { to: "victim", text: "marker" });
     await Promise.all(victim.map((c) => c.waitForSeq(1)));
     for (const c of victim) {

@@ -8,6 +8,7 @@ import { after, before, test } from "node:test";
 import { LocalPresence } from "../../src/core/local-presence.js";
 import { connect, PollClient, pollOnce, type TestClient, TRANSPORTS, waitUntil } from "../helpers/clients.js";
 import { api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 
 let server: TestServer;
 let viewerToken: string;
@@ -42,7 +43,7 @@ for (const transport of ["ws", "sse", "stream"] as const) {
     const beforeClose = Date.now();
     second.abort();
     await waitUntil("the last connection is gone", () => server.chat.hub.all().every((l) => l.user !== user));
-    const seen = (await presence([user]))[user];
+    const seen = at(await presence([user]), user);
     assert.equal(seen.online, false);
     assert.ok(
       typeof seen.lastSeen === "number" && seen.lastSeen >= beforeClose && seen.lastSeen <= Date.now(),
@@ -78,10 +79,10 @@ test("the poll window: online for pollWindowMs after a poll, then lastSeen is th
   assert.deepEqual(await local.query(["u"]), { u: { online: true } });
   // Wait (on the condition, with a generous guard) for the window to pass.
   const guard = Date.now() + 10_000;
-  let info = (await local.query(["u"])).u;
+  let info = at(await local.query(["u"]), "u");
   while (info.online && Date.now() < guard) {
     await new Promise((r) => setTimeout(r, 10));
-    info = (await local.query(["u"])).u;
+    info = at(await local.query(["u"]), "u");
   }
   assert.equal(info.online, false);
   assert.ok(info.lastSeen !== undefined && info.lastSeen >= before);
@@ -89,7 +90,7 @@ test("the poll window: online for pollWindowMs after a poll, then lastSeen is th
   local.connected("u");
   assert.deepEqual(await local.query(["u"]), { u: { online: true } });
   local.disconnected("u");
-  const gone = (await local.query(["u"])).u;
+  const gone = at(await local.query(["u"]), "u");
   assert.equal(gone.online, false, "closing a stream is not a poll");
   assert.ok(gone.lastSeen !== undefined && gone.lastSeen >= (info.lastSeen as number));
 });

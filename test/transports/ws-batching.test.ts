@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { WsClient } from "../helpers/clients.js";
 import { startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 
 let server: TestServer;
 
@@ -28,8 +29,8 @@ test("a burst of sends of every size is answered and delivered intact, in order"
   try {
     const texts: string[] = [];
     for (let i = 0; i < 300; i++) {
-      const char = ["a", "é", "€", "😀"][i % 4];
-      texts.push(`${i}:${char.repeat([1, 60, 130, 1000, 1990][i % 5])}`);
+      const char = at(["a", "é", "€", "😀"], i % 4);
+      texts.push(`${i}:${char.repeat(at([1, 60, 130, 1000, 1990], i % 5))}`);
     }
     // All in one go: the server stores them in a few batches and answers each batch in one turn.
     for (const [i, text] of texts.entries()) {

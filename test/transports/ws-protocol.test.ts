@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { connect, HttpStreamClient, WsClient, waitUntil } from "../helpers/clients.js";
 import { api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 
 let server: TestServer;
 
@@ -113,7 +114,7 @@ describe("ops", () => {
         const before = client.frames.length;
         client.ws.send(data, { binary: Buffer.isBuffer(data) });
         await client.waitFor(`an answer to ${String(data)}`, () => client.frames.length > before);
-        const answer = client.frames[before];
+        const answer = at(client.frames, before);
         assert.equal(answer.op, "error", String(data));
         assert.equal(code(answer), expected, String(data));
         assert.equal(answer.ref, undefined);

@@ -20,8 +20,10 @@ export interface RedisEndpoint {
 export function parseRedisUrl(url: string): RedisEndpoint {
   if (/^rediss?:\/\//.test(url)) return { cluster: false, url, nodes: [] };
   const match = /^redis-cluster:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]+)\/?$/.exec(url);
-  if (!match) throw new Error(`Not a Redis URL: ${url} (redis://host:port or redis-cluster://h1:p1,h2:p2).`);
-  const nodes = match[3].split(",").map((hostPort) => {
+  const hostList = match?.[3];
+  if (!match || hostList === undefined)
+    throw new Error(`Not a Redis URL: ${url} (redis://host:port or redis-cluster://h1:p1,h2:p2).`);
+  const nodes = hostList.split(",").map((hostPort) => {
     const at = hostPort.lastIndexOf(":");
     const host = at > 0 ? hostPort.slice(0, at) : hostPort;
     const port = at > 0 ? Number(hostPort.slice(at + 1)) : 6379;

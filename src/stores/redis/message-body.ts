@@ -14,7 +14,7 @@ export function randomIdPart(): string {
     poolAt = 0;
   }
   let out = "";
-  for (let i = 0; i < 16; i++) out += CROCKFORD[pool[poolAt++] & 31];
+  for (let i = 0; i < 16; i++) out += CROCKFORD[pool.readUInt8(poolAt++) & 31];
   return out;
 }
 

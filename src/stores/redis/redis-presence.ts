@@ -121,7 +121,7 @@ export class RedisPresence implements PresenceRegistry {
     const now = Date.now();
     const out: Record<string, PresenceInfo> = {};
     users.forEach((user, i) => {
-      const hash = hashes[i];
+      const hash = hashes[i] ?? {};
       let online = false;
       for (const [field, value] of Object.entries(hash)) {
         if (!field.startsWith("n:") || Number(value) <= 0) continue;
@@ -162,7 +162,11 @@ export class RedisPresence implements PresenceRegistry {
     for (const id of Object.keys(all)) {
       if (!alive.has(id)) this.client.hdel(this.keys.nodes, id).catch(() => {});
     }
-    return [...alive].map((id) => JSON.parse(all[id]) as NodeInfo).sort((a, b) => a.startedAt - b.startedAt);
+    const infos = [...alive].flatMap((id) => {
+      const info = all[id];
+      return info === undefined ? [] : [JSON.parse(info) as NodeInfo];
+    });
+    return infos.sort((a, b) => a.startedAt - b.startedAt);
   }
 
   private async withDeadline<T>(request: Promise<T>): Promise<T> {

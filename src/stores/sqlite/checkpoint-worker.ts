@@ -31,7 +31,12 @@ if (port) {
   db.pragma(`synchronous = ${synchronous}`);
   db.pragma("cache_size = -2048");
   let timer: NodeJS.Timeout | null = null;
-  const passive = () => (db.pragma("wal_checkpoint(PASSIVE)") as CheckpointRow[])[0];
+  const passive = (): CheckpointRow => {
+    const [row] = db.pragma("wal_checkpoint(PASSIVE)") as CheckpointRow[];
+    // SQLite answers this pragma with exactly one row; none would be a broken driver.
+    if (row === undefined) throw new Error("PRAGMA wal_checkpoint returned no row.");
+    return row;
+  };
   const checkpoint = () => {
     timer = null;
     // PASSIVE never waits on the writer: it copies what is committed and leaves the rest.

@@ -452,8 +452,9 @@ export class SqliteStore implements Store, OutboxStore {
         .pluck()
         .all({ conv: conversationKey(reader, peer), sender: peer, after: current, limit }) as string[];
       const messages = bodies.map((b) => JSON.parse(b) as Message);
-      if (!markRead || messages.length === 0) return { messages, events: [] };
-      const { events } = this.markReadNow(reader, peer, messages[messages.length - 1].id);
+      const last = messages.at(-1);
+      if (!markRead || last === undefined) return { messages, events: [] };
+      const { events } = this.markReadNow(reader, peer, last.id);
       return { messages, events };
     };
     return markRead ? this.enqueue(run) : this.read(run);
