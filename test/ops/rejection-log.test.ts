@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RejectionLog } from "../../src/ops/rejection-log.js";
+import { at } from "../helpers/kit.js";
 import { captureLog } from "./log-capture.js";
 
 describe("RejectionLog", () => {
@@ -12,7 +13,12 @@ describe("RejectionLog", () => {
     rejections.note("unauthorized", 401);
     assert.equal(lines.length, 1);
     assert.deepEqual(
-      { msg: lines[0].msg, kind: lines[0].kind, count: lines[0].count, codes: lines[0].codes },
+      {
+        msg: at(lines, 0).msg,
+        kind: at(lines, 0).kind,
+        count: at(lines, 0).count,
+        codes: at(lines, 0).codes,
+      },
       { msg: "requests rejected", kind: "auth", count: 1, codes: { unauthorized: 1 } },
     );
     // 948 more within the minute, of two codes: nothing until the minute is over.
@@ -22,16 +28,16 @@ describe("RejectionLog", () => {
     assert.equal(lines.length, 1);
     t.mock.timers.tick(1);
     assert.equal(lines.length, 2);
-    assert.equal(lines[1].kind, "auth");
-    assert.equal(lines[1].count, 948);
-    assert.deepEqual(lines[1].codes, { unauthorized: 940, token_expired: 8 });
-    assert.equal(lines[1].sinceMs, 60_000);
+    assert.equal(at(lines, 1).kind, "auth");
+    assert.equal(at(lines, 1).count, 948);
+    assert.deepEqual(at(lines, 1).codes, { unauthorized: 940, token_expired: 8 });
+    assert.equal(at(lines, 1).sinceMs, 60_000);
     // A quiet minute logs nothing; the next rejection after it is logged at once again.
     t.mock.timers.tick(120_000);
     assert.equal(lines.length, 2);
     rejections.note("unauthorized", 401);
     assert.equal(lines.length, 3);
-    assert.equal(lines[2].count, 1);
+    assert.equal(at(lines, 2).count, 1);
     rejections.close();
   });
 

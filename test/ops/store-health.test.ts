@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DuetError } from "../../src/core/errors.js";
 import { StoreHealth } from "../../src/ops/store-health.js";
+import { at } from "../helpers/kit.js";
 import { captureLog, WARN } from "./log-capture.js";
 
 function fakeStore() {
@@ -36,10 +37,10 @@ describe("StoreHealth", () => {
       health.refused(new DuetError("store_unavailable", "Redis: Stream isn't writeable"));
     assert.equal(health.available, false);
     assert.equal(lines.length, 1);
-    assert.equal(lines[0].level, WARN);
-    assert.equal(lines[0].msg, "store unavailable");
-    assert.equal(lines[0].store, "fake");
-    assert.equal(lines[0].cause, "Redis: Stream isn't writeable");
+    assert.equal(at(lines, 0).level, WARN);
+    assert.equal(at(lines, 0).msg, "store unavailable");
+    assert.equal(at(lines, 0).store, "fake");
+    assert.equal(at(lines, 0).cause, "Redis: Stream isn't writeable");
     // Failed pings during the outage add nothing to the log.
     for (let i = 0; i < 5; i++) {
       t.mock.timers.tick(500);
@@ -52,9 +53,9 @@ describe("StoreHealth", () => {
     await flush();
     assert.equal(health.available, true);
     assert.equal(lines.length, 2);
-    assert.equal(lines[1].msg, "store available again");
-    assert.equal(lines[1].refused, 948);
-    assert.equal(typeof lines[1].downMs, "number");
+    assert.equal(at(lines, 1).msg, "store available again");
+    assert.equal(at(lines, 1).refused, 948);
+    assert.equal(typeof at(lines, 1).downMs, "number");
     health.close();
   });
 
@@ -70,7 +71,7 @@ describe("StoreHealth", () => {
     t.mock.timers.tick(5000);
     await flush();
     assert.equal(lines.length, 1);
-    assert.equal(lines[0].cause, ERRORS_DETAIL);
+    assert.equal(at(lines, 0).cause, ERRORS_DETAIL);
     store.up = true;
     t.mock.timers.tick(500);
     await flush();

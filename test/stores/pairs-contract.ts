@@ -8,15 +8,16 @@ import { DuetError } from "../../src/core/errors.js";
 import type { PairsMode } from "../../src/core/pairs.js";
 import type { Store } from "../../src/core/ports/store.js";
 import type { PairEvent, SendInput, StoredEvent } from "../../src/core/types.js";
+import { at } from "../helpers/kit.js";
 
 export interface PairsContractOptions {
   makeStore: (opts: { maxEvents: number; pairs: PairsMode }) => Promise<Store>;
 }
 
 let counter = 0;
-function users(...names: string[]): string[] {
+function users<const Names extends readonly string[]>(...names: Names): { [K in keyof Names]: string } {
   counter++;
-  return names.map((n) => `${n}p${counter}`);
+  return names.map((n) => `${n}p${counter}`) as { [K in keyof Names]: string };
 }
 
 function text(from: string, to: string, body: string, clientMsgId: string | null = null): SendInput {
@@ -77,7 +78,7 @@ export function runPairsContract(name: string, options: PairsContractOptions): v
       // Replayed like any stored event.
       assert.deepEqual(await logOf(matched, a), [{ type: "pair", seq: 1, peer: b, state: "matched" }]);
       // Listed at once, with no last message.
-      const [entry] = await matched.conversations(a, 10);
+      const entry = at(await matched.conversations(a, 10), 0);
       assert.deepEqual([entry.peer, entry.unread, entry.lastMessage], [b, 0, null]);
       assert.equal(entry.updatedAt, first.pair.since);
     });
@@ -159,7 +160,7 @@ export function runPairsContract(name: string, options: PairsContractOptions): v
       for (const [user, peer] of [
         [a, b],
         [b, a],
-      ]) {
+      ] as const) {
         assert.deepEqual(await matched.history(user, peer, { limit: 200 }), { messages: [], hasMore: false });
         assert.deepEqual((await matched.readUnread(user, peer, 200, false)).messages, []);
         assert.ok(!(await matched.conversations(user, 50)).some((x) => x.peer === peer));

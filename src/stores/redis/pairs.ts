@@ -95,7 +95,8 @@ export class RedisPairs implements PairStore {
           maxEvents,
           maxAge,
         ]);
-      [s1, s2] = (await Promise.all([apply(lo, hi), apply(hi, lo)])).map(Number);
+      const [first, second] = await Promise.all([apply(lo, hi), apply(hi, lo)]);
+      [s1, s2] = [Number(first), Number(second)];
     }
     const pair: Pair = {
       users: [lo, hi],
@@ -124,7 +125,7 @@ export class RedisPairs implements PairStore {
     );
     const pairs: Pair[] = [];
     peers.forEach((peer, i) => {
-      const pair = pairOf(user < peer ? user : peer, user < peer ? peer : user, hashes[i]);
+      const pair = pairOf(user < peer ? user : peer, user < peer ? peer : user, hashes[i] ?? {});
       if (pair !== null) pairs.push(pair);
     });
     return pairs.sort((x, y) => y.since - x.since);
@@ -175,7 +176,8 @@ export class RedisPairs implements PairStore {
           maxEvents,
           maxAge,
         ]);
-      [s1, s2] = (await Promise.all([apply(lo, hi), apply(hi, lo)])).map(Number);
+      const [first, second] = await Promise.all([apply(lo, hi), apply(hi, lo)]);
+      [s1, s2] = [Number(first), Number(second)];
     }
     const work: Promise<unknown>[] = [];
     if (doErase) work.push(this.scrub(lo, hi, s1), this.scrub(hi, lo, s2));
