@@ -12,6 +12,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { at } from "../helpers/kit.js";
 
 export type Mode = "run" | "server" | "skip" | "package";
 
@@ -57,12 +58,12 @@ function fencedBlocks(root: string, file: string): ShellBlock[] {
   const lines = readFileSync(join(root, file), "utf8").split("\n");
   const blocks: ShellBlock[] = [];
   for (let i = 0; i < lines.length; i++) {
-    const open = /^(\s*)(`{3,}|~{3,})\s*([\w-]*)/.exec(lines[i]);
+    const open = /^(\s*)(`{3,}|~{3,})\s*([\w-]*)/.exec(at(lines, i));
     if (!open) continue;
-    const fence = open[2];
-    const lang = open[3].toLowerCase();
+    const fence = at(open, 2);
+    const lang = at(open, 3).toLowerCase();
     let end = i + 1;
-    while (end < lines.length && !lines[end].trimStart().startsWith(fence)) end++;
+    while (end < lines.length && !at(lines, end).trimStart().startsWith(fence)) end++;
     const block: ShellBlock = {
       file,
       line: i + 1,
@@ -73,7 +74,7 @@ function fencedBlocks(root: string, file: string): ShellBlock[] {
       lang,
     };
     const note = /^<!--\s*doc-test:\s*(.*?)\s*-->\s*$/.exec(lines[i - 1] ?? "");
-    if (note) annotate(block, note[1]);
+    if (note) annotate(block, at(note, 1));
     blocks.push(block);
     i = end;
   }

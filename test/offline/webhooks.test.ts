@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { Webhook } from "standardwebhooks";
 import { API_KEY, api, spawnDuet, startDuet, type TestServer, tempDbUrl, tokenFor } from "../helpers/duet.js";
 import { freePort } from "../helpers/free-port.js";
+import { at } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 import { type Receiver, startReceiver, WEBHOOK_SECRET } from "../helpers/webhook-receiver.js";
 
@@ -45,7 +46,7 @@ for (const storeName of ["sqlite", "redis"] as const) {
 
     it("POSTs message.created, signed so that standardwebhooks' Webhook.verify accepts it", async () => {
       const message = await send(server, "alice", "bob", "hello, webhook");
-      const [hook] = await receiver.waitFor(1);
+      const hook = at(await receiver.waitFor(1), 0);
       assert.equal(hook.verified, true);
       // Verified again here, explicitly, with the package a receiver would use.
       const payload = new Webhook(WEBHOOK_SECRET).verify(hook.raw, {
@@ -78,8 +79,11 @@ for (const storeName of ["sqlite", "redis"] as const) {
       );
       assert.ok(hooks.every((h) => h.verified));
       assert.equal(new Set(hooks.map((h) => h.raw)).size, 1, "the same body every time");
-      assert.ok(hooks[1].at - hooks[0].at < 2000, `first retry after ${hooks[1].at - hooks[0].at} ms`);
-      assert.ok(hooks[2].at - hooks[1].at >= 900, "the second retry waits longer");
+      assert.ok(
+        at(hooks, 1).at - at(hooks, 0).at < 2000,
+        `first retry after ${at(hooks, 1).at - at(hooks, 0).at} ms`,
+      );
+      assert.ok(at(hooks, 2).at - at(hooks, 1).at >= 900, "the second retry waits longer");
       await sleep(300);
       const metrics = await (await fetch(`${server.url}/metrics`)).text();
       assert.match(metrics, /duet_outbox_attempts_total\{type="message.created",outcome="retry"\} 2/);

@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import type { OutboxStore } from "../../src/core/ports/outbox.js";
 import { PUSH_SUBSCRIPTIONS_PER_USER, type PushStore } from "../../src/core/ports/push-subscriptions.js";
 import type { Store } from "../../src/core/ports/store.js";
+import { at } from "../helpers/kit.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let counter = 0;
@@ -58,19 +59,19 @@ export function runOutboxContract(name: string, makeStore: () => Promise<Store &
       assert.deepEqual(await store.outbox.depth(), { pending: 2, failed: 0 });
       const due = await store.outbox.claim(10, 60_000);
       assert.equal(due.length, 1);
-      assert.equal(due[0].id, `msg_${sent.message.id}`);
-      assert.equal(due[0].type, "message.created");
-      assert.deepEqual(JSON.parse(due[0].data), { message: sent.message });
-      assert.equal(due[0].attempts, 0);
-      assert.equal(due[0].lastError, null);
-      assert.ok(Math.abs(due[0].createdAt - sent.message.ts) < 5000);
+      assert.equal(at(due, 0).id, `msg_${sent.message.id}`);
+      assert.equal(at(due, 0).type, "message.created");
+      assert.deepEqual(JSON.parse(at(due, 0).data), { message: sent.message });
+      assert.equal(at(due, 0).attempts, 0);
+      assert.equal(at(due, 0).lastError, null);
+      assert.ok(Math.abs(at(due, 0).createdAt - sent.message.ts) < 5000);
       const next = await store.outbox.nextDue();
       assert.ok(next !== null && next > Date.now() + 50_000, "the notify entry is due after the delay");
-      await store.outbox.ack(due[0].id);
+      await store.outbox.ack(at(due, 0).id);
       store.setSendOutboxPolicy({ messageCreated: false, notifyDelayMs: 0 });
       const other = await store.send({ ...input, clientMsgId: null, text: "now" });
       await sleep(5);
-      const [notify] = await store.outbox.claim(10, 60_000);
+      const notify = at(await store.outbox.claim(10, 60_000), 0);
       assert.equal(notify.id, `ntf_${other.message.id}`);
       assert.equal(notify.type, "notify");
       assert.deepEqual(JSON.parse(notify.data), {
@@ -103,7 +104,7 @@ export function runOutboxContract(name: string, makeStore: () => Promise<Store &
         first.map((e) => e.id),
         [`${p}-a`, `${p}-b`],
       );
-      assert.equal(first[0].data, '{"n":1}');
+      assert.equal(at(first, 0).data, '{"n":1}');
       assert.deepEqual(await store.outbox.claim(10, 300), [], "leased entries are not handed out twice");
       await sleep(400);
       const again = await store.outbox.claim(1, 300);
@@ -116,7 +117,7 @@ export function runOutboxContract(name: string, makeStore: () => Promise<Store &
       await store.outbox.fail(`${p}-later`, "gone");
       assert.deepEqual(await store.outbox.depth(), { pending: 0, failed: 1 });
       await store.outbox.retryFailed([`${p}-later`]);
-      const [later] = await store.outbox.claim(10, 60_000);
+      const later = at(await store.outbox.claim(10, 60_000), 0);
       assert.equal(later.id, `${p}-later`);
       await store.outbox.ack(later.id);
       assert.deepEqual(await store.outbox.depth(), { pending: 0, failed: 0 });
@@ -133,7 +134,7 @@ export function runOutboxContract(name: string, makeStore: () => Promise<Store &
       const claimed = await store.outbox.claim(10, 60_000);
       assert.equal(claimed.length, 3);
       await store.outbox.reschedule(`${p}-1`, Date.now() - 1, "HTTP 500\nwith a line break");
-      const [retried] = await store.outbox.claim(10, 60_000);
+      const retried = at(await store.outbox.claim(10, 60_000), 0);
       assert.equal(retried.id, `${p}-1`);
       assert.equal(retried.attempts, 1);
       assert.match(retried.lastError ?? "", /^HTTP 500/);
@@ -152,8 +153,8 @@ export function runOutboxContract(name: string, makeStore: () => Promise<Store &
           [`${p}-3`, 1, `failed ${p}-3`],
         ],
       );
-      assert.equal(failed[2].type, "notification");
-      assert.equal(failed[2].data, '{"a":3}');
+      assert.equal(at(failed, 2).type, "notification");
+      assert.equal(at(failed, 2).data, '{"a":3}');
       assert.equal((await store.outbox.listFailed(2)).length, 2);
       assert.equal(await store.outbox.retryFailed([`${p}-2`, "nope"]), 1);
       assert.deepEqual(await store.outbox.depth(), { pending: 1, failed: 2 });
