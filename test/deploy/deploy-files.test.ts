@@ -18,6 +18,7 @@ import { DockerfileParser, type From } from "dockerfile-ast";
 import { validate } from "dockerfile-utils";
 import { parseDocument } from "yaml";
 import { type ChildDuet, listeningUrl, spawnDuet, tokenFor } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 import { startRedis, stopAllRedis } from "../helpers/redis-server.js";
 import { openStream } from "../http/util.js";
 import { launchNginx } from "../network/nginx-server.js";
@@ -88,7 +89,7 @@ describe("Dockerfile", () => {
     assert.match(env, /DUET_STORE=sqlite:\/data\//, "the SQLite file is not in the volume");
     const healthcheck = finalOf("HEALTHCHECK");
     assert.equal(healthcheck.length, 1);
-    assert.match(healthcheck[0].getArgumentsContent() ?? "", /\/readyz/);
+    assert.match(at(healthcheck, 0).getArgumentsContent() ?? "", /\/readyz/);
     // Exec form: node is PID 1 and receives SIGTERM; a shell form would put sh in between.
     const entry = finalOf("ENTRYPOINT").at(-1);
     assert.ok(entry, "no ENTRYPOINT");
@@ -99,9 +100,10 @@ describe("Dockerfile", () => {
   it("its entrypoint and healthcheck work: ready answers 0, SIGTERM stops duet cleanly", async () => {
     // Run as the image would from /app (here: this checkout's built bin/ and dist/).
     const healthArgs = execForm(
-      /CMD\s+(\[.*\])\s*$/s
-        .exec(finalOf("HEALTHCHECK")[0].getArgumentsContent() ?? "")![1]
-        .replace(/\\\n/g, ""),
+      at(
+        /CMD\s+(\[.*\])\s*$/s.exec(at(finalOf("HEALTHCHECK"), 0).getArgumentsContent() ?? "") ?? [],
+        1,
+      ).replace(/\\\n/g, ""),
       "HEALTHCHECK CMD",
     );
     const entry = execForm(finalOf("ENTRYPOINT").at(-1)!.getArgumentsContent() ?? "", "ENTRYPOINT");
@@ -114,7 +116,8 @@ describe("Dockerfile", () => {
       DUET_STORE: `sqlite:${data}/duet.db`,
       DUET_JWT_SECRET: "x".repeat(32),
     };
-    const proc = spawn(entry[0] === "node" ? process.execPath : entry[0], entry.slice(1), {
+    const program = at(entry, 0);
+    const proc = spawn(program === "node" ? process.execPath : program, entry.slice(1), {
       cwd: ROOT,
       env,
       stdio: ["ignore", "pipe", "pipe"],
@@ -124,7 +127,7 @@ describe("Dockerfile", () => {
     proc.stderr.on("data", (d: Buffer) => logs.push(d.toString()));
     const url = await listeningUrl(proc, logs, exited);
     const health = (port: string) =>
-      run(healthArgs[0] === "node" ? process.execPath : healthArgs[0], healthArgs.slice(1), {
+      run(at(healthArgs, 0) === "node" ? process.execPath : at(healthArgs, 0), healthArgs.slice(1), {
         env: { ...env, DUET_PORT: port },
       }).then(
         () => 0,
@@ -175,7 +178,7 @@ describe("compose.yaml", () => {
     }
     assert.match(services.nginx?.image ?? "", /^nginx:/);
     for (const volume of services.nginx?.volumes ?? []) {
-      const host = volume.split(":")[0];
+      const host = at(volume.split(":"), 0);
       if (host.startsWith(".")) assert.ok(existsSync(join(ROOT, host)), `${host} is missing`);
     }
   });
@@ -194,7 +197,7 @@ describe("compose.yaml", () => {
       const mount = (target: string) => {
         const volume = nginxVolumes.find((v) => v.split(":")[1] === target);
         assert.ok(volume, `nginx does not mount ${target}`);
-        return join(ROOT, volume.split(":")[0]);
+        return join(ROOT, at(volume.split(":"), 0));
       };
       const confFile = mount("/etc/nginx/conf.d/default.conf");
       const snippets = mount("/etc/nginx/duet");
@@ -247,7 +250,7 @@ describe("deploy/duet.service", () => {
   for (const line of unit.split("\n")) {
     const header = /^\[(\w+)\]$/.exec(line);
     if (header) {
-      current = header[1];
+      current = at(header, 1);
       sections.set(current, []);
     } else if (/^\w+=/.test(line)) {
       const at = line.indexOf("=");
