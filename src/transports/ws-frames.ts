@@ -67,11 +67,12 @@ export function flushFrames(): void {
     sink.outAt = encodeFrame(
       out,
       sink.outAt,
-      queuedLengths[i],
-      queuedHeads[i],
-      queuedBodies[i],
-      queuedSkips[i],
-      queuedTails[i],
+      // Every slot below `count` was written by queueFrame; the fallbacks only satisfy the types.
+      queuedLengths[i] ?? 0,
+      queuedHeads[i] ?? "",
+      queuedBodies[i] ?? "",
+      queuedSkips[i] ?? 0,
+      queuedTails[i] ?? "",
     );
     queuedSinks[i] = null;
     queuedHeads[i] = "";
@@ -79,8 +80,7 @@ export function flushFrames(): void {
     queuedTails[i] = "";
   }
   try {
-    for (let i = 0; i < flushing.length; i++) {
-      const sink = flushing[i];
+    for (const sink of flushing) {
       const out = sink.out as Buffer;
       sink.out = null;
       sink.queuedBytes = 0;
