@@ -42,7 +42,7 @@ async function apiHasNoTrace(server: TestServer, a: string, b: string, marker: s
   for (const [user, peer] of [
     [a, b],
     [b, a],
-  ]) {
+  ] as const) {
     const u = await client(server.url, user);
     const seen = JSON.stringify([
       (await u.call("GET", `/v1/conversations/${peer}/messages?limit=200`)).body,
