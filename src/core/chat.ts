@@ -216,7 +216,8 @@ export class Chat {
     if (markRead && this.privacy !== undefined && (await this.privacy.readReceiptsOff(reader))) {
       // Read receipts off: read, then mark exactly those read without telling the peer.
       const messages = await this.readUnread(reader, peer, limit, false);
-      if (messages.length > 0) await this.markRead(reader, peer, messages[messages.length - 1].id);
+      const last = messages.at(-1);
+      if (last !== undefined) await this.markRead(reader, peer, last.id);
       return messages;
     }
     const result = await this.timed("read_unread", this.store.readUnread(reader, peer, limit, markRead));

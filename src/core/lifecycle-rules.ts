@@ -155,7 +155,7 @@ const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /** The milliseconds a message id (a ULID) was made at: its first 10 characters. */
 export function idTime(id: string): number {
   let ms = 0;
-  for (let i = 0; i < 10; i++) ms = ms * 32 + CROCKFORD.indexOf(id[i]);
+  for (const char of id.slice(0, 10)) ms = ms * 32 + CROCKFORD.indexOf(char);
   return ms;
 }
 

@@ -14,7 +14,7 @@ import {
   reactionRule,
   unsendRule,
 } from "./lifecycle-rules.js";
-import type { LifecycleStore, PrivacyPort } from "./ports/lifecycle.js";
+import { DEFAULT_SETTINGS, type LifecycleStore, type PrivacyPort } from "./ports/lifecycle.js";
 import type { NotificationPreferences } from "./ports/notification-preferences.js";
 import type { ReadResult, UserEvent } from "./ports/store.js";
 import type { ConversationSummary, Message, Settings } from "./types.js";
@@ -185,7 +185,8 @@ export class Lifecycle implements PrivacyPort, NotificationPreferences {
   }
 
   async settings(user: string): Promise<Settings> {
-    return (await this.store.settings([user]))[0];
+    // The store answers one entry per user asked; a user who never changed one has the defaults.
+    return (await this.store.settings([user]))[0] ?? DEFAULT_SETTINGS;
   }
 
   updateSettings(user: string, patch: Partial<Settings>): Promise<Settings> {
@@ -235,8 +236,9 @@ export class Lifecycle implements PrivacyPort, NotificationPreferences {
     ]);
     const now = Date.now();
     list.forEach((c, i) => {
-      c.peerReadUpTo = peerSettings[i].readReceipts ? receipts[i].readUpTo : null;
-      c.peerDeliveredUpTo = peerSettings[i].deliveryReceipts ? receipts[i].deliveredUpTo : null;
+      const settings = peerSettings[i] ?? DEFAULT_SETTINGS;
+      c.peerReadUpTo = settings.readReceipts ? (receipts[i]?.readUpTo ?? null) : null;
+      c.peerDeliveredUpTo = settings.deliveryReceipts ? (receipts[i]?.deliveredUpTo ?? null) : null;
       const until = mutes.get(c.peer);
       c.muted = until !== undefined && (until === null || until > now);
     });

@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 import type { ConversationSummary, Message } from "../../src/core/types.js";
 import { API_KEY, startDuet, type TestServer } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 import { client, expectError, names, openStream } from "./util.js";
 
 let server: TestServer;
@@ -56,7 +57,7 @@ describe("edit and unsend", () => {
       ["deleted"],
     );
     const convs = (await bob.call("GET", "/v1/conversations")).body.conversations as ConversationSummary[];
-    assert.equal(convs[0].unread, 0);
+    assert.equal(at(convs, 0).unread, 0);
     bobEvents.close();
   });
 
@@ -176,7 +177,10 @@ describe("receipts, settings, mute", () => {
     assert.equal((await aliceEvents.next(isType("delivered"))).upTo, m2.id);
     await bob.call("POST", `/v1/conversations/${a}/read`, { upTo: m1.id });
     assert.equal((await aliceEvents.next(isType("read"))).upTo, m1.id);
-    let [conv] = (await alice.call("GET", "/v1/conversations")).body.conversations as ConversationSummary[];
+    let conv = at(
+      (await alice.call("GET", "/v1/conversations")).body.conversations as ConversationSummary[],
+      0,
+    );
     assert.equal(conv.peerReadUpTo, m1.id);
     assert.equal(conv.peerDeliveredUpTo, m2.id);
     assert.equal(conv.muted, false);
@@ -189,7 +193,7 @@ describe("receipts, settings, mute", () => {
       presence: true,
       notifications: true,
     });
-    [conv] = (await alice.call("GET", "/v1/conversations")).body.conversations as ConversationSummary[];
+    conv = at((await alice.call("GET", "/v1/conversations")).body.conversations as ConversationSummary[], 0);
     assert.equal(conv.peerReadUpTo, null);
     assert.equal(conv.peerDeliveredUpTo, null);
     const m3 = await alice.send(b, "three");
@@ -201,12 +205,14 @@ describe("receipts, settings, mute", () => {
     );
     assert.equal(next.type, "message", `alice learnt ${JSON.stringify(next)}`);
     // Bob's own list is right: the read marker moved.
-    const [bobConv] = (await bob.call("GET", "/v1/conversations")).body
-      .conversations as ConversationSummary[];
+    const bobConv = at(
+      (await bob.call("GET", "/v1/conversations")).body.conversations as ConversationSummary[],
+      0,
+    );
     assert.equal(bobConv.unread, 1);
     // Mute.
     assert.equal((await alice.call("PUT", `/v1/conversations/${b}/mute`)).status, 200);
-    [conv] = (await alice.call("GET", "/v1/conversations")).body.conversations as ConversationSummary[];
+    conv = at((await alice.call("GET", "/v1/conversations")).body.conversations as ConversationSummary[], 0);
     assert.equal(conv.muted, true);
     await alice.call("DELETE", `/v1/conversations/${b}/mute`);
     assert.equal(
@@ -219,7 +225,7 @@ describe("receipts, settings, mute", () => {
       "invalid_input",
     );
     expectError(await alice.call("PUT", `/v1/conversations/${b}/mute`, { until: 5 }), 400, "invalid_input");
-    [conv] = (await alice.call("GET", "/v1/conversations")).body.conversations as ConversationSummary[];
+    conv = at((await alice.call("GET", "/v1/conversations")).body.conversations as ConversationSummary[], 0);
     assert.equal(conv.muted, true);
     aliceEvents.close();
   });
@@ -249,7 +255,7 @@ describe("receipts, settings, mute", () => {
     const presence = await bob.call("GET", `/v1/presence?users=${a}`);
     assert.deepEqual(presence.body.presence, { [a]: { online: false } });
     const own = await alice.call("GET", `/v1/presence?users=${a}`);
-    assert.equal((own.body.presence as Record<string, { online: boolean }>)[a].online, true);
+    assert.equal(at(own.body.presence as Record<string, { online: boolean }>, a).online, true);
     bobEvents.close();
     aliceStream.close();
   });

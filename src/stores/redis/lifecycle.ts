@@ -90,7 +90,9 @@ export class RedisLifecycle implements LifecycleStore {
       ),
     );
     const i = bodies.findIndex((b) => b !== null);
-    return i < 0 ? null : { peer: peers[i], body: bodies[i] as string };
+    const peer = peers[i];
+    const body = bodies[i];
+    return peer === undefined || body === undefined || body === null ? null : { peer, body };
   }
 
   async updateMessage(
@@ -285,7 +287,7 @@ export class RedisLifecycle implements LifecycleStore {
       if (value !== undefined) fields.push(name, value ? "1" : "0");
     }
     if (fields.length > 0) await this.x.call(() => this.x.client.hset(this.userKey(user, "set"), ...fields));
-    return (await this.settings([user]))[0];
+    return (await this.settings([user]))[0] ?? { ...DEFAULT_SETTINGS };
   }
 
   async mute(user: string, peer: string, until: number | null): Promise<void> {
