@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { jwtVerify } from "jose";
 import webpush from "web-push";
 import { api, startDuet, type TestServer, tempDbUrl, tokenFor } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -59,7 +60,7 @@ function browserSubscription(endpoint: string) {
 /** RFC 8291 decryption of a single-record aes128gcm body. */
 function decrypt(body: Buffer, sub: ReturnType<typeof browserSubscription>): string {
   const salt = body.subarray(0, 16);
-  const idlen = body[20];
+  const idlen = body.readUInt8(20);
   const serverPublic = body.subarray(21, 21 + idlen);
   const ciphertext = body.subarray(21 + idlen);
   const shared = sub.ecdh.computeSecret(serverPublic);
@@ -95,7 +96,7 @@ async function checkVapid(push: Push, publicKey: string, audience: string) {
     },
     format: "jwk",
   });
-  const { payload, protectedHeader } = await jwtVerify(match[1], key, { audience });
+  const { payload, protectedHeader } = await jwtVerify(at(match, 1), key, { audience });
   assert.equal(protectedHeader.alg, "ES256");
   assert.equal(payload.sub, "mailto:ops@example.com");
   assert.ok(typeof payload.exp === "number" && payload.exp > Date.now() / 1000);

@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import type { Message } from "../../src/core/types.js";
 import { connect, type TestClient, type WireEvent } from "../helpers/clients.js";
 import { api, type ChildDuet, tokenFor } from "../helpers/duet.js";
+import { at, take } from "../helpers/kit.js";
 import { type RedisServer, startRedis } from "../helpers/redis-server.js";
 import { eventually, startDuets, stopEverything, userName } from "./scale.js";
 
@@ -38,7 +39,7 @@ function viewOf(events: WireEvent[]): Map<string, Message> {
       const users = reactions[emoji] ?? [];
       if (e.on === true && !users.includes(e.user as string)) reactions[emoji] = [...users, e.user as string];
       if (e.on === false) reactions[emoji] = users.filter((u) => u !== e.user);
-      if (reactions[emoji].length === 0) delete reactions[emoji];
+      if (reactions[emoji]?.length === 0) delete reactions[emoji];
       const next: Message = { ...m };
       delete next.reactions;
       if (Object.keys(reactions).length > 0) next.reactions = reactions;
@@ -62,7 +63,7 @@ function checkSeqs(client: TestClient, who: string): void {
   for (let i = 1; i < seqs.length; i++)
     assert.equal(
       seqs[i],
-      seqs[i - 1] + 1,
+      at(seqs, i - 1) + 1,
       `${who}: seq ${seqs[i]} after ${seqs[i - 1]} (lost or duplicated)`,
     );
 }
@@ -80,7 +81,10 @@ describe("message lifecycle races: two duet processes on one Redis", () => {
   });
 
   it("ends with the same state on every device and in history", async () => {
-    const [p0, p1] = duets.map((d) => d.url);
+    const [p0, p1] = take(
+      duets.map((d) => d.url),
+      2,
+    );
     const a = userName("ra");
     const b = userName("rb");
     const [ta, tb] = await Promise.all([tokenFor(a), tokenFor(b)]);

@@ -105,7 +105,10 @@ export class Notifier {
       this.outbox.getMark(`last:${user} ${peer}`),
     ]);
     if (Math.max(Number(droppedAll ?? 0), Number(droppedPair ?? 0)) >= ts) return;
-    const [lastId, lastAt] = last === null ? [null, 0] : [last.split(" ")[0], Number(last.split(" ")[1])];
+    // The mark is "<last notified message id> <when>" (set below).
+    const [markedId, markedAt] = last === null ? [] : last.split(" ");
+    const lastId = markedId ?? null;
+    const lastAt = Number(markedAt ?? 0);
     if (lastId !== null && lastId >= id) return;
     const [presence, on, muted, blocked] = await Promise.all([
       this.presence.query([user]),
@@ -120,9 +123,10 @@ export class Notifier {
     const pending = messages.filter((m) => m.from === peer && (lastId === null || m.id > lastId));
     if (!pending.some((m) => m.id === id || m.id > id)) return; // read already
     const now = Date.now();
-    const newest = pending[pending.length - 1];
+    const [oldest, newest] = [pending[0], pending.at(-1)];
+    if (oldest === undefined || newest === undefined) return; // (not reached: `pending` has `id` or newer)
     // A newer message's entry will notify for the burst, unless the burst has gone on for a window.
-    if (newest.id > id && now - pending[0].ts < this.options.groupMs) return;
+    if (newest.id > id && now - oldest.ts < this.options.groupMs) return;
     if (now - lastAt < this.options.groupMs) throw new Deferred(lastAt + this.options.groupMs);
     const conversations = await this.store.conversations(user, 200);
     const notification: Notification = {
