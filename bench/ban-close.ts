@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { API_KEY, api, spawnDuet, startDuet, tokenFor } from "../test/helpers/duet.js";
+import { at } from "../test/helpers/kit.js";
 import { startRedis, stopAllRedis } from "../test/helpers/redis-server.js";
 
 const { values } = parseArgs({
@@ -65,8 +66,8 @@ console.log(
     socketsPerBan: SOCKETS,
     runs: results.length,
     lastCloseMs: {
-      min: +sorted[0].toFixed(2),
-      p50: +sorted[Math.floor(sorted.length / 2)].toFixed(2),
+      min: +at(sorted, 0).toFixed(2),
+      p50: +at(sorted, Math.floor(sorted.length / 2)).toFixed(2),
       max: +sorted.at(-1)!.toFixed(2),
     },
   }),

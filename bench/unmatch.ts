@@ -7,6 +7,7 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { API_KEY, api, startDuet, type TestServer, tokenFor } from "../test/helpers/duet.js";
+import { take } from "../test/helpers/kit.js";
 import { startRedis, stopAllRedis } from "../test/helpers/redis-server.js";
 
 const { values } = parseArgs({
@@ -15,13 +16,18 @@ const { values } = parseArgs({
 const N = Number(values.messages);
 
 function pct(sorted: number[], p: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
 }
 
 async function run(name: string, env: Record<string, string>): Promise<void> {
   const server: TestServer = await startDuet({ ...env, DUET_SEND_RATE: "100000", DUET_SEND_BURST: "100000" });
   try {
-    const [a, b, x, y] = ["ua", "ub", "ux", "uy"].map((u) => `${u}${Date.now()}`);
+    const [a, b, x, y] = (["ua", "ub", "ux", "uy"] as const).map((u) => `${u}${Date.now()}`) as [
+      string,
+      string,
+      string,
+      string,
+    ];
     await api(server.url, API_KEY, "PUT", `/v1/admin/pairs/${a}/${b}`);
     const store = server.chat.store;
     const fillStart = performance.now();

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { api, startDuet, type TestServer, tempDbUrl, tokenFor } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 import { type Received, type Receiver, startReceiver, WEBHOOK_SECRET } from "../helpers/webhook-receiver.js";
 
@@ -49,11 +50,11 @@ for (const storeName of ["sqlite", "redis"] as const) {
       await sleep(3000);
       const updated = of("message.updated");
       assert.equal(updated.length, 1);
-      assert.ok(updated[0].verified);
-      assert.equal((updated[0].body.data.message as { text: string }).text, "fixed");
+      assert.ok(at(updated, 0).verified);
+      assert.equal((at(updated, 0).body.data.message as { text: string }).text, "fixed");
       const deleted = of("message.deleted");
       assert.equal(deleted.length, 1);
-      assert.deepEqual(Object.keys(deleted[0].body.data.message as object).sort(), [
+      assert.deepEqual(Object.keys(at(deleted, 0).body.data.message as object).sort(), [
         "deletedAt",
         "from",
         "id",

@@ -175,7 +175,7 @@ describe("the packages, installed from their tarballs as README says", () => {
     execFileSync("tar", ["-xzf", join(packs, SDK_TGZ), "-C", extracted]);
     for (const file of sdk.filter((f) => f.endsWith(".js"))) {
       const code = readFileSync(join(extracted, file), "utf8");
-      for (const [, spec] of code.matchAll(/(?:import|export)\s[^;]*?from\s*"([^"]+)"/g))
+      for (const [, spec = ""] of code.matchAll(/(?:import|export)\s[^;]*?from\s*"([^"]+)"/g))
         assert.match(spec, /^\.\/[\w-]+\.js$/, `${file} imports ${spec}`);
     }
   });
