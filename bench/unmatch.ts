@@ -22,12 +22,10 @@ function pct(sorted: number[], p: number): number {
 async function run(name: string, env: Record<string, string>): Promise<void> {
   const server: TestServer = await startDuet({ ...env, DUET_SEND_RATE: "100000", DUET_SEND_BURST: "100000" });
   try {
-    const [a, b, x, y] = (["ua", "ub", "ux", "uy"] as const).map((u) => `${u}${Date.now()}`) as [
-      string,
-      string,
-      string,
-      string,
-    ];
+    const [a, b, x, y] = take(
+      ["ua", "ub", "ux", "uy"].map((u) => `${u}${Date.now()}`),
+      4,
+    );
     await api(server.url, API_KEY, "PUT", `/v1/admin/pairs/${a}/${b}`);
     const store = server.chat.store;
     const fillStart = performance.now();

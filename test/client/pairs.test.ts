@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type DuetClient, isNotMatched, type PairEvent } from "../../src/client/index.js";
 import { API_KEY, api, startDuet, type TestServer } from "../helpers/duet.js";
+import { at } from "../helpers/kit.js";
 import { names } from "../http/util.js";
 import { clientFor, waitFor } from "./helpers.js";
 
@@ -40,13 +41,13 @@ describe("SDK: pairs", () => {
 
       assert.equal((await api(server.url, API_KEY, "PUT", `/v1/admin/pairs/${a}/${b}`)).status, 201);
       await waitFor("both matched", () => annPairs.length === 1 && benPairs.length === 1);
-      assert.deepEqual([annPairs[0].peer, annPairs[0].state], [b, "matched"]);
+      assert.deepEqual([at(annPairs, 0).peer, at(annPairs, 0).state], [b, "matched"]);
       const m = await ann.send({ to: b, text: "hi now" });
       assert.equal(m.text, "hi now");
       assert.equal((await api(server.url, API_KEY, "DELETE", `/v1/admin/pairs/${a}/${b}`)).status, 200);
       await waitFor("both unmatched", () => annPairs.length === 2 && benPairs.length === 2);
       assert.deepEqual(
-        [benPairs[1].peer, benPairs[1].state, benPairs[1].historyDeleted],
+        [at(benPairs, 1).peer, at(benPairs, 1).state, at(benPairs, 1).historyDeleted],
         [a, "unmatched", true],
       );
       assert.deepEqual((await ben.history(a)).messages, []);
