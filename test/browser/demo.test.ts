@@ -12,6 +12,7 @@ import { after, before, test } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { ERRORS } from "../../src/core/errors.js";
 import { API_KEY, api, type ChildDuet, spawnDuet, tempDbUrl } from "../helpers/duet.js";
+import { take } from "../helpers/kit.js";
 import { summarizePng } from "./png.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -295,7 +296,10 @@ test("a match appears on both screens, and an unmatch takes the conversation off
       return { ctx, page };
     }),
   );
-  const [erin, frank] = pages.map((p) => p.page);
+  const [erin, frank] = take(
+    pages.map((p) => p.page),
+    2,
+  );
   assert.equal((await api(server.url, API_KEY, "PUT", "/v1/admin/pairs/erin/frank")).status, 201);
   for (const [page, peer] of [
     [erin, "frank"],
