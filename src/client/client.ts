@@ -1,6 +1,9 @@
 import type {
   ConversationSummary,
+  DeleteEvent,
+  DeliveredEvent,
   DuetEvent,
+  EditEvent,
   HelloEvent,
   ImageRef,
   LinkRef,
@@ -8,9 +11,11 @@ import type {
   MessageEvent,
   PairEvent,
   PresenceInfo,
+  ReactionEvent,
   ReadEvent,
   Report,
   ReportReason,
+  Settings,
   TypingEvent,
 } from "../core/types.js";
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
@@ -130,6 +135,13 @@ export interface ClientEvents {
    * `historyDeleted`, the conversation is gone from the server: drop it from the screen.
    */
   pair: PairEvent;
+  /** SPEC 13: a message was edited; `message` is its whole new state. */
+  edit: EditEvent;
+  /** A message was unsent: show its tombstone. */
+  delete: DeleteEvent;
+  reaction: ReactionEvent;
+  /** The peer's device acknowledged my messages up to `upTo`. */
+  delivered: DeliveredEvent;
   typing: TypingEvent;
   reset: ResetEvent;
   status: Status;
@@ -164,6 +176,20 @@ export function createClientMsgId(): string {
 type Timer = ReturnType<typeof setTimeout>;
 /** The transports to try, best first: never empty. */
 type TransportList = [TransportName, ...TransportName[]];
+
+function ignoreError(): void {}
+
+/** A JWT's `sub` (read, not verified: only to know which messages are to this user). */
+function subjectOf(token: string): string | null {
+  try {
+    const part = token.split(".")[1] ?? "";
+    const json = atob(part.replace(/-/g, "+").replace(/_/g, "/"));
+    const sub = (JSON.parse(json) as { sub?: unknown }).sub;
+    return typeof sub === "string" ? sub : null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * A connection to duet that always tries to be online. It opens the best transport that works,
@@ -217,6 +243,8 @@ export class DuetClient {
   private flushing = false;
   private sendAttempt = 0;
   private readonly lastTyping = new Map<string, number>();
+  /** Who this client is, from the stream's hello (for delivery acknowledgements). */
+  private userId: string | null = null;
   /** The browser said it has no network ("offline"): no attempts until it says "online". */
   private networkDown = false;
   private hiddenAt: number | null = null;
@@ -415,6 +443,137 @@ export class DuetClient {
     return this.api.request<{ report: Report }>("POST", "/v1/reports", { body: input }).then((r) => r.report);
   }
 
+  // ---- SPEC 13: edit, unsend, reactions, settings, mute, delivery acknowledgements ---------
+  // Each of these is idempotent on the server (the same edit, a repeated unsend or reaction,
+  // the same settings change nothing twice), so the SDK retries them until they land: while
+  // offline they wait for the connection, as sends do.
+
+  /** Replaces the text of one of the user's messages (within the server's edit window). */
+  edit(id: string, text: string): Promise<Message> {
+    return this.retrying(() =>
+      this.api
+        .request<{ message: Message }>("PATCH", `/v1/messages/${encodeURIComponent(id)}`, { body: { text } })
+        .then((r) => r.message),
+    );
+  }
+
+  /** Unsends one of the user's messages for everyone; answers its tombstone. */
+  unsend(id: string): Promise<Message> {
+    return this.retrying(() =>
+      this.api
+        .request<{ message: Message }>("DELETE", `/v1/messages/${encodeURIComponent(id)}`)
+        .then((r) => r.message),
+    );
+  }
+
+  react(id: string, emoji: string): Promise<Message> {
+    return this.reaction("PUT", id, emoji);
+  }
+
+  unreact(id: string, emoji: string): Promise<Message> {
+    return this.reaction("DELETE", id, emoji);
+  }
+
+  private reaction(method: "PUT" | "DELETE", id: string, emoji: string): Promise<Message> {
+    const path = `/v1/messages/${encodeURIComponent(id)}/reactions/${encodeURIComponent(emoji)}`;
+    return this.retrying(() => this.api.request<{ message: Message }>(method, path).then((r) => r.message));
+  }
+
+  settings(): Promise<Settings> {
+    return this.api.request<{ settings: Settings }>("GET", "/v1/settings").then((r) => r.settings);
+  }
+
+  updateSettings(patch: Partial<Settings>): Promise<Settings> {
+    return this.retrying(() =>
+      this.api
+        .request<{ settings: Settings }>("PATCH", "/v1/settings", { body: patch })
+        .then((r) => r.settings),
+    );
+  }
+
+  /** Silences notifications from `peer`, until `until` (ms) or until unmuted. */
+  mute(peer: string, until?: number): Promise<void> {
+    const body = until === undefined ? {} : { until };
+    return this.retrying(() =>
+      this.api.request("PUT", `/v1/conversations/${encodeURIComponent(peer)}/mute`, { body }).then(() => {}),
+    );
+  }
+
+  unmute(peer: string): Promise<void> {
+    return this.retrying(() =>
+      this.api.request("DELETE", `/v1/conversations/${encodeURIComponent(peer)}/mute`).then(() => {}),
+    );
+  }
+
+  /** Acknowledges delivery of `peer`'s messages up to `upTo` (the SDK does it by itself). */
+  async delivered(peer: string, upTo: string): Promise<{ upTo: string | null }> {
+    const ws = this.liveWebSocket();
+    if (ws?.request) {
+      try {
+        const result = await ws.request({ op: "delivered", peer, upTo }, this.o.requestTimeoutMs);
+        return { upTo: typeof result.upTo === "string" ? result.upTo : null };
+      } catch (err) {
+        if (!asClientError(err).retryable) throw err;
+      }
+    }
+    return this.api.request("POST", `/v1/conversations/${encodeURIComponent(peer)}/delivered`, {
+      body: { upTo },
+    });
+  }
+
+  /** Runs `call` until it succeeds or fails for good, waiting for the connection between tries. */
+  private async retrying<T>(call: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) throw new DuetClientError("closed", "The client is closed.");
+      try {
+        return await call();
+      } catch (err) {
+        const error = asClientError(err);
+        if (!error.retryable || this.closed) throw error;
+        await new Promise((r) => setTimeout(r, backoffDelay(attempt, this.backoff)));
+        if (this.statusValue.state !== "online") await this.online().catch(() => {});
+      }
+    }
+  }
+
+  /** Per peer: the newest message id to acknowledge, and whether a send of it is scheduled. */
+  private readonly acks = new Map<string, { upTo: string; timer: Timer | undefined; lastAt: number }>();
+
+  /**
+   * A message from a peer reached this device: acknowledged by itself, batched, at most once a
+   * second per conversation (the newest id covers every earlier one).
+   */
+  private queueDeliveredAck(event: MessageEvent): void {
+    const m = event.message;
+    const me = this.userId;
+    if (me === null) {
+      // Polling transports have no hello: who this is comes from the token's `sub`.
+      void this.tokens.get().then((token) => {
+        const sub = subjectOf(token);
+        if (sub === null || this.userId !== null) return;
+        this.userId = sub;
+        this.queueDeliveredAck(event);
+      }, ignoreError);
+      return;
+    }
+    if (m.to !== me || m.from === me || m.kind === "system") return;
+    const peer = m.from;
+    let ack = this.acks.get(peer);
+    if (ack === undefined) {
+      ack = { upTo: m.id, timer: undefined, lastAt: 0 };
+      this.acks.set(peer, ack);
+    } else if (m.id > ack.upTo) ack.upTo = m.id;
+    if (ack.timer !== undefined) return;
+    const entry = ack;
+    const wait = Math.max(0, entry.lastAt + 1000 - Date.now());
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      entry.lastAt = Date.now();
+      if (this.closed) return;
+      void this.delivered(peer, entry.upTo).catch(() => {});
+    }, wait);
+  }
+
   presence(users: string[]): Promise<Record<string, PresenceInfo>> {
     return this.api
       .request<{ presence: Record<string, PresenceInfo> }>("GET", "/v1/presence", {
@@ -430,6 +589,7 @@ export class DuetClient {
     this.dropTransport();
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.flushTimer);
+    for (const ack of this.acks.values()) clearTimeout(ack.timer);
     this.listenToBrowser(false);
     for (const p of this.outbox.splice(0)) p.reject(new DuetClientError("closed", "The client was closed."));
     this.setStatus({ state: "offline", transport: null });
@@ -659,7 +819,10 @@ export class DuetClient {
     this.everOnline = true;
     this.workedOn.add(name);
     this.doubted.delete(name);
-    if (hello !== null) this.onHead(hello.seq, hello.epoch);
+    if (hello !== null) {
+      this.userId = hello.user;
+      this.onHead(hello.seq, hello.epoch);
+    }
     this.touch();
     this.setStatus({ state: "online", transport: name });
     void this.flush();
@@ -835,7 +998,11 @@ export class DuetClient {
         return;
       case "message":
       case "read":
-      case "pair": {
+      case "pair":
+      case "edit":
+      case "delete":
+      case "reaction":
+      case "delivered": {
         const cursor = this.cursorValue;
         if (cursor === null || typeof event.seq !== "number") return;
         // Seen already: at-least-once becomes exactly-once. A gap in seqs is not a loss (an
@@ -843,8 +1010,14 @@ export class DuetClient {
         if (event.seq <= cursor.seq) return;
         this.resetAt = null;
         cursor.seq = event.seq;
-        if (event.type === "message") this.emitter.emit("message", event);
-        else if (event.type === "read") this.emitter.emit("read", event);
+        if (event.type === "message") {
+          this.emitter.emit("message", event);
+          this.queueDeliveredAck(event);
+        } else if (event.type === "read") this.emitter.emit("read", event);
+        else if (event.type === "edit") this.emitter.emit("edit", event);
+        else if (event.type === "delete") this.emitter.emit("delete", event);
+        else if (event.type === "reaction") this.emitter.emit("reaction", event);
+        else if (event.type === "delivered") this.emitter.emit("delivered", event);
         else this.emitter.emit("pair", event);
         return;
       }
