@@ -71,7 +71,7 @@ export function lifecycleApi(maxText = DEFAULT_MAX_TEXT) {
       summary: "Put a reaction (either side; idempotent)",
       params: ReactionParams,
       responses: { 200: { description: "The message with its reactions.", schema: MessageAnswer } },
-      errors: [...lifecycleErrors, "conflict"],
+      errors: [...lifecycleErrors, "conflict", "too_many_reactions"],
     }),
     unreact: defineRoute({
       id: "deleteReaction",
