@@ -1,5 +1,6 @@
 /**
- * duet's client SDK, for browsers and Node 20+: `import { connect } from "duet/client"`.
+ * duet's client SDK, for browsers and Node 20+: the package duet-chat-client, whose entry point
+ * is `connect`.
  * It imports nothing from the server but types.
  */
 
