@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { connect } from "../helpers/clients.js";
-import { api, spawnDuet, startDuet, type TestServer, tempDbUrl, tokenFor } from "../helpers/duet.js";
+import { API_KEY, api, spawnDuet, startDuet, type TestServer, tempDbUrl, tokenFor } from "../helpers/duet.js";
 import { freePort } from "../helpers/free-port.js";
 import { at, take } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
@@ -103,6 +103,24 @@ for (const storeName of ["sqlite", "redis"] as const) {
       assert.deepEqual(
         receiver.received.map((r) => [r.body.data.user, r.body.data.from]),
         [["hank", "kit"]],
+      );
+    });
+
+    it("drops pending notifications on unmatch (history kept) and on a ban of the recipient", async () => {
+      receiver.received.length = 0;
+      const admin = (method: string, path: string, body?: unknown) =>
+        api(server.url, API_KEY, method, path, body);
+      assert.ok([200, 201].includes((await admin("PUT", "/v1/admin/pairs/ray/sue", {})).status));
+      await send(server, "ray", "sue", "before the unmatch");
+      assert.equal((await admin("DELETE", "/v1/admin/pairs/ray/sue?history=keep")).status, 200);
+      await send(server, "tom", "uma", "before the ban");
+      assert.equal((await admin("PUT", "/v1/admin/users/uma/ban", { reason: "spam" })).status, 200);
+      await send(server, "vic", "wes", "control");
+      await receiver.waitFor(1, 10_000);
+      await sleep(1500);
+      assert.deepEqual(
+        receiver.received.map((r) => [r.body.data.user, r.body.data.from]),
+        [["wes", "vic"]],
       );
     });
 
