@@ -139,6 +139,22 @@ export function runStoreContract(name: string, options: ContractOptions): void {
       assert.equal([x.duplicate, y.duplicate].filter(Boolean).length, 1);
     });
 
+    it("scopes clientMsgId to the sender: the same one to another recipient returns the original (SPEC 3)", async () => {
+      const [a, b, c] = users("alice", "bob", "carol");
+      const first = await store.send(text(a, b, "to bob", "m-1"));
+      const second = await store.send(text(a, c, "to carol", "m-1"));
+      assert.equal(second.duplicate, true);
+      assert.deepEqual(second.message, first.message);
+      assert.deepEqual(second.events, []);
+      assert.equal(await store.head(c), 0);
+      assert.equal(await store.head(a), 1);
+      assert.deepEqual((await store.history(a, c, { limit: 10 })).messages, []);
+      // And back to the first recipient: still the one message.
+      const third = await store.send(text(a, b, "to bob again", "m-1"));
+      assert.equal(third.duplicate, true);
+      assert.equal(third.message.id, first.message.id);
+    });
+
     it("refuses a send to a user who blocked the sender, and nothing is stored", async () => {
       const [a, b] = users("alice", "bob");
       await store.block(b, a);

@@ -12,6 +12,9 @@
  *   blocks  set     users this user blocked (the listing; `blk` below is what sends check)
  *   pr      hash    presence: n:<node> -> open connections there; seen, polled -> times (ms)
  *   pairs   zset    peer -> since (ms) of the user's current pairs (SPEC 11)
+ *   cmid    hash    clientMsgId -> "<peer> <message id>" of the messages this user sent with one
+ *                   (SPEC 3: a clientMsgId is the sender's, whoever it went to); on a cluster
+ *                   "<peer>" first, claimed before the conversation step
  *   ev      channel sharded pub/sub channel of the user's live events
  *   push    hash    endpoint -> Web Push subscription JSON (at most 10)
  * conversation of a and b, a < b (tag `{c:<a>|<b>}`):
@@ -72,6 +75,7 @@ export class RedisKeys {
       blocks: `${base}blocks`,
       presence: `${base}pr`,
       pairs: `${base}pairs`,
+      cmid: `${base}cmid`,
       channel: `${base}ev`,
       push: `${base}push`,
     };
@@ -145,6 +149,8 @@ export interface UserKeys {
   blocks: string;
   presence: string;
   pairs: string;
+  /** The sender's clientMsgIds (SPEC 3), see the schema above. */
+  cmid: string;
   channel: string;
   /** hash endpoint -> Web Push subscription JSON (SPEC 14) */
   push: string;

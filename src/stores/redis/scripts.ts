@@ -7,7 +7,8 @@ import type { Cluster, Redis } from "ioredis";
  * scripts/copy-lua.mjs). Defined once per client with defineCommand: EVALSHA, EVAL on NOSCRIPT.
  */
 const SCRIPTS = {
-  duetSend: { files: ["lib", "send-steps", "outbox-steps", "send"], keys: 20 },
+  duetSend: { files: ["lib", "send-steps", "outbox-steps", "send"], keys: 21 },
+  duetClaimClientId: { files: ["claim-client-id"], keys: 1 },
   duetStoreMessage: { files: ["lib", "send-steps", "store-message"], keys: 7 },
   duetApplyMessage: { files: ["lib", "send-steps", "apply-message"], keys: 5 },
   duetMarkRead: { files: ["lib", "read-steps", "mark-read"], keys: 8 },

@@ -12,7 +12,21 @@ import type { ScriptArg } from "./scripts.js";
 /** Store.send on Redis (see RedisStore for how a send is split on a cluster). */
 export async function sendMessage(ctx: RedisContext, input: SendInput): Promise<SendResult> {
   const parts = bodyParts(input);
-  if (!ctx.cluster) return sendStandalone(ctx, input, parts);
+  if (!ctx.cluster) return sendStandalone(ctx, input, parts, true);
+  if (input.clientMsgId !== null) {
+    const claimed = await ctx.run.script<string | null>(
+      "duetClaimClientId",
+      [ctx.keys.user(input.from).cmid],
+      [input.clientMsgId, input.to],
+    );
+    if (claimed !== null) {
+      const [peer, id = ""] = claimed.split(" ");
+      if (peer !== input.to) {
+        const earlier = await sentBefore(ctx, input, peer, id);
+        if (earlier !== null) return earlier;
+      }
+    }
+  }
   const conv = ctx.keys.conversation(input.from, input.to);
   const convKeys = [conv.meta, conv.msg, conv.ids, conv.from(input.from), conv.cmid, conv.blk, conv.pair];
   const args = messageArgs(input, parts, ctx.sendChecks);
@@ -47,6 +61,7 @@ async function sendStandalone(
   ctx: RedisContext,
   input: SendInput,
   parts: { head: string; tail: string },
+  again: boolean,
 ): Promise<SendResult> {
   const conv = ctx.keys.conversation(input.from, input.to);
   const s = ctx.keys.user(input.from);
@@ -72,6 +87,7 @@ async function sendStandalone(
     conv.pair,
     ctx.keys.outbox.due,
     ctx.keys.outbox.entries,
+    s.cmid,
     ...messageArgs(input, parts, ctx.sendChecks),
     ctx.maxEvents,
     ctx.maxAgeMs,
@@ -96,6 +112,16 @@ async function sendStandalone(
   if (r[0] === "dup") {
     const json = String(r[1]);
     return { message: JSON.parse(json) as Message, duplicate: true, events: [], json };
+  }
+  if (r[0] === "dup_to") {
+    const earlier = await sentBefore(ctx, input, String(r[1]), String(r[2]));
+    if (earlier !== null) return earlier;
+    // The claim was freed (its message is gone): send once more, now as a new message.
+    if (again) return sendStandalone(ctx, input, parts, false);
+    throw new DuetError(
+      "store_unavailable",
+      "Redis: the clientMsgId stayed claimed by a message that is gone.",
+    );
   }
   return sendResult(r, parts, input, published);
 }
@@ -126,4 +152,27 @@ function enqueueForSend(ctx: RedisContext, message: Message, body: string): Prom
       dueAt: message.ts + Number(delay),
     });
   return ctx.outbox.enqueue(entries);
+}
+
+/**
+ * The message the sender sent earlier with this clientMsgId to `peer` (another recipient: SPEC 3
+ * scopes a clientMsgId to its sender), as a duplicate's result. `id` is the message's id when the
+ * claim holds it (standalone), else it is read from that conversation's cmid. Rare, so a few round
+ * trips. When that message is gone (a first attempt that died before its conversation step, or a
+ * conversation an unmatch erased), the claim is handed to this send's recipient and null returned.
+ */
+async function sentBefore(
+  ctx: RedisContext,
+  input: SendInput,
+  peer: string,
+  id: string,
+): Promise<SendResult | null> {
+  const clientMsgId = input.clientMsgId ?? "";
+  const conv = ctx.keys.conversation(input.from, peer);
+  const messageId =
+    id !== "" ? id : await ctx.run.call(() => ctx.client.hget(conv.cmid, `${input.from} ${clientMsgId}`));
+  const json = messageId ? await ctx.run.call(() => ctx.client.hget(conv.msg, messageId)) : null;
+  if (json) return { message: JSON.parse(json) as Message, duplicate: true, events: [], json };
+  await ctx.run.call(() => ctx.client.hset(ctx.keys.user(input.from).cmid, clientMsgId, input.to));
+  return null;
 }

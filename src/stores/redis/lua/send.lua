@@ -1,13 +1,26 @@
 -- Standalone Redis: a whole send in one script, so one round trip and atomic.
 -- KEYS: 1-6 conversation (store_message), 7-11 sender, 12-16 recipient (apply_message),
 --       17 a message counter shard, 18 the conversation's pair (store_message's 7th key),
---       19 and 20 the outbox's due and e (outbox-steps.lua)
+--       19 and 20 the outbox's due and e (outbox-steps.lua), 21 the sender's cmid (a
+--       clientMsgId is the sender's across conversations, SPEC 3)
 -- ARGV: 1-7 as store_message, 8 max_events, 9 max_age_ms; then, to publish both `message`
 --       events to the other duet processes as they commit (as RedisBroker.publish would):
 --       10 the publishing node's id ("" to publish nothing), 11 and 12 the sender's and the
 --       recipient's channels; 13 "1" to enqueue the message.created webhook, 14 the notification
 --       delay in ms ("" for no notification entry)
--- Returns {"new", id, ts, sender seq, recipient seq}, {"dup", body}, {"blocked"} or {"not_matched"}.
+-- Returns {"new", id, ts, sender seq, recipient seq}, {"dup", body}, {"blocked"}, {"not_matched"}
+-- or {"dup_to", peer, id}: the sender used this clientMsgId for a message to another peer (the
+-- caller reads that message: its conversation's keys are not this script's).
+if ARGV[3] ~= "" then
+  local prior = redis.call("HGET", KEYS[21], ARGV[3])
+  if prior then
+    local space = string.find(prior, " ", 1, true)
+    local peer = space and string.sub(prior, 1, space - 1) or prior
+    if peer ~= ARGV[2] then
+      return { "dup_to", peer, space and string.sub(prior, space + 1) or "" }
+    end
+  end
+end
 local r = store_message({ KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[18] }, ARGV)
 if r[1] ~= "new" then
   return r
@@ -18,6 +31,9 @@ local s1, e1 = apply_message({ KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11] },
 local s2, e2 = apply_message({ KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16] },
   { ARGV[1], id, ts, body, ARGV[8], ARGV[9], "0" }, now)
 redis.call("INCR", KEYS[17])
+if ARGV[3] ~= "" then
+  redis.call("HSET", KEYS[21], ARGV[3], ARGV[2] .. " " .. id)
+end
 if ARGV[13] == "1" then
   outbox_add(KEYS[19], KEYS[20], "msg_" .. id, "message.created", '{"message":' .. body .. "}", string.format("%d", now), string.format("%d", now))
 end
