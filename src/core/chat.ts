@@ -4,10 +4,12 @@ import { OutboxEvents } from "./outbox/events.js";
 import { PairService } from "./pair-service.js";
 import type { PairsMode } from "./pairs.js";
 import type { PresenceRegistry } from "./ports/presence.js";
+import type { Sink, TransportKind } from "./ports/sink.js";
 import type { ReadResult, SendResult, Store, UserEvent } from "./ports/store.js";
 import { RateLimiter } from "./rate-limit.js";
 import { ReportService } from "./safety/reports.js";
 import type { FlagReason, SafetyGate } from "./safety/send-gate.js";
+import { type Cursor, EventStream } from "./stream.js";
 import type { ConversationSummary, Message, PresenceInfo, SendInput } from "./types.js";
 
 export interface ChatOptions {
@@ -45,6 +47,12 @@ export interface ChatPrivacy {
   markReadQuietly(reader: string, peer: string, upTo: string): Promise<ReadResult>;
   typingOff(user: string): Promise<boolean>;
   presenceOff(users: string[]): Promise<boolean[]>;
+}
+
+/** A stream `Chat.openStream` opened: the stream itself, and when it caught up from the store. */
+export interface OpenedStream {
+  stream: EventStream;
+  started: Promise<void>;
 }
 
 const noObserver: ChatObserver = { messageStored() {}, storeLatency() {} };
@@ -141,9 +149,11 @@ export class Chat {
 
   /** Serialises each event once for its user and hands it to every connection of that user. */
   private publish(events: UserEvent[]): void {
-    for (const { user, event, json, published } of events) {
+    for (const { user, event, json, carriedBy } of events) {
       const sentAt = event.type === "message" ? event.message.ts : undefined;
-      this.hub.publishEvent(user, event.seq, json ?? JSON.stringify(event), sentAt, published);
+      const text = json ?? JSON.stringify(event);
+      if (carriedBy === "store") this.hub.deliverHere(user, event.seq, text, sentAt);
+      else this.hub.publishEvent(user, event.seq, text, sentAt);
     }
   }
 
@@ -154,9 +164,9 @@ export class Chat {
   send(input: SendInput): Promise<Sent> {
     const wait = this.sendLimiter.take(input.from);
     if (wait > 0) return Promise.reject(new DuetError("rate_limited", undefined, wait));
-    if (this.safety === undefined) return this.store_(input);
+    if (this.safety === undefined) return this.storeSend(input);
     return this.safety.check(input).then((checked) => {
-      const sent = this.store_(checked.input);
+      const sent = this.storeSend(checked.input);
       const flagged = checked.flagged;
       if (flagged === null) return sent;
       return sent.then(async (result) => {
@@ -174,11 +184,11 @@ export class Chat {
 
   /** A system message from the server API: not rate limited, not subject to blocks. */
   sendSystem(input: SendInput): Promise<Sent> {
-    return this.store_(input);
+    return this.storeSend(input);
   }
 
   /** The store's answer is timed, published and handed back as it is (a SendResult is a Sent). */
-  private store_(input: SendInput): Promise<Sent> {
+  private storeSend(input: SendInput): Promise<Sent> {
     return this.timed("send", this.store.send(input), (result) => this.stored(input, result));
   }
 
@@ -273,6 +283,34 @@ export class Chat {
       if (blockedBy[i] || (hidden?.[i] === true && u !== viewer)) info[u] = { online: false };
     });
     return info;
+  }
+
+  /**
+   * Opens `user`'s event stream on a transport's `sink`: hello, every stored event after `cursor`
+   * exactly once and in order, then live events (see EventStream). The stream is registered at
+   * once (the transport keeps it, to stop it when its connection ends); `started` settles once it
+   * has caught up, and rejects, the stream stopped, when the store cannot be read.
+   */
+  openStream(user: string, cursor: Cursor, sink: Sink): OpenedStream {
+    const stream = new EventStream(this.hub, this.store, user, sink);
+    const started = stream.start(cursor);
+    started.catch(() => stream.stop());
+    return { stream, started };
+  }
+
+  /** The store's epoch: what a stream's hello and a poll's answer carry. */
+  get epoch(): string {
+    return this.store.epoch;
+  }
+
+  /** Messages stored in all (the server API's stats). */
+  countMessages(): Promise<number> {
+    return this.store.countMessages();
+  }
+
+  /** Open connections on this process, by transport (the server API's stats). */
+  connectionsByTransport(): Record<TransportKind, number> {
+    return this.hub.connectionsByTransport();
   }
 
   /** Closes every connection of `user` on every process. */

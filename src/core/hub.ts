@@ -139,12 +139,17 @@ export class Hub {
 
   /**
    * `publish` of an event, taking its fields rather than a message: with one process (the local
-   * broker tells nobody) or an event the store has published already, no message is made.
+   * broker tells nobody) no message is made.
    */
-  publishEvent(user: string, seq: number | null, json: string, sentAt?: number, published?: boolean): void {
+  publishEvent(user: string, seq: number | null, json: string, sentAt?: number): void {
     this.deliverEvent(user, json, seq, sentAt);
-    if (published === true || this.localOnly) return;
-    this.broker.publish(user, { kind: "event", seq, json, sentAt, published });
+    if (this.localOnly) return;
+    this.broker.publish(user, { kind: "event", seq, json, sentAt });
+  }
+
+  /** Delivers an event to this process's connections only: the other processes have it already. */
+  deliverHere(user: string, seq: number | null, json: string, sentAt?: number): void {
+    this.deliverEvent(user, json, seq, sentAt);
   }
 
   private deliverLocal(user: string, message: BrokerMessage): void {

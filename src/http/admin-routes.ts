@@ -53,7 +53,7 @@ export function adminRoutes(router: Router, deps: AdminRouteDeps): void {
 
   route(router, api.stats, async (ctx) => {
     requireApiKey(deps.apiKey, ctx.req);
-    const [messages, extra] = await Promise.all([chat.store.countMessages(), deps.stats()]);
-    sendJson(ctx.res, 200, { connections: chat.hub.connectionsByTransport(), messages, ...extra });
+    const [messages, extra] = await Promise.all([chat.countMessages(), deps.stats()]);
+    sendJson(ctx.res, 200, { connections: chat.connectionsByTransport(), messages, ...extra });
   });
 }

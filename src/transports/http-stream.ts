@@ -2,7 +2,6 @@ import type { ServerResponse } from "node:http";
 import type { Chat } from "../core/chat.js";
 import type { ErrorCode } from "../core/errors.js";
 import type { Sink, TransportKind } from "../core/ports/sink.js";
-import { EventStream } from "../core/stream.js";
 import type { StreamRequest } from "./cursor.js";
 import { drained } from "./drained.js";
 
@@ -110,12 +109,9 @@ export function serveStream(
   });
   res.flushHeaders();
   const sink = new ResponseSink(res, framing, bufferLimit);
-  const events = new EventStream(chat.hub, chat.store, request.user, sink);
+  const { stream, started } = chat.openStream(request.user, request.cursor, sink);
   // A bound method rather than a closure: half the bytes, and no context keeping this call's
   // variables (the request, its cursor) alive for as long as the stream is open.
-  res.on("close", events.stop.bind(events));
-  return events.start(request.cursor).catch(() => {
-    events.stop();
-    sink.close("store_unavailable");
-  });
+  res.on("close", stream.stop.bind(stream));
+  return started.catch(() => sink.close("store_unavailable"));
 }

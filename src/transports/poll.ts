@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 import type { Chat } from "../core/chat.js";
 import type { ErrorCode } from "../core/errors.js";
 import type { Sink } from "../core/ports/sink.js";
-import { EventStream } from "../core/stream.js";
+import type { EventStream } from "../core/stream.js";
 import type { StreamRequest } from "./cursor.js";
 
 /** Most events in one poll answer (SPEC section 6). */
@@ -32,7 +32,7 @@ class PollSink implements Sink {
     this.res = res;
     this.chat = chat;
     this.user = user;
-    this.epoch = chat.store.epoch;
+    this.epoch = chat.epoch;
   }
 
   write(json: string, seq: number | null): void {
@@ -86,15 +86,10 @@ export async function servePoll(
   // No closures outlive this call: a held long-poll keeps only its sink and stream (the listener
   // below is a bound method), not this call's variables.
   const sink = new PollSink(res, chat, request.user);
-  const stream = new EventStream(chat.hub, chat.store, request.user, sink);
+  const { stream, started } = chat.openStream(request.user, request.cursor, sink);
   sink.stream = stream;
   res.on("close", sink.answer.bind(sink));
-  try {
-    await stream.start(request.cursor);
-  } catch (err) {
-    stream.stop();
-    throw err;
-  }
+  await started; // on failure the stream is stopped already
   sink.seq = Math.max(sink.seq, stream.lastSeq);
   // Without a cursor the client only wants one; with events waiting, answer now.
   if (sink.events.length > 0 || timeoutSeconds === 0 || request.cursor.since === undefined) {

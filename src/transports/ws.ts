@@ -4,7 +4,7 @@ import { type RawData, WebSocketServer } from "ws";
 import type { Chat, Sent } from "../core/chat.js";
 import { DuetError, toDuetError } from "../core/errors.js";
 import { compile } from "../core/schema-kit.js";
-import { type Cursor, EventStream } from "../core/stream.js";
+import type { Cursor } from "../core/stream.js";
 import { asObject, checkSend } from "../core/validate.js";
 import type { StreamRequest } from "./cursor.js";
 import {
@@ -74,8 +74,8 @@ export class WsTransport implements WsHost {
 
   private run(ws: DuetSocket, socket: Duplex, user: string, cursor: Cursor): void {
     const sink = new WsSink(ws, socket, this);
-    const events = new EventStream(this.chat.hub, this.chat.store, user, sink);
-    sink.events = events;
+    const { stream, started } = this.chat.openStream(user, cursor, sink);
+    sink.events = stream;
     ws.sink = sink;
     presetListeners(ws);
     ws.on("pong", onPong);
@@ -83,7 +83,7 @@ export class WsTransport implements WsHost {
     ws.on("error", onEnd);
     ws.on("message", onMessage);
     ws.on("ping", onPing);
-    events.start(cursor).catch((err: unknown) => {
+    started.catch((err: unknown) => {
       sink.close(toDuetError(err).code === "store_unavailable" ? "store_unavailable" : "shutting_down");
     });
   }

@@ -72,7 +72,7 @@ for (const make of [() => new RecordingBroker(), () => new SpyLocalBroker()]) {
 
       // An event its store published already is delivered here and not handed on again.
       broker.published.length = 0;
-      hub.publishEvent("bob", 2, '{"type":"x","seq":2}', undefined, true);
+      hub.deliverHere("bob", 2, '{"type":"x","seq":2}');
       assert.deepEqual(bob.got[1], ['{"type":"x","seq":2}', 2]);
       assert.deepEqual(broker.published, []);
     } finally {

@@ -10,8 +10,6 @@ export type BrokerMessage =
       json: string;
       /** When a message was accepted (ms), for the delivery latency metric; optional on the wire. */
       sentAt?: number;
-      /** The other processes have it already (the store published it as it committed): not sent again. */
-      published?: boolean;
     }
   | {
       kind: "disconnect" /** Why (default: disconnected); a ban closes with user_banned (4004). */;

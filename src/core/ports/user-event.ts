@@ -7,9 +7,9 @@ export interface UserEvent {
   /** `event` as JSON, when the store already made it (then it is sent as is). */
   json?: string;
   /**
-   * True when the store itself already handed the event to the other processes as it committed
-   * (the Redis store's send script publishes on the broker's channels): it is delivered to this
-   * process's connections only, and the broker does not send it again.
+   * Who carries the event to the other duet processes. Absent: the hub, through the broker (every
+   * event, by default). "store": the store did as it committed (the Redis store's send script
+   * publishes on the broker's channels), so the hub delivers it to this process's connections only.
    */
-  published?: boolean;
+  carriedBy?: "store";
 }

@@ -136,8 +136,6 @@ export class RedisBroker implements Broker {
   }
 
   publish(user: string, message: BrokerMessage): void {
-    // The store's send script published it as it committed (see RedisStoreOptions.nodeId).
-    if (message.kind === "event" && message.published === true) return;
     const payload =
       message.kind === "event"
         ? `${this.nodeId}|e|${message.seq ?? ""}|${message.json}`

@@ -45,7 +45,7 @@ export interface RedisStoreOptions extends StoreOptions {
    * The id of this process's RedisBroker (same prefix). When given, on standalone Redis the send
    * script publishes both `message` events on the users' channels itself, as that broker would,
    * in the same step as the commit: no publication round trips after a send, and none lost if
-   * the caller stopped waiting. The events come back marked `published`.
+   * the caller stopped waiting. The events come back `carriedBy: "store"`.
    */
   nodeId?: string;
 }

@@ -29,14 +29,14 @@ export function sendResult(
   r: unknown[],
   parts: { head: string; tail: string },
   input: SendInput,
-  published: boolean,
+  carriedBy: "store" | undefined,
 ): SendResult {
   const body = fullBody(String(r[1]), String(r[2]), parts);
   const message = messageOf(String(r[1]), Number(r[2]), input);
   return {
     message,
     duplicate: false,
-    events: messageEvents(message, body, Number(r[3]), Number(r[4]), published),
+    events: messageEvents(message, body, Number(r[3]), Number(r[4]), carriedBy),
     json: body,
   };
 }
@@ -50,14 +50,14 @@ export function messageEvents(
   body: string,
   senderSeq: number,
   recipientSeq: number,
-  published: boolean,
+  carriedBy: "store" | undefined,
 ): UserEvent[] {
   const events: UserEvent[] = [];
   const event = (user: string, seq: number): UserEvent => ({
     user,
     event: { type: "message", seq, message },
     json: `{"type":"message","seq":${seq},"message":${body}}`,
-    published,
+    carriedBy,
   });
   if (senderSeq > 0) events.push(event(message.from, senderSeq));
   if (recipientSeq > 0) events.push(event(message.to, recipientSeq));

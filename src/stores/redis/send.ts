@@ -53,7 +53,7 @@ export async function sendMessage(ctx: RedisContext, input: SendInput): Promise<
     // entries are pending; after delivery it sends again with the same webhook-id (at least once).
     enqueueForSend(ctx, message, body),
   ]);
-  return { message, duplicate, events: messageEvents(message, body, Number(s1), Number(s2), false) };
+  return { message, duplicate, events: messageEvents(message, body, Number(s1), Number(s2), undefined) };
 }
 
 /** Standalone Redis: the whole send is one script (send.lua), so one round trip. */
@@ -97,11 +97,12 @@ async function sendStandalone(
     ctx.sendOutboxArgs[0],
     ctx.sendOutboxArgs[1],
   ];
-  const published = ctx.publishAs !== "";
+  // With a node id the script publishes both events itself (see RedisStoreOptions.nodeId).
+  const carriedBy = ctx.publishAs !== "" ? "store" : undefined;
   const late = (outcome: Late<unknown[]>) => {
     if ("value" in outcome) {
       const r = outcome.value;
-      if (r[0] === "new") ctx.lateWrite(sendResult(r, parts, input, published).events, []);
+      if (r[0] === "new") ctx.lateWrite(sendResult(r, parts, input, carriedBy).events, []);
       // A repeat: its first attempt may not have been published either.
       else if (r[0] === "dup") ctx.lateWrite([], [input.from, input.to]);
     } else ctx.lateWrite([], [input.from, input.to]);
@@ -123,7 +124,7 @@ async function sendStandalone(
       "Redis: the clientMsgId stayed claimed by a message that is gone.",
     );
   }
-  return sendResult(r, parts, input, published);
+  return sendResult(r, parts, input, carriedBy);
 }
 
 function countMessage(ctx: RedisContext): Promise<unknown> {
