@@ -16,6 +16,7 @@ import { adminRoutes, mintFromBody } from "./http/admin-routes.js";
 import { authenticate } from "./http/auth.js";
 import { banRoutes } from "./http/ban-routes.js";
 import { readJson } from "./http/body.js";
+import { HELD_PATHS, setCors } from "./http/cors.js";
 import { serveDemo } from "./http/demo.js";
 import { lifecycleRoutes } from "./http/lifecycle-routes.js";
 import { openApiJson } from "./http/openapi.js";
@@ -37,7 +38,7 @@ import { RejectionLog } from "./ops/rejection-log.js";
 import { StoreHealth } from "./ops/store-health.js";
 import { lifecycleOf } from "./stores/lifecycle.js";
 import { openBackend } from "./stores/open-store.js";
-import { parseCursor, type StreamRequest } from "./transports/cursor.js";
+import { parseStreamQuery, type StreamRequest } from "./transports/cursor.js";
 import { serveStream } from "./transports/http-stream.js";
 import { servePoll } from "./transports/poll.js";
 import { WsTransport } from "./transports/ws.js";
@@ -54,13 +55,6 @@ export interface RunningServer {
   /** Stops accepting, ends every connection as SPEC section 6 says, flushes the store. */
   close(): Promise<void>;
 }
-
-const CORS_HEADERS = {
-  "access-control-allow-origin": "*",
-  "access-control-allow-headers": "authorization, content-type, last-event-id",
-  "access-control-allow-methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
-  "access-control-max-age": "600",
-};
 
 function readKey(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -242,7 +236,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     // Checked again: others may have been admitted while this token was verified. From here to
     // the hub's attach there is no await, so the limit holds.
     if (hub.connectionCount >= config.maxConnections) throw new DuetError("overloaded", undefined, 2);
-    return { user: userId, cursor: parseCursor(ctx.url, ctx.req, useLastEventId) };
+    return { user: userId, ...parseStreamQuery(ctx.url, ctx.req, useLastEventId) };
   };
   route(router, streams.sse, async (ctx, v) => {
     await serveStream(chat, ctx.res, await admitStream(ctx, v.query, true), "sse", config.bufferLimit);
@@ -271,13 +265,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
   const fail = (res: ServerResponse, err: unknown) => {
     const error = toDuetError(err);
+    // A held route's answer carries no CORS headers until it writes them: its errors need them too.
+    if (!res.headersSent) setCors(res);
     if (error.code === "internal") log.error({ msg: "request failed", err });
     reportError(error);
     sendError(res, error);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
     let route: string | undefined;
     if (accessLog) {
       const started = performance.now();
@@ -285,11 +280,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     }
     try {
       if (req.method === "OPTIONS") {
+        setCors(res);
         res.writeHead(204);
         res.end();
         return;
       }
       const url = new URL(req.url ?? "/", "http://duet.invalid");
+      if (!HELD_PATHS.has(url.pathname)) setCors(res);
       const match = router.match(req.method ?? "GET", url.pathname);
       if (!match) throw new DuetError("not_found");
       route = match.route;

@@ -5,25 +5,51 @@ import type { Cursor } from "../core/stream.js";
 export interface StreamRequest {
   user: string;
   cursor: Cursor;
+  /**
+   * The URL's `epoch` (the cursor's may come from `Last-Event-ID` instead). When it is not the
+   * store's, the client keeps a stale URL: its SSE ids name their epoch (see serveStream).
+   */
+  urlEpoch?: string;
 }
 
 const SEQ = /^\d{1,15}$/;
 const EPOCH = /^[A-Za-z0-9-]{1,64}$/;
+/** An SSE id that names its epoch: `<epoch>:<seq>` (see serveStream). */
+const EPOCH_AND_SEQ = /^([A-Za-z0-9-]{1,64}):(\d{1,15})$/;
 
-/** `since`/`epoch` from the query; for SSE, `Last-Event-ID` (the browser's own resume) wins. */
-export function parseCursor(url: URL, req: IncomingMessage, useLastEventId: boolean): Cursor {
+/**
+ * The cursor: `since`/`epoch` from the query. For SSE, `Last-Event-ID` (the browser's own resume)
+ * wins: a plain seq replaces `since`; `<epoch>:<seq>` replaces both, so a client whose URL still
+ * holds the epoch it was reset from resumes in the new epoch rather than being reset again.
+ */
+export function parseStreamQuery(
+  url: URL,
+  req: IncomingMessage,
+  useLastEventId: boolean,
+): { cursor: Cursor; urlEpoch?: string } {
   const cursor: Cursor = {};
   let since = url.searchParams.get("since");
+  let epoch = url.searchParams.get("epoch");
+  const urlEpoch = epoch;
   const lastEventId = req.headers["last-event-id"];
-  if (useLastEventId && typeof lastEventId === "string" && lastEventId !== "") since = lastEventId;
+  if (useLastEventId && typeof lastEventId === "string" && lastEventId !== "") {
+    const tagged = EPOCH_AND_SEQ.exec(lastEventId);
+    if (tagged) {
+      epoch = tagged[1] as string;
+      since = tagged[2] as string;
+    } else since = lastEventId;
+  }
   if (since !== null && since !== "") {
     if (!SEQ.test(since)) throw new DuetError("invalid_input", "since must be a non-negative integer.");
     cursor.since = Number(since);
   }
-  const epoch = url.searchParams.get("epoch");
   if (epoch !== null && epoch !== "") {
     if (!EPOCH.test(epoch)) throw new DuetError("invalid_input", "epoch is not valid.");
     cursor.epoch = epoch;
   }
-  return cursor;
+  if (urlEpoch !== null && urlEpoch !== "") {
+    if (!EPOCH.test(urlEpoch)) throw new DuetError("invalid_input", "epoch is not valid.");
+    return { cursor, urlEpoch };
+  }
+  return { cursor };
 }

@@ -2,27 +2,45 @@ import type { ServerResponse } from "node:http";
 import type { Chat } from "../core/chat.js";
 import type { ErrorCode } from "../core/errors.js";
 import type { Sink, TransportKind } from "../core/ports/sink.js";
+import { CORS_HEADER_LIST } from "../http/cors.js";
 import type { StreamRequest } from "./cursor.js";
 import { drained } from "./drained.js";
 
 /** How one streaming format frames events and keep-alives. */
 interface Framing {
   kind: TransportKind;
-  contentType: string;
-  event(json: string, seq: number | null): string;
+  /** The response's headers, made once (writeHead's array form: node keeps no copy per response). */
+  headers: readonly string[];
+  /** `id` is the SSE id (`<seq>`, or `<epoch>:<seq>`), null for none. */
+  event(json: string, id: string | number | null): string;
   keepAlive: string;
+}
+
+function responseHeaders(contentType: string): readonly string[] {
+  return Object.freeze([
+    ...CORS_HEADER_LIST,
+    "content-type",
+    contentType,
+    "cache-control",
+    "no-cache, no-transform",
+    // Tells nginx (and proxies that honour it) not to buffer: events must leave at once.
+    "x-accel-buffering",
+    "no",
+    "connection",
+    "keep-alive",
+  ]);
 }
 
 const SSE: Framing = {
   kind: "sse",
-  contentType: "text/event-stream; charset=utf-8",
-  event: (json, seq) => (seq === null ? `data: ${json}\n\n` : `id: ${seq}\ndata: ${json}\n\n`),
+  headers: responseHeaders("text/event-stream; charset=utf-8"),
+  event: (json, id) => (id === null ? `data: ${json}\n\n` : `id: ${id}\ndata: ${json}\n\n`),
   keepAlive: ": ping\n\n",
 };
 
 const NDJSON: Framing = {
   kind: "stream",
-  contentType: "application/x-ndjson; charset=utf-8",
+  headers: responseHeaders("application/x-ndjson; charset=utf-8"),
   event: (json) => `${json}\n`,
   keepAlive: '{"type":"ping"}\n',
 };
@@ -33,19 +51,33 @@ class ResponseSink implements Sink {
   private readonly res: ServerResponse;
   private readonly framing: Framing;
   private readonly bufferLimit: number;
+  /**
+   * SSE: whether the ids name the store's epoch (`<epoch>:<seq>`): on a connection whose URL holds
+   * another epoch, and from a `reset` on. A browser resumes with the last id, so its next request
+   * names the epoch it was reset to and is not reset again (the URL stays as the page wrote it).
+   */
+  private tagEpoch: boolean;
+  private readonly chat: Chat;
   private corked = false;
   /** The last keep-alive is still queued in this process (not yet handed to the kernel). */
   private beatQueued = false;
 
-  constructor(res: ServerResponse, framing: Framing, bufferLimit: number) {
+  constructor(res: ServerResponse, framing: Framing, bufferLimit: number, chat: Chat, tagEpoch: boolean) {
     this.res = res;
     this.framing = framing;
     this.kind = framing.kind;
     this.bufferLimit = bufferLimit;
+    this.chat = chat;
+    this.tagEpoch = tagEpoch;
   }
 
   write(json: string, seq: number | null): void {
-    this.raw(this.framing.event(json, seq));
+    if (seq === null || this.kind !== "sse") {
+      this.raw(this.framing.event(json, seq));
+      return;
+    }
+    if (!this.tagEpoch && json.startsWith('{"type":"reset"')) this.tagEpoch = true;
+    this.raw(this.framing.event(json, this.tagEpoch ? `${this.chat.epoch}:${seq}` : seq));
   }
 
   private raw(chunk: string, flushed?: () => void): void {
@@ -100,15 +132,10 @@ export function serveStream(
   bufferLimit: number,
 ) {
   const framing = kind === "sse" ? SSE : NDJSON;
-  res.writeHead(200, {
-    "content-type": framing.contentType,
-    "cache-control": "no-cache, no-transform",
-    // Tells nginx (and proxies that honour it) not to buffer: events must leave at once.
-    "x-accel-buffering": "no",
-    connection: "keep-alive",
-  });
+  res.writeHead(200, framing.headers as string[]);
   res.flushHeaders();
-  const sink = new ResponseSink(res, framing, bufferLimit);
+  const staleUrl = kind === "sse" && request.urlEpoch !== undefined && request.urlEpoch !== chat.epoch;
+  const sink = new ResponseSink(res, framing, bufferLimit, chat, staleUrl);
   const { stream, started } = chat.openStream(request.user, request.cursor, sink);
   // A bound method rather than a closure: half the bytes, and no context keeping this call's
   // variables (the request, its cursor) alive for as long as the stream is open.

@@ -3,7 +3,16 @@ import type { Chat } from "../core/chat.js";
 import type { ErrorCode } from "../core/errors.js";
 import type { Sink } from "../core/ports/sink.js";
 import type { EventStream } from "../core/stream.js";
+import { CORS_HEADER_LIST } from "../http/cors.js";
 import type { StreamRequest } from "./cursor.js";
+
+const POLL_HEADERS = [
+  ...CORS_HEADER_LIST,
+  "content-type",
+  "application/json; charset=utf-8",
+  "cache-control",
+  "no-store",
+];
 
 /** Most events in one poll answer (SPEC section 6). */
 export const POLL_MAX_EVENTS = 500;
@@ -54,11 +63,8 @@ class PollSink implements Sink {
     this.chat.presence.polled(this.user);
     if (this.res.destroyed || this.res.writableEnded) return;
     const body = `{"events":[${this.events.join(",")}],"seq":${this.seq},"epoch":${JSON.stringify(this.epoch)}}`;
-    this.res.writeHead(200, {
-      "content-type": "application/json; charset=utf-8",
-      "content-length": Buffer.byteLength(body),
-      "cache-control": "no-store",
-    });
+    // One array with the CORS headers: node keeps no headers object for a held response.
+    this.res.writeHead(200, [...POLL_HEADERS, "content-length", String(Buffer.byteLength(body))]);
     this.res.end(body);
   }
 
