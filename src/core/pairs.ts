@@ -1,4 +1,5 @@
 import { DuetError } from "./errors.js";
+import { LIMITS } from "./limits.js";
 import type { UserEvent } from "./ports/user-event.js";
 import { isUserId, SYSTEM_USER } from "./validate.js";
 
@@ -72,7 +73,7 @@ export function pairIds(a: unknown, b: unknown): [string, string] {
   if (!isUserId(a) || !isUserId(b))
     throw new DuetError(
       "invalid_input",
-      "Both users of a pair must be 1-64 characters of A-Z a-z 0-9 _ . @ -.",
+      `Both users of a pair must be 1-${LIMITS.userIdLength} characters of A-Z a-z 0-9 _ . @ -.`,
     );
   if (a === b) throw new DuetError("invalid_input", "A user cannot be paired with themselves.");
   if (a === SYSTEM_USER || b === SYSTEM_USER)

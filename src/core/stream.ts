@@ -1,9 +1,10 @@
 import type { Hub } from "./hub.js";
+import { LIMITS } from "./limits.js";
 import type { Sink } from "./ports/sink.js";
 import type { Store } from "./ports/store.js";
 
 /** Events replayed per store read while catching up. */
-export const PAGE = 500;
+const PAGE = LIMITS.replayPage;
 
 /** A resync that finds the store unreachable is tried again this often, this many times. */
 const RESYNC_RETRY_MS = 250;

@@ -1,5 +1,6 @@
 import type { Static } from "@sinclair/typebox";
 import { DuetError } from "./errors.js";
+import { LIMITS } from "./limits.js";
 import {
   type LinkRef,
   type MessageKind,
@@ -15,6 +16,7 @@ import type { SendInput } from "./types.js";
 export const SYSTEM_USER = "system";
 const USER_ID = new RegExp(USER_ID_PATTERN);
 const MESSAGE_ID = new RegExp(MESSAGE_ID_PATTERN);
+const INTEGER = new RegExp(`^\\d{1,${LIMITS.integerDigits}}$`);
 
 /**
  * A user id per SPEC section 2, except "." and "..": URL paths resolve those as segments
@@ -26,7 +28,10 @@ export function isUserId(value: unknown): value is string {
 
 export function userId(value: unknown, field = "user"): string {
   if (!isUserId(value))
-    throw new DuetError("invalid_input", `${field} must be 1-64 characters of A-Z a-z 0-9 _ . @ -.`);
+    throw new DuetError(
+      "invalid_input",
+      `${field} must be 1-${LIMITS.userIdLength} characters of A-Z a-z 0-9 _ . @ -.`,
+    );
   return value;
 }
 
@@ -162,8 +167,7 @@ export function intParam(
   max: number,
 ): number {
   if (value === null || value === undefined || value === "") return fallback;
-  if (!/^\d{1,15}$/.test(value))
-    throw new DuetError("invalid_input", `${name} must be a non-negative integer.`);
+  if (!INTEGER.test(value)) throw new DuetError("invalid_input", `${name} must be a non-negative integer.`);
   const n = Number(value);
   if (n < min) throw new DuetError("invalid_input", `${name} must be at least ${min}.`);
   return Math.min(n, max);

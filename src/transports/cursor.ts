@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { DuetError } from "../core/errors.js";
+import { LIMITS } from "../core/limits.js";
 import type { Cursor } from "../core/stream.js";
 
 export interface StreamRequest {
@@ -12,10 +13,12 @@ export interface StreamRequest {
   urlEpoch?: string;
 }
 
-const SEQ = /^\d{1,15}$/;
-const EPOCH = /^[A-Za-z0-9-]{1,64}$/;
+const SEQ_PATTERN = `\\d{1,${LIMITS.integerDigits}}`;
+const EPOCH_PATTERN = `[A-Za-z0-9-]{1,${LIMITS.epochLength}}`;
+const SEQ = new RegExp(`^${SEQ_PATTERN}$`);
+const EPOCH = new RegExp(`^${EPOCH_PATTERN}$`);
 /** An SSE id that names its epoch: `<epoch>:<seq>` (see serveStream). */
-const EPOCH_AND_SEQ = /^([A-Za-z0-9-]{1,64}):(\d{1,15})$/;
+const EPOCH_AND_SEQ = new RegExp(`^(${EPOCH_PATTERN}):(${SEQ_PATTERN})$`);
 
 /**
  * The cursor: `since`/`epoch` from the query. For SSE, `Last-Event-ID` (the browser's own resume)

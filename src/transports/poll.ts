@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { Chat } from "../core/chat.js";
 import type { ErrorCode } from "../core/errors.js";
+import { LIMITS } from "../core/limits.js";
 import type { Sink } from "../core/ports/sink.js";
 import type { EventStream } from "../core/stream.js";
 import { CORS_HEADER_LIST } from "../http/cors.js";
@@ -15,7 +16,7 @@ const POLL_HEADERS = [
 ];
 
 /** Most events in one poll answer (SPEC section 6). */
-export const POLL_MAX_EVENTS = 500;
+export const POLL_MAX_EVENTS = LIMITS.pollEvents;
 
 /**
  * A poll is an EventStream whose sink collects instead of writing: it answers as soon as it holds

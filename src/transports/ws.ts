@@ -3,6 +3,7 @@ import type { Duplex } from "node:stream";
 import { type RawData, WebSocketServer } from "ws";
 import type { Chat, Sent } from "../core/chat.js";
 import { DuetError, toDuetError } from "../core/errors.js";
+import { LIMITS } from "../core/limits.js";
 import { compile } from "../core/schema-kit.js";
 import type { Cursor } from "../core/stream.js";
 import { asObject, checkSend } from "../core/validate.js";
@@ -101,9 +102,12 @@ export class WsTransport implements WsHost {
       }
       frame = asObject(parsed, "A frame");
       ref = frame.ref;
-      if (ref !== undefined && (typeof ref !== "string" || ref.length > 64)) {
+      if (ref !== undefined && (typeof ref !== "string" || ref.length > LIMITS.refLength)) {
         ref = undefined;
-        throw new DuetError("invalid_input", "ref must be a string of at most 64 characters.");
+        throw new DuetError(
+          "invalid_input",
+          `ref must be a string of at most ${LIMITS.refLength} characters.`,
+        );
       }
     } catch (err) {
       sink.sendError(undefined, err);
