@@ -12,7 +12,7 @@
  *   blocks  set     users this user blocked (the listing; `blk` below is what sends check)
  *   pr      hash    presence: n:<node> -> open connections there; seen, polled -> times (ms)
  *   pairs   zset    peer -> since (ms) of the user's current pairs (SPEC 11)
- *   cmid    hash    clientMsgId -> "<peer> <message id>" of the messages this user sent with one
+ *   cmid    hash    SHA-1 of a clientMsgId -> "<peer> <message id>" of the messages this user sent with one
  *                   (SPEC 3: a clientMsgId is the sender's, whoever it went to); on a cluster
  *                   "<peer>" first, claimed before the conversation step
  *   ev      channel sharded pub/sub channel of the user's live events

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { DuetError } from "../../core/errors.js";
 import { sendEntryIds } from "../../core/ports/outbox.js";
 import type { SendResult } from "../../core/ports/store.js";
@@ -174,6 +175,7 @@ async function sentBefore(
     id !== "" ? id : await ctx.run.call(() => ctx.client.hget(conv.cmid, `${input.from} ${clientMsgId}`));
   const json = messageId ? await ctx.run.call(() => ctx.client.hget(conv.msg, messageId)) : null;
   if (json) return { message: JSON.parse(json) as Message, duplicate: true, events: [], json };
-  await ctx.run.call(() => ctx.client.hset(ctx.keys.user(input.from).cmid, clientMsgId, input.to));
+  const field = createHash("sha1").update(clientMsgId).digest("hex");
+  await ctx.run.call(() => ctx.client.hset(ctx.keys.user(input.from).cmid, field, input.to));
   return null;
 }

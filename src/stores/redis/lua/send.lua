@@ -11,8 +11,10 @@
 -- Returns {"new", id, ts, sender seq, recipient seq}, {"dup", body}, {"blocked"}, {"not_matched"}
 -- or {"dup_to", peer, id}: the sender used this clientMsgId for a message to another peer (the
 -- caller reads that message: its conversation's keys are not this script's).
+-- The sender's cmid is keyed by the clientMsgId's SHA-1: an erased conversation leaves no text there.
+local cmid_field = ARGV[3] ~= "" and redis.sha1hex(ARGV[3]) or ""
 if ARGV[3] ~= "" then
-  local prior = redis.call("HGET", KEYS[21], ARGV[3])
+  local prior = redis.call("HGET", KEYS[21], cmid_field)
   if prior then
     local space = string.find(prior, " ", 1, true)
     local peer = space and string.sub(prior, 1, space - 1) or prior
@@ -32,7 +34,7 @@ local s2, e2 = apply_message({ KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16] 
   { ARGV[1], id, ts, body, ARGV[8], ARGV[9], "0" }, now)
 redis.call("INCR", KEYS[17])
 if ARGV[3] ~= "" then
-  redis.call("HSET", KEYS[21], ARGV[3], ARGV[2] .. " " .. id)
+  redis.call("HSET", KEYS[21], cmid_field, ARGV[2] .. " " .. id)
 end
 if ARGV[13] == "1" then
   outbox_add(KEYS[19], KEYS[20], "msg_" .. id, "message.created", '{"message":' .. body .. "}", string.format("%d", now), string.format("%d", now))
