@@ -21,7 +21,7 @@ export async function sendMessage(ctx: RedisContext, input: SendInput): Promise<
       [input.clientMsgId, input.to],
     );
     if (claimed !== null) {
-      const [peer, id = ""] = claimed.split(" ");
+      const [peer = "", id = ""] = claimed.split(" ");
       if (peer !== input.to) {
         const earlier = await sentBefore(ctx, input, peer, id);
         if (earlier !== null) return earlier;
