@@ -208,26 +208,41 @@ export class Chat {
     }
   }
 
-  /** Receipts stop at a block (either way) and between unmatched users (SPEC 11). */
-  async markRead(reader: string, peer: string, upTo: string): Promise<{ upTo: string | null }> {
-    await this.pairs.check(reader, peer);
+  /**
+   * Before a mark-read: whether `reader` may mark read across from `peer` (receipts stop at a
+   * block either way and between unmatched users, SPEC 11), and whether the peer must not learn
+   * it (the reader's read receipts are off). The two reads go to the store together, not in turn.
+   */
+  private async readCheck(reader: string, peer: string): Promise<boolean> {
     const privacy = this.privacy;
-    const quiet = privacy !== undefined && (await privacy.readReceiptsOff(reader));
-    const marking = quiet
-      ? privacy.markReadQuietly(reader, peer, upTo)
-      : this.store.markRead(reader, peer, upTo);
+    const [, quiet] = await Promise.all([
+      this.pairs.check(reader, peer),
+      privacy === undefined ? false : privacy.readReceiptsOff(reader),
+    ]);
+    return quiet;
+  }
+
+  async markRead(reader: string, peer: string, upTo: string): Promise<{ upTo: string | null }> {
+    return this.mark(reader, peer, upTo, await this.readCheck(reader, peer));
+  }
+
+  private async mark(reader: string, peer: string, upTo: string, quiet: boolean) {
+    const privacy = this.privacy;
+    const marking =
+      quiet && privacy !== undefined
+        ? privacy.markReadQuietly(reader, peer, upTo)
+        : this.store.markRead(reader, peer, upTo);
     const result = await this.timed("mark_read", marking);
     this.publish(result.events);
     return { upTo: result.upTo };
   }
 
   async readUnread(reader: string, peer: string, limit: number, markRead: boolean): Promise<Message[]> {
-    if (markRead) await this.pairs.check(reader, peer);
-    if (markRead && this.privacy !== undefined && (await this.privacy.readReceiptsOff(reader))) {
+    if (markRead && (await this.readCheck(reader, peer))) {
       // Read receipts off: read, then mark exactly those read without telling the peer.
-      const messages = await this.readUnread(reader, peer, limit, false);
+      const { messages } = await this.timed("read_unread", this.store.readUnread(reader, peer, limit, false));
       const last = messages.at(-1);
-      if (last !== undefined) await this.markRead(reader, peer, last.id);
+      if (last !== undefined) await this.mark(reader, peer, last.id, true);
       return messages;
     }
     const result = await this.timed("read_unread", this.store.readUnread(reader, peer, limit, markRead));
