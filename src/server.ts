@@ -11,7 +11,7 @@ import { DuetError, toDuetError } from "./core/errors.js";
 import { Hub } from "./core/hub.js";
 import { Lifecycle } from "./core/lifecycle.js";
 import { SafetyGate, type SafetyOptions, type ScreenMode } from "./core/safety/send-gate.js";
-import { intParam, messageId, onlyKeys, userId } from "./core/validate.js";
+import { messageId, onlyKeys, userId } from "./core/validate.js";
 import { adminRoutes, mintFromBody } from "./http/admin-routes.js";
 import { authenticate } from "./http/auth.js";
 import { banRoutes } from "./http/ban-routes.js";
