@@ -19,9 +19,14 @@ export const MESSAGE_ID_PATTERN = "^[0-9A-HJKMNP-TV-Z]{26}$";
  * documents can refer to it (ajv's first error is then the first branch's, which names the field).
  */
 export function Nullable<T extends TSchema>(schema: T): TUnsafe<Static<T> | null> {
-  const { type, title } = schema as { type?: unknown; title?: unknown };
+  const { type, title, enum: values } = schema as { type?: unknown; title?: unknown; enum?: unknown };
+  // An `enum` must list null too, or it refuses what `type` lets through.
   if (typeof type === "string" && title === undefined)
-    return Type.Unsafe<Static<T> | null>({ ...schema, type: [type, "null"] });
+    return Type.Unsafe<Static<T> | null>({
+      ...schema,
+      type: [type, "null"],
+      ...(Array.isArray(values) ? { enum: [...values, null] } : {}),
+    });
   return Type.Unsafe<Static<T> | null>({ anyOf: [schema, { type: "null" }] });
 }
 

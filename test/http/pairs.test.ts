@@ -39,6 +39,10 @@ describe("the server API's pairs", () => {
     assert.deepEqual((await admin(matched, "GET", `/v1/admin/pairs/${names("x")[0]}`)).body, { pairs: [] });
     assert.equal(matched.chat.pairs.mode, "matched");
     assert.equal(await matched.chat.pairs.screenFor(b, a), "mask");
+    // null puts the pair back on the server's --screen, as the documents say.
+    const reset = await admin(matched, "PUT", `/v1/admin/pairs/${a}/${b}`, { screen: null });
+    assert.equal(reset.status, 200);
+    assert.equal((reset.body.pair as { screen: unknown }).screen, null);
   });
 
   it("refuses hostile ids, a self-pair, bad bodies and a missing key, changing nothing", async () => {
