@@ -84,3 +84,17 @@ local function append_event(seq_key, log, make_json, max_events, max_age_ms, now
   end
   return seq, json
 end
+
+-- Moves a per-user marker kept in the conversation's `meta` hash (`field`: "r:<reader>" for
+-- reads, "d:<user>" for deliveries) up to the last message id in `peer_ids` (the peer's `from:`
+-- set) at or before `up_to`, never back. Returns the marker after the call (false when never
+-- set) and whether it moved.
+local function advance_marker(meta, field, peer_ids, up_to)
+  local current = redis.call("HGET", meta, field)
+  local last = redis.call("ZREVRANGEBYLEX", peer_ids, "[" .. up_to, "-", "LIMIT", 0, 1)[1]
+  if not last or (current and last <= current) then
+    return current, false
+  end
+  redis.call("HSET", meta, field, last)
+  return last, true
+end

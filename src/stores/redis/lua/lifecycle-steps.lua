@@ -75,14 +75,7 @@ end
 -- the last one at or before `up_to`, never back. keys: meta, peer_ids. Returns the marker (false
 -- when none) and whether it moved.
 local function move_delivered(meta, peer_ids, user, up_to)
-  local field = "d:" .. user
-  local current = redis.call("HGET", meta, field)
-  local last = redis.call("ZREVRANGEBYLEX", peer_ids, "[" .. up_to, "-", "LIMIT", 0, 1)[1]
-  if not last or (current and last <= current) then
-    return current, false
-  end
-  redis.call("HSET", meta, field, last)
-  return last, true
+  return advance_marker(meta, "d:" .. user, peer_ids, up_to)
 end
 
 -- The peer's `delivered` event (the peer's slot). keys: seq, log. Returns its seq.

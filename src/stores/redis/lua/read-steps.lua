@@ -5,14 +5,7 @@
 -- keys: meta, peer_ids (the peer's `from:` set)
 -- Returns the marker after the call (false when nothing was ever read) and whether it moved.
 local function move_marker(meta, peer_ids, reader, up_to)
-  local field = "r:" .. reader
-  local current = redis.call("HGET", meta, field)
-  local last = redis.call("ZREVRANGEBYLEX", peer_ids, "[" .. up_to, "-", "LIMIT", 0, 1)[1]
-  if not last or (current and last <= current) then
-    return current, false
-  end
-  redis.call("HSET", meta, field, last)
-  return last, true
+  return advance_marker(meta, "r:" .. reader, peer_ids, up_to)
 end
 
 -- The oldest `limit` unread messages from the peer, as bodies; with `mark`, exactly those become
