@@ -101,9 +101,15 @@ export class Chat {
     this.observer = observer;
     this.sendLimiter = new RateLimiter(options.sendRate, options.sendBurst);
     this.pairs = new PairService(store.pairs, options.pairs ?? "open", (events) => this.publish(events));
-    // SPEC 11: an unmatch drops the pair's pending notifications, both ways.
-    this.pairs.onUnmatch = async (a, b) => {
-      await Promise.all([this.dropPendingNotifications(a, b), this.dropPendingNotifications(b, a)]);
+    // SPEC 11: an unmatch drops the pair's pending notifications, both ways; SPEC 14: the
+    // pair.unmatched webhook (users sorted, as the server API answers a pair).
+    this.pairs.onUnmatch = async (a, b, historyDeleted) => {
+      const users = a < b ? [a, b] : [b, a];
+      await Promise.all([
+        this.dropPendingNotifications(a, b),
+        this.dropPendingNotifications(b, a),
+        this.outboxEvents.emit("pair.unmatched", { users, historyDeleted }),
+      ]);
     };
     this.safety = options.safety;
     this.onFlagged = options.onFlagged ?? (() => {});

@@ -1,5 +1,12 @@
 import { DuetError } from "./errors.js";
-import { checkRelation, type Pair, type PairScreen, type PairStore, type PairsMode } from "./pairs.js";
+import {
+  checkRelation,
+  type Pair,
+  type PairScreen,
+  type PairStore,
+  type PairsMode,
+  type UnmatchResult,
+} from "./pairs.js";
 import type { UserEvent } from "./ports/store.js";
 
 /**
@@ -11,8 +18,11 @@ export class PairService {
   readonly mode: PairsMode;
   private readonly store: PairStore;
   private readonly publish: (events: UserEvent[]) => void;
-  /** Awaited after an unmatch: pending notifications for the pair are dropped there. */
-  onUnmatch: (a: string, b: string) => Promise<void> = async () => {};
+  /**
+   * Awaited after an unmatch: pending notifications for the pair are dropped there, and the
+   * `pair.unmatched` webhook is enqueued (before the caller is answered, so a 2xx implies it).
+   */
+  onUnmatch: (a: string, b: string, historyDeleted: boolean) => Promise<void> = async () => {};
 
   constructor(store: PairStore, mode: PairsMode, publish: (events: UserEvent[]) => void) {
     this.store = store;
@@ -50,11 +60,12 @@ export class PairService {
   }
 
   /** Ends the pair for both (404 when they are not matched); `erase` deletes the conversation. */
-  async unmatch(a: string, b: string, erase: boolean): Promise<void> {
+  async unmatch(a: string, b: string, erase: boolean): Promise<UnmatchResult> {
     const result = await this.store.unmatch(a, b, erase);
     this.publish(result.events);
     // Best effort: the pair is over whatever happens here, and a retry would only be a 404.
-    await this.onUnmatch(a, b).catch(() => {});
+    await this.onUnmatch(a, b, erase).catch(() => {});
+    return result;
   }
 
   pairsOf(user: string): Promise<Pair[]> {

@@ -23,4 +23,19 @@ export const WEBHOOK_SCHEMAS: Record<string, TSchema> = {
     },
   ),
   "report.created": Type.Object({ report: ReportSchema }, { description: "A user filed a report." }),
+  "pair.unmatched": Type.Object(
+    {
+      users: Type.Array(Type.String(), { minItems: 2, maxItems: 2, description: "The two users, sorted." }),
+      historyDeleted: Type.Boolean({ description: "Whether the conversation was erased." }),
+    },
+    { description: "A pair ended (SPEC 11): unmatched by the server API, by either user, or by an erase." },
+  ),
+  "user.erased": Type.Object(
+    {
+      user: Type.String(),
+      messages: Type.Integer({ minimum: 0, description: "Messages erased by this call." }),
+      pairs: Type.Integer({ minimum: 0, description: "Conversations (pairs) erased by this call." }),
+    },
+    { description: "A user was erased (SPEC 15): DELETE /v1/admin/users/:user." },
+  ),
 };
