@@ -1,5 +1,6 @@
 import type {
   ConversationSummary,
+  Cursor,
   Message,
   PresenceInfo,
   Report,
@@ -14,7 +15,7 @@ import type { ClientEvents, Status } from "./events.js";
 import { HttpApi, TokenSource } from "./http.js";
 import { type ConnectOptions, type Timings, timingsOf } from "./options.js";
 import { Outbox, type SendInput } from "./outbox.js";
-import { type Cursor, TRANSPORTS, type TransportName, type WebSocketConstructor } from "./transports.js";
+import { TRANSPORTS, type TransportName, type WebSocketConstructor } from "./transports.js";
 
 export type { ClientEvents, ConnectionState, ResetEvent, Status } from "./events.js";
 export type { ConnectOptions } from "./options.js";

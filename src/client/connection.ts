@@ -1,4 +1,4 @@
-import type { HelloEvent, MessageEvent } from "../core/types.js";
+import type { Cursor, HelloEvent, MessageEvent } from "../core/types.js";
 import { AttemptCap, backoffDelay } from "./backoff.js";
 import type { Emitter } from "./emitter.js";
 import { asClientError, DuetClientError } from "./errors.js";
@@ -14,7 +14,6 @@ import {
 import type { Timings } from "./options.js";
 import { TransportChoice } from "./transport-choice.js";
 import {
-  type Cursor,
   OPENERS,
   type Transport,
   type TransportContext,

@@ -1,7 +1,6 @@
-import type { DuetEvent, MessageEvent } from "../core/types.js";
+import type { Cursor, DuetEvent, MessageEvent } from "../core/types.js";
 import type { Emitter } from "./emitter.js";
 import type { ClientEvents } from "./events.js";
-import type { Cursor } from "./transports.js";
 
 /**
  * The resume cursor: where this client stands in the user's event log. It turns the server's

@@ -6,6 +6,7 @@
 
 export type {
   ConversationSummary,
+  Cursor,
   ImageRef,
   LinkRef,
   Message,
@@ -38,4 +39,4 @@ export {
   type MessageRejectedError,
   type NotMatchedError,
 } from "./errors.js";
-export { type Cursor, TRANSPORTS, type TransportName, type WebSocketConstructor } from "./transports.js";
+export { TRANSPORTS, type TransportName, type WebSocketConstructor } from "./transports.js";

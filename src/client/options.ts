@@ -1,6 +1,7 @@
+import type { Cursor } from "../core/types.js";
 import type { BackoffOptions } from "./backoff.js";
 import type { FetchLike } from "./http.js";
-import type { Cursor, TransportName, WebSocketConstructor } from "./transports.js";
+import type { TransportName, WebSocketConstructor } from "./transports.js";
 
 export interface ConnectOptions {
   /** The duet server, e.g. `https://chat.example.com` (a path prefix is kept). */

@@ -1,4 +1,4 @@
-import type { DuetEvent, HelloEvent } from "../core/types.js";
+import type { Cursor, DuetEvent, HelloEvent } from "../core/types.js";
 import { DuetClientError } from "./errors.js";
 import { endpoint, errorFrom, type FetchLike, NO_STORE } from "./http.js";
 import { SseParser } from "./sse-parser.js";
@@ -6,12 +6,6 @@ import { SseParser } from "./sse-parser.js";
 /** The transports, best first: the order the client tries them in (SPEC section 6). */
 export const TRANSPORTS = ["ws", "sse", "stream", "longpoll", "poll"] as const;
 export type TransportName = (typeof TRANSPORTS)[number];
-
-/** A cursor into the user's event log (SPEC section 5). */
-export interface Cursor {
-  seq: number;
-  epoch: string;
-}
 
 /** What a WebSocket object must offer: the browser's, Node 22's global, or the `ws` package's. */
 export interface WebSocketLike {

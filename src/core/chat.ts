@@ -9,7 +9,7 @@ import type { ReadResult, SendResult, Store, UserEvent } from "./ports/store.js"
 import { RateLimiter } from "./rate-limit.js";
 import { ReportService } from "./safety/reports.js";
 import type { FlagReason, SafetyGate } from "./safety/send-gate.js";
-import { type Cursor, EventStream } from "./stream.js";
+import { EventStream, type ResumeFrom } from "./stream.js";
 import type { ConversationSummary, Message, PresenceInfo, SendInput } from "./types.js";
 
 export interface ChatOptions {
@@ -312,7 +312,7 @@ export class Chat {
    * once (the transport keeps it, to stop it when its connection ends); `started` settles once it
    * has caught up, and rejects, the stream stopped, when the store cannot be read.
    */
-  openStream(user: string, cursor: Cursor, sink: Sink): OpenedStream {
+  openStream(user: string, cursor: ResumeFrom, sink: Sink): OpenedStream {
     const stream = new EventStream(this.hub, this.store, user, sink);
     const started = stream.start(cursor);
     started.catch(() => stream.stop());

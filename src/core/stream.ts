@@ -2,6 +2,7 @@ import type { Hub } from "./hub.js";
 import { LIMITS } from "./limits.js";
 import type { Sink } from "./ports/sink.js";
 import type { Store } from "./ports/store.js";
+import type { Cursor } from "./types.js";
 
 /** Events replayed per store read while catching up. */
 const PAGE = LIMITS.replayPage;
@@ -10,10 +11,11 @@ const PAGE = LIMITS.replayPage;
 const RESYNC_RETRY_MS = 250;
 const RESYNC_RETRIES = 20;
 
-export interface Cursor {
-  since?: number;
-  epoch?: string;
-}
+/**
+ * Where a new stream starts: after a whole cursor; after a seq alone (in the store's epoch); or,
+ * with neither, from the log's head.
+ */
+export type ResumeFrom = Partial<Cursor>;
 
 /**
  * One live event stream of one user over one connection: hello, then every stored event after
@@ -43,14 +45,14 @@ export class EventStream {
   }
 
   /** Registers with the hub, sends hello, replays from the cursor, then goes live. */
-  async start(cursor: Cursor): Promise<void> {
+  async start(cursor: ResumeFrom): Promise<void> {
     this.hub.attach(this);
     try {
       await this.hub.ready(this.user);
       const epoch = this.store.epoch;
       // Whether the read below may have missed something: then the store is read again.
       let more = false;
-      if (cursor.since === undefined) {
+      if (cursor.seq === undefined) {
         const head = await this.store.head(this.user);
         this.lastSeq = head;
         this.hello(head);
@@ -58,8 +60,8 @@ export class EventStream {
         const head = await this.store.head(this.user);
         this.resetTo(head);
       } else {
-        this.lastSeq = cursor.since;
-        const page = await this.store.eventsSince(this.user, cursor.since, PAGE);
+        this.lastSeq = cursor.seq;
+        const page = await this.store.eventsSince(this.user, cursor.seq, PAGE);
         if (page.reset) {
           this.resetTo(page.head);
         } else {

@@ -86,6 +86,16 @@ export interface TypingEvent {
   from: string;
 }
 
+/**
+ * A position in one user's event log (SPEC 5): the last seq seen, in the store's epoch. Hello and
+ * reset events carry one; the SDK keeps one (`client.cursor`) to resume from; on the wire it is
+ * `?since=<seq>&epoch=<epoch>` (or an SSE `Last-Event-ID`).
+ */
+export interface Cursor {
+  seq: number;
+  epoch: string;
+}
+
 export interface ResetEvent {
   type: "reset";
   seq: number;

@@ -1,11 +1,11 @@
 import type { IncomingMessage } from "node:http";
 import { DuetError } from "../core/errors.js";
 import { LIMITS } from "../core/limits.js";
-import type { Cursor } from "../core/stream.js";
+import type { ResumeFrom } from "../core/stream.js";
 
 export interface StreamRequest {
   user: string;
-  cursor: Cursor;
+  cursor: ResumeFrom;
   /**
    * The URL's `epoch` (the cursor's may come from `Last-Event-ID` instead). When it is not the
    * store's, the client keeps a stale URL: its SSE ids name their epoch (see serveStream).
@@ -29,8 +29,8 @@ export function parseStreamQuery(
   url: URL,
   req: IncomingMessage,
   useLastEventId: boolean,
-): { cursor: Cursor; urlEpoch?: string } {
-  const cursor: Cursor = {};
+): { cursor: ResumeFrom; urlEpoch?: string } {
+  const cursor: ResumeFrom = {};
   let since = url.searchParams.get("since");
   let epoch = url.searchParams.get("epoch");
   const urlEpoch = epoch;
@@ -44,7 +44,7 @@ export function parseStreamQuery(
   }
   if (since !== null && since !== "") {
     if (!SEQ.test(since)) throw new DuetError("invalid_input", "since must be a non-negative integer.");
-    cursor.since = Number(since);
+    cursor.seq = Number(since);
   }
   if (epoch !== null && epoch !== "") {
     if (!EPOCH.test(epoch)) throw new DuetError("invalid_input", "epoch is not valid.");

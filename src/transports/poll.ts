@@ -99,7 +99,7 @@ export async function servePoll(
   await started; // on failure the stream is stopped already
   sink.seq = Math.max(sink.seq, stream.lastSeq);
   // Without a cursor the client only wants one; with events waiting, answer now.
-  if (sink.events.length > 0 || timeoutSeconds === 0 || request.cursor.since === undefined) {
+  if (sink.events.length > 0 || timeoutSeconds === 0 || request.cursor.seq === undefined) {
     sink.answer();
     return;
   }

@@ -5,7 +5,7 @@ import type { Chat, Sent } from "../core/chat.js";
 import { DuetError, toDuetError } from "../core/errors.js";
 import { LIMITS } from "../core/limits.js";
 import { compile } from "../core/schema-kit.js";
-import type { Cursor } from "../core/stream.js";
+import type { ResumeFrom } from "../core/stream.js";
 import { asObject, checkSend } from "../core/validate.js";
 import type { StreamRequest } from "./cursor.js";
 import {
@@ -73,7 +73,7 @@ export class WsTransport implements WsHost {
     this.server.handleUpgrade(req, socket, head, (ws) => this.run(ws as DuetSocket, socket, user, cursor));
   }
 
-  private run(ws: DuetSocket, socket: Duplex, user: string, cursor: Cursor): void {
+  private run(ws: DuetSocket, socket: Duplex, user: string, cursor: ResumeFrom): void {
     const sink = new WsSink(ws, socket, this);
     const { stream, started } = this.chat.openStream(user, cursor, sink);
     sink.events = stream;

@@ -66,7 +66,7 @@ describe("EventStream start", () => {
     const t = setup();
     for (let i = 0; i < 3; i++) await t.send(`m${i}`);
     const stream = t.stream();
-    await stream.start({ since: 1, epoch: t.store.epoch });
+    await stream.start({ seq: 1, epoch: t.store.epoch });
     assert.equal(t.reads(), 1);
     assert.deepEqual(t.seqs, [2, 3]);
     await t.send("live");
@@ -82,7 +82,7 @@ describe("EventStream start", () => {
       await t.send("while reading");
     });
     const stream = t.stream();
-    await stream.start({ since: 0, epoch: t.store.epoch });
+    await stream.start({ seq: 0, epoch: t.store.epoch });
     assert.deepEqual(t.seqs, [1, 2, 3, 4]);
     assert.equal(t.reads(), 2);
     await t.send("live");
@@ -94,7 +94,7 @@ describe("EventStream start", () => {
     const t = setup();
     await Promise.all(Array.from({ length: 1200 }, (_, i) => t.send(`m${i}`)));
     const stream = t.stream();
-    await stream.start({ since: 0, epoch: t.store.epoch });
+    await stream.start({ seq: 0, epoch: t.store.epoch });
     assert.equal(t.seqs.length, 1200);
     assert.deepEqual(
       t.seqs,
