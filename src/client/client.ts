@@ -13,6 +13,7 @@ import { Emitter } from "./emitter.js";
 import { asClientError, DuetClientError } from "./errors.js";
 import type { ClientEvents, Status } from "./events.js";
 import { HttpApi, TokenSource } from "./http.js";
+import { type ConversationView, MessageViews } from "./message-view.js";
 import { type ConnectOptions, type Timings, timingsOf } from "./options.js";
 import { Outbox, type SendInput } from "./outbox.js";
 import { TRANSPORTS, type TransportName, type WebSocketConstructor } from "./transports.js";
@@ -46,6 +47,7 @@ export class DuetClient {
   private readonly connection: Connection;
   private readonly outbox: Outbox;
   private readonly acks: DeliveryAcks;
+  private readonly views: MessageViews;
   /** When a typing notification last went to each peer. */
   private readonly lastTyping = new Map<string, number>();
 
@@ -78,6 +80,21 @@ export class DuetClient {
       () => this.connection.user,
       (peer, upTo) => this.delivered(peer, upTo),
     );
+    // Registered before the app's listeners: a view is up to date when the app hears the event.
+    this.views = new MessageViews(
+      this,
+      () => this.connection.user,
+      (c) => this.emitter.emit("change", c),
+    );
+    this.views.listen((type, listener) => this.emitter.on(type, listener));
+  }
+
+  /**
+   * The local view of the conversation with `peer`: its messages in their current state and the
+   * ticks of the user's own, kept up to date from the event stream. Call `load()` on it once.
+   */
+  view(peer: string): ConversationView {
+    return this.views.get(peer);
   }
 
   on<K extends keyof ClientEvents>(type: K, listener: (value: ClientEvents[K]) => void): () => void {
@@ -128,7 +145,10 @@ export class DuetClient {
    * only when the server refuses it for good (invalid, blocked...) or the client is closed.
    */
   send(input: SendInput): Promise<Message> {
-    return this.outbox.send(input);
+    return this.outbox.send(input).then((message) => {
+      this.views.seedMessage(message);
+      return message;
+    });
   }
 
   /** Marks every message from `peer` up to `upTo` read; `peer` gets a `read` event. */
@@ -149,7 +169,10 @@ export class DuetClient {
   conversations(options: { limit?: number; before?: number } = {}): Promise<ConversationSummary[]> {
     return this.api
       .request<{ conversations: ConversationSummary[] }>("GET", "/v1/conversations", { query: options })
-      .then((r) => r.conversations);
+      .then((r) => {
+        this.views.seedSummaries(r.conversations);
+        return r.conversations;
+      });
   }
 
   /** A page of the conversation with `peer`, oldest first. */

@@ -9,6 +9,7 @@ import type {
   TypingEvent,
 } from "../core/types.js";
 import type { DuetClientError } from "./errors.js";
+import type { ViewChange } from "./message-view.js";
 import type { TransportName } from "./transports.js";
 
 /**
@@ -57,6 +58,8 @@ export interface ClientEvents {
   /** The peer's device acknowledged my messages up to `upTo`. */
   delivered: DeliveredEvent;
   typing: TypingEvent;
+  /** A conversation view (`client.view(peer)`) changed: re-render `ids` (or the whole view). */
+  change: ViewChange;
   reset: ResetEvent;
   status: Status;
 }

@@ -7,6 +7,9 @@
 export type {
   ConversationSummary,
   Cursor,
+  DeleteEvent,
+  DeliveredEvent,
+  EditEvent,
   ImageRef,
   LinkRef,
   Message,
@@ -14,9 +17,11 @@ export type {
   MessageKind,
   PairEvent,
   PresenceInfo,
+  ReactionEvent,
   ReadEvent,
   Report,
   ReportReason,
+  Settings,
   TypingEvent,
 } from "../core/types.js";
 export type { BackoffOptions } from "./backoff.js";
@@ -39,4 +44,11 @@ export {
   type MessageRejectedError,
   type NotMatchedError,
 } from "./errors.js";
+export {
+  ConversationView,
+  type ConversationViewEvents,
+  type Tick,
+  type ViewChange,
+  type ViewMessage,
+} from "./message-view.js";
 export { TRANSPORTS, type TransportName, type WebSocketConstructor } from "./transports.js";
