@@ -1,7 +1,6 @@
 /** Shared by the SDK tests: clients with test tokens, event recorders, condition waits, a proxy. */
 import { createServer, request, type Server } from "node:http";
 import { type AddressInfo, connect as netConnect } from "node:net";
-import WebSocket from "ws";
 import {
   type ConnectOptions,
   connect,
@@ -10,14 +9,19 @@ import {
   type Status,
 } from "../../src/client/index.js";
 import { tokenFor } from "../helpers/duet.js";
+import { CheckedWebSocket, checkedFetch } from "../helpers/protocol-tap.js";
 
-/** A client for `user` (token signed with the test secret), with Node's `ws` as its WebSocket. */
+/**
+ * A client for `user` (token signed with the test secret), with Node's `ws` as its WebSocket;
+ * what the server sends it is checked against the documents (protocol-tap.ts).
+ */
 export async function clientFor(url: string, user: string, options: Partial<ConnectOptions> = {}) {
   const token = await tokenFor(user);
   return connect({
     url,
     token,
-    WebSocket,
+    WebSocket: CheckedWebSocket,
+    fetch: checkedFetch,
     backoff: { initialMs: 100, maxMs: 1000 },
     pollIntervalMs: 200,
     ...options,
@@ -101,7 +105,8 @@ export async function startProxy(
     seen.push(`${req.method} ${path}`);
     const rule = rules.request?.(req.method ?? "GET", path) ?? "forward";
     if (rule === "refuse") {
-      res.writeHead(403, { "content-type": "text/html" });
+      // Marked as the proxy's own: the protocol check skips it (it is not duet's answer).
+      res.writeHead(403, { "content-type": "text/html", "x-test-proxy": "refused" });
       res.end("<h1>Forbidden by proxy</h1>");
       return;
     }

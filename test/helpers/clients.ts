@@ -10,6 +10,8 @@ import { EventSource } from "eventsource";
 import { Agent, buildConnector, fetch } from "undici";
 import WebSocket from "ws";
 import { at } from "./kit.js";
+import { assertResponse, recordEvent, recordResponse, recordWsFrame } from "./protocol-check.js";
+import { parseFrame } from "./protocol-tap.js";
 
 export type TransportName = "ws" | "sse" | "stream" | "longpoll" | "poll";
 export const TRANSPORTS: readonly TransportName[] = ["ws", "sse", "stream", "longpoll", "poll"];
@@ -132,6 +134,8 @@ export abstract class TestClient {
   protected receive(event: WireEvent): void {
     // Once dropped or closed by the test, late bytes still in flight are not "received".
     if (this.ended) return;
+    // A WebSocket's frames are checked whole, a poll's answers whole; SSE and NDJSON events here.
+    if (this.transport === "sse" || this.transport === "stream") recordEvent(this.transport, event);
     this.events.push(event);
     if (event.type === "hello") {
       this.cursor.epoch = event.epoch as string;
@@ -210,6 +214,7 @@ export class WsClient extends TestClient {
       if (res.socket.localPort !== undefined) this.localPorts.push(res.socket.localPort);
     });
     this.ws.on("message", (data, isBinary) => {
+      recordWsFrame(parseFrame(data, isBinary));
       if (isBinary) {
         this.frames.push({ op: "binary?" });
         return;
@@ -224,8 +229,17 @@ export class WsClient extends TestClient {
     this.ws.on("ping", () => this.pings++);
     this.ws.on("unexpected-response", (_req, res) => {
       this.end({ code: res.statusCode, error: `HTTP ${res.statusCode}` });
-      res.resume();
-      this.ws.terminate();
+      // The refusal's body is checked against the upgrade's documented answers.
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        body += chunk;
+      });
+      res.on("end", () => {
+        recordResponse("GET", url, res.statusCode ?? 0, res.headers["content-type"] ?? null, body);
+        this.ws.terminate();
+      });
+      res.on("error", () => this.ws.terminate());
     });
     this.ws.on("error", (err) => {
       if (this.ws.readyState !== WebSocket.OPEN) this.end({ error: err.message });
@@ -295,13 +309,18 @@ export class SseClient extends TestClient {
     this.agent = trackingAgent(this.sockets, this.localPorts);
     const url = `${base}/v1/events${query(options)}`;
     this.es = new EventSource(url, {
-      fetch: (input, init) => {
+      fetch: async (input, init) => {
         const headers: Record<string, string> = { ...init.headers, authorization: `Bearer ${token}` };
         if (options.lastEventId !== undefined && headers["Last-Event-ID"] === undefined) {
           headers["Last-Event-ID"] = options.lastEventId;
         }
         this.sentLastEventIds.push(headers["Last-Event-ID"] ?? null);
-        return fetch(input, { ...init, headers, dispatcher: this.agent });
+        const res = await fetch(input, { ...init, headers, dispatcher: this.agent });
+        // Its events are checked as they arrive (receive); the answer's status and type here.
+        const type = res.headers.get("content-type");
+        if (res.status === 200) recordResponse("GET", String(input), res.status, type, "");
+        else recordResponse("GET", String(input), res.status, type, await res.clone().text());
+        return res;
       },
     });
     this.es.onopen = () => {
@@ -371,9 +390,12 @@ export class HttpStreamClient extends TestClient {
       this.status = res.status;
       this.contentType = res.headers.get("content-type") ?? "";
       if (res.status !== 200 || !res.body) {
-        this.end({ code: res.status, error: await res.text() });
+        const text = await res.text();
+        recordResponse("GET", url, res.status, res.headers.get("content-type"), text);
+        this.end({ code: res.status, error: text });
         return;
       }
+      recordResponse("GET", url, res.status, res.headers.get("content-type"), "");
       const reader = res.body.getReader();
       const decoder = new TextDecoder();
       let buffered = "";
@@ -389,6 +411,7 @@ export class HttpStreamClient extends TestClient {
           if (format === "ndjson") {
             if (line === "") continue;
             const event = JSON.parse(line) as WireEvent;
+            if (event.type === "ping") recordEvent("stream", event);
             if (event.type === "ping") this.pings++;
             else this.receive(event);
           } else if (line === "") {
@@ -463,12 +486,12 @@ export async function pollOnce(
   dispatcher?: Agent,
   signal?: AbortSignal,
 ): Promise<PollAnswer> {
-  const res = await fetch(`${base}/v1/poll${query(cursor, { timeout: String(timeout) })}`, {
-    headers: { authorization: `Bearer ${token}` },
-    dispatcher,
-    signal,
-  });
-  const body = (await res.json()) as Omit<PollAnswer, "status">;
+  const url = `${base}/v1/poll${query(cursor, { timeout: String(timeout) })}`;
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, dispatcher, signal });
+  const text = await res.text();
+  // Recorded, not thrown: PollClient runs this outside the test's flow.
+  recordResponse("GET", url, res.status, res.headers.get("content-type"), text);
+  const body = JSON.parse(text) as Omit<PollAnswer, "status">;
   return { status: res.status, ...body };
 }
 
@@ -593,7 +616,9 @@ export async function sendMany(
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
         body: JSON.stringify({ to, text: `${prefix}${i}` }),
       });
-      const body = (await res.json()) as { message?: { id: string }; error?: unknown };
+      const text = await res.text();
+      assertResponse("POST", `${base}/v1/messages`, res.status, res.headers.get("content-type"), text);
+      const body = JSON.parse(text) as { message?: { id: string }; error?: unknown };
       if (res.status !== 201 || !body.message)
         throw new Error(`send ${i}: ${res.status} ${JSON.stringify(body)}`);
       ids.push(body.message.id);

@@ -8,6 +8,7 @@ import { SignJWT } from "jose";
 import { type Config, loadConfig } from "../../src/config.js";
 import { createLogger } from "../../src/log.js";
 import { type RunningServer, startServer } from "../../src/server.js";
+import { assertResponse } from "./protocol-check.js";
 
 export const SECRET = "test-secret-0123456789abcdef0123456789";
 export const API_KEY = "test-api-key-0123456789abcdef";
@@ -113,6 +114,7 @@ export async function api(
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
   });
   const text = await res.text();
+  assertResponse(method, base + path, res.status, res.headers.get("content-type"), text);
   let parsed: Record<string, unknown> = {};
   try {
     parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};

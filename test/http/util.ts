@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import type { Message } from "../../src/core/types.js";
 import { api, tokenFor } from "../helpers/duet.js";
+import { recordEvent, recordResponse } from "../helpers/protocol-check.js";
 
 let counter = 0;
 /** Unique user ids, so tests can share one server without seeing each other's data. */
@@ -133,10 +134,15 @@ export interface EventReader {
 
 export async function openStream(base: string, token: string, query = ""): Promise<EventReader> {
   const controller = new AbortController();
-  const res = await fetch(`${base}/v1/stream${query}`, {
-    headers: { authorization: `Bearer ${token}` },
-    signal: controller.signal,
-  });
+  const url = `${base}/v1/stream${query}`;
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+  recordResponse(
+    "GET",
+    url,
+    res.status,
+    res.headers.get("content-type"),
+    res.status === 200 ? "" : await res.clone().text(),
+  );
   assert.equal(res.status, 200);
   assert.ok(res.body);
   const reader = res.body.getReader();
@@ -159,7 +165,11 @@ export async function openStream(base: string, token: string, query = ""): Promi
         while (nl >= 0) {
           const line = buffer.slice(0, nl);
           buffer = buffer.slice(nl + 1);
-          if (line.trim() !== "") queue.push(JSON.parse(line) as Record<string, unknown>);
+          if (line.trim() !== "") {
+            const event = JSON.parse(line) as Record<string, unknown>;
+            recordEvent("stream", event);
+            queue.push(event);
+          }
           nl = buffer.indexOf("\n");
         }
         wake?.();

@@ -1,5 +1,7 @@
 /** Raw transport clients for the network tests: SSE/NDJSON line readers and a WebSocket. */
 import { WebSocket } from "ws";
+import { recordEvent, recordResponse, recordWsFrame } from "../helpers/protocol-check.js";
+import { parseFrame } from "../helpers/protocol-tap.js";
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -36,9 +38,15 @@ export class StreamReader {
     reader.opened = fetch(url, {
       headers: { authorization: `Bearer ${token}` },
       signal: reader.abort.signal,
-    }).then((res) => {
+    }).then(async (res) => {
       reader.status = res.status;
       reader.headers = res.headers;
+      // These readers also go through proxies (nginx, the chaos proxy), whose own refusals are
+      // not JSON: only duet's answers (a stream, or a JSON error) are checked.
+      const type = res.headers.get("content-type");
+      if (res.status === 200) recordResponse("GET", url, res.status, type, "");
+      else if (type?.startsWith("application/json"))
+        recordResponse("GET", url, res.status, type, await res.clone().text());
       if (!res.body) throw new Error("no body");
       void reader.pump(res.body, url.includes("/v1/events"));
     });
@@ -66,7 +74,11 @@ export class StreamReader {
           buffer = buffer.slice(nl + 1);
           this.lines.push(line);
           const json = sse ? (line.startsWith("data: ") ? line.slice(6) : null) : line;
-          if (json) this.events.push(JSON.parse(json) as WireEvent);
+          if (json) {
+            const event = JSON.parse(json) as WireEvent;
+            recordEvent(sse ? "sse" : "stream", event);
+            this.events.push(event);
+          }
           nl = buffer.indexOf("\n");
         }
       }
@@ -95,7 +107,10 @@ export class WsReader {
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
-    ws.on("message", (data) => this.frames.push(JSON.parse(data.toString()) as Record<string, unknown>));
+    ws.on("message", (data, isBinary) => {
+      recordWsFrame(parseFrame(data, isBinary));
+      this.frames.push(JSON.parse(data.toString()) as Record<string, unknown>);
+    });
     ws.on("close", (code) => {
       this.closed = true;
       this.closeCode = code;

@@ -99,7 +99,7 @@ export function userApi(limits: ApiLimits) {
       auth: "user",
       summary: "The oldest unread messages from peer (the origin's read())",
       description:
-        "With markRead (the default) exactly the messages returned become read; the rest stay unread.",
+        "With markRead (the default) exactly the messages returned become read; the rest stay unread. Marking them read is refused as a read is: 403 `blocked` when either blocks the other, 403 `not_matched` when the pair is not matched (SPEC 11); with markRead=false the messages are returned either way.",
       params: PeerParams,
       query: Type.Object({
         limit: Type.Optional(Limit(20, 200)),
@@ -111,7 +111,7 @@ export function userApi(limits: ApiLimits) {
           schema: Type.Object({ messages: Messages }, { title: "UnreadMessages" }),
         },
       },
-      errors: ["store_unavailable"],
+      errors: ["blocked", "not_matched", "store_unavailable"],
     }),
     markRead: defineRoute({
       id: "markRead",
@@ -186,6 +186,8 @@ export function userApi(limits: ApiLimits) {
       tag: "user",
       auth: "user",
       summary: "Whether users are online",
+      description:
+        "Asking for a user the viewer is not matched with (DUET_PAIRS=matched, or a pair the server API unmatched) is 403 `not_matched`.",
       query: Type.Object({
         users: Type.String({
           maxLength: 6500,
@@ -202,7 +204,7 @@ export function userApi(limits: ApiLimits) {
           ),
         },
       },
-      errors: ["store_unavailable"],
+      errors: ["not_matched", "store_unavailable"],
     }),
   };
 }
