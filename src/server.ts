@@ -11,6 +11,7 @@ import { DuetError, toDuetError } from "./core/errors.js";
 import { Hub } from "./core/hub.js";
 import { Lifecycle } from "./core/lifecycle.js";
 import { SafetyGate, type SafetyOptions, type ScreenMode } from "./core/safety/send-gate.js";
+import { UserData } from "./core/user-data.js";
 import { messageId, onlyKeys, userId } from "./core/validate.js";
 import { adminRoutes, mintFromBody } from "./http/admin-routes.js";
 import { authenticate } from "./http/auth.js";
@@ -29,6 +30,7 @@ import { type RouteContext, Router } from "./http/router.js";
 import { compileRoute, route } from "./http/schemas/index.js";
 import { opsApi } from "./http/schemas/ops.js";
 import { streamApi } from "./http/schemas/streams.js";
+import { userDataRoutes } from "./http/user-data-routes.js";
 import { userRoutes } from "./http/user-routes.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
@@ -38,10 +40,12 @@ import { RejectionLog } from "./ops/rejection-log.js";
 import { StoreHealth } from "./ops/store-health.js";
 import { lifecycleOf } from "./stores/lifecycle.js";
 import { openBackend } from "./stores/open-store.js";
+import { userDataOf } from "./stores/user-data.js";
 import { parseStreamQuery, type StreamRequest } from "./transports/cursor.js";
 import { serveStream } from "./transports/http-stream.js";
 import { servePoll } from "./transports/poll.js";
 import { WsTransport } from "./transports/ws.js";
+import { VERSION } from "./version.js";
 
 export interface RunningServer {
   url: string;
@@ -134,7 +138,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     },
     metrics,
   );
-  const lifecycle = new Lifecycle(chat, await lifecycleOf(backend.store), {
+  const lifecycleStore = await lifecycleOf(backend.store);
+  const lifecycle = new Lifecycle(chat, lifecycleStore, {
     editWindowMs: config.editWindowS * 1000,
     unsendWindowMs: config.unsendWindowS * 1000,
     maxReactionsPerUser: 8,
@@ -197,6 +202,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       bodyLimit: config.bodyLimit,
     });
   banRoutes(router, { bans, apiKey: config.apiKey, bodyLimit: config.bodyLimit });
+  // SPEC 15: export and erase one user.
+  const userData = new UserData({
+    store: backend.store,
+    lifecycle: lifecycleStore,
+    data: await userDataOf(backend.store),
+    push: isPushStore(backend.store) ? backend.store.push : null,
+    version: VERSION,
+  });
+  userDataRoutes(router, { data: userData, apiKey: config.apiKey });
   reportRoutes(router, { chat, user, apiKey: config.apiKey, bodyLimit: config.bodyLimit });
   if (isPushStore(backend.store))
     pushRoutes(router, {

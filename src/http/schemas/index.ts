@@ -26,6 +26,7 @@ import { reportsApi } from "./reports.js";
 import type { RouteSpec } from "./route.js";
 import { streamApi } from "./streams.js";
 import { userApi } from "./user.js";
+import { userDataApi } from "./user-data.js";
 import { webhooksApi } from "./webhooks.js";
 
 export { type ApiLimits, DEFAULT_LIMITS } from "./common.js";
@@ -40,6 +41,7 @@ export function allRoutes(limits: ApiLimits = DEFAULT_LIMITS): RouteSpec[] {
     ...Object.values(adminApi(limits)),
     ...Object.values(pairsApi()),
     ...Object.values(bansApi()),
+    ...Object.values(userDataApi()),
     ...Object.values(reportsApi()),
     ...Object.values(webhooksApi()),
     ...Object.values(pushApi()),

@@ -1,0 +1,91 @@
+import { DEFAULT_SETTINGS, type LifecycleStore } from "./ports/lifecycle.js";
+import type { PushSubscriptions } from "./ports/push-subscriptions.js";
+import type { Store } from "./ports/store.js";
+import type { UserDataStore } from "./ports/user-data.js";
+
+/** Messages (and reports) read per store call while exporting: one page in memory at a time. */
+export const EXPORT_PAGE = 1000;
+
+/** Before the first message id: ids are ULIDs (Crockford base 32), all greater than "0". */
+const BEFORE_FIRST_ID = "0";
+
+export interface UserDataDeps {
+  store: Store;
+  lifecycle: LifecycleStore;
+  data: UserDataStore;
+  /** Null when the store keeps no Web Push subscriptions. */
+  push: PushSubscriptions | null;
+  /** duet's version, for the export's first line. */
+  version: string;
+}
+
+/**
+ * SPEC 15: everything duet holds about one user, for a data-access request (export) and for
+ * erasure. The export is a pull: each chunk is read from the store when the previous one has
+ * been written, so memory holds one page whatever the user's number of messages.
+ */
+export class UserData {
+  private readonly d: UserDataDeps;
+
+  constructor(deps: UserDataDeps) {
+    this.d = deps;
+  }
+
+  /**
+   * The export as NDJSON chunks (each one or more whole lines): the `export` line first, then
+   * `settings`, `pair`, `block`, `push_subscription`, `report` (filed by the user) and `message`
+   * records (every conversation, oldest message first, in their current state: edited, unsent
+   * as a tombstone, with reactions). A user duet knows nothing of gets the first line only.
+   */
+  async *exportChunks(user: string, now = Date.now()): AsyncGenerator<string> {
+    const line = (record: object) => `${JSON.stringify(record)}\n`;
+    const { store, lifecycle, data, push } = this.d;
+    const [peers, pairs, blocks, settings, mutes, subscriptions] = await Promise.all([
+      data.peers(user),
+      store.pairs.pairsOf(user),
+      store.blocks(user),
+      lifecycle.settings([user]),
+      lifecycle.mutes(user),
+      push === null ? [] : push.pushSubscriptions(user),
+    ]);
+    // The store is read before the first line, so a store that cannot be read fails the request
+    // before anything is written (the route answers 503, not a 200 cut short).
+    let head = line({
+      type: "export",
+      user,
+      generatedAt: new Date(now).toISOString(),
+      version: this.d.version,
+    });
+    // Every user id has the default settings: written for a user duet holds something about.
+    const own = settings[0] ?? DEFAULT_SETTINGS;
+    const changed = (Object.keys(DEFAULT_SETTINGS) as (keyof typeof DEFAULT_SETTINGS)[]).some(
+      (name) => own[name] !== DEFAULT_SETTINGS[name],
+    );
+    if (changed || peers.length + pairs.length + blocks.length + subscriptions.length + mutes.size > 0) {
+      const muted = [...mutes].map(([peer, until]) => ({ peer, until }));
+      head += line({ type: "settings", settings: own, mutes: muted });
+    }
+    for (const pair of pairs) head += line({ type: "pair", pair });
+    for (const blocked of blocks) head += line({ type: "block", blocked });
+    // The endpoint only: the keys are the browser's secrets, of no use to the user.
+    for (const sub of subscriptions) head += line({ type: "push_subscription", endpoint: sub.endpoint });
+    yield head;
+    for await (const reports of data.reportsFiledBy(user, EXPORT_PAGE)) {
+      yield reports.map((report) => line({ type: "report", report })).join("");
+    }
+    for (const peer of peers) {
+      let after = BEFORE_FIRST_ID;
+      for (;;) {
+        const page = await store.history(user, peer, { after, limit: EXPORT_PAGE });
+        const last = page.messages.at(-1);
+        if (last === undefined) break;
+        let chunk = "";
+        for (const message of page.messages)
+          chunk += `{"type":"message","message":${JSON.stringify(message)}}\n`;
+        yield chunk;
+        if (!page.hasMore) break;
+        after = last.id;
+      }
+    }
+  }
+}
