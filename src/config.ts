@@ -104,6 +104,20 @@ export const OPTIONS = {
     default: 0,
     help: "seconds after sending a message may be unsent; 0: any time",
   },
+  messageTtlS: {
+    flag: "message-ttl-s",
+    env: "DUET_MESSAGE_TTL_S",
+    kind: "int",
+    default: 0,
+    help: "SPEC 15: seconds messages live in conversations with no ttl of their own (any value >= 1); 0: forever",
+  },
+  expirySweepMs: {
+    flag: "expiry-sweep-ms",
+    env: "DUET_EXPIRY_SWEEP_MS",
+    kind: "int",
+    default: 10000,
+    help: "how often expired messages are erased (ms, 50-60000); they are hidden from the moment they expire",
+  },
   maxConnectionsPerUser: {
     flag: "max-connections-per-user",
     env: "DUET_MAX_CONNECTIONS_PER_USER",
@@ -385,6 +399,9 @@ export const DEV_STORE = "sqlite:./data/duet-dev.db";
 export const MIN_JWT_SECRET_BYTES = 32;
 export const MIN_API_KEY_BYTES = 24;
 
+/** The longest server-wide message ttl: ten years, in seconds (ms past it leave safe integers far behind). */
+const MAX_MESSAGE_TTL_S = 10 * 366 * 86_400;
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 function validate(config: Config): void {
@@ -401,6 +418,10 @@ function validate(config: Config): void {
     throw new ConfigError("ping intervals must be at least 10 ms");
   if (config.retentionEvents < 1 || config.retentionDays < 1)
     throw new ConfigError("retention must be at least 1");
+  if (config.messageTtlS < 0 || config.messageTtlS > MAX_MESSAGE_TTL_S)
+    throw new ConfigError(`--message-ttl-s must be 0 (off) or 1-${MAX_MESSAGE_TTL_S}`);
+  if (config.expirySweepMs < 50 || config.expirySweepMs > 60_000)
+    throw new ConfigError("--expiry-sweep-ms must be 50-60000");
   if (config.sqliteSync !== "normal" && config.sqliteSync !== "full")
     throw new ConfigError("--sqlite-sync must be normal or full");
   if (config.storeCheckMs < 100) throw new ConfigError("--store-check-ms must be at least 100");

@@ -77,6 +77,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     retention: { maxEvents: config.retentionEvents, maxAgeMs: config.retentionDays * 86_400_000 },
     sqliteSync: config.sqliteSync === "full" ? "full" : "normal",
     pairs: config.pairs === "matched" ? "matched" : "open",
+    messageTtlS: config.messageTtlS,
   });
   const hub = new Hub(backend.broker, backend.presence, {
     maxConnectionsPerUser: config.maxConnectionsPerUser,

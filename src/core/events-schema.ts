@@ -119,6 +119,23 @@ export const DeliveredEventSchema = Type.Object(
   { title: "DeliveredEvent", description: "Delivery receipt (SPEC 13), once per advance. Stored." },
 );
 
+export const TtlEventSchema = Type.Object(
+  {
+    type: Type.Literal("ttl"),
+    seq: Seq,
+    peer: UserId("The other side of the conversation."),
+    seconds: Type.Integer({
+      minimum: 0,
+      description:
+        "How long messages sent from now on live (s); 0: the conversation has no ttl of its own (the server default, if any, applies).",
+    }),
+  },
+  {
+    title: "TtlEvent",
+    description: "SPEC 15: either side set the conversation's disappearing-messages ttl. Stored.",
+  },
+);
+
 /** Every event type, by name, in the order the documents list them. */
 export const EVENT_SCHEMAS = {
   hello: HelloEventSchema,
@@ -131,6 +148,7 @@ export const EVENT_SCHEMAS = {
   delete: DeleteEventSchema,
   reaction: ReactionEventSchema,
   delivered: DeliveredEventSchema,
+  ttl: TtlEventSchema,
 } satisfies Record<string, TSchema>;
 
 export const StoredEventSchema = Type.Union(
@@ -142,6 +160,7 @@ export const StoredEventSchema = Type.Union(
     DeleteEventSchema,
     ReactionEventSchema,
     DeliveredEventSchema,
+    TtlEventSchema,
   ],
   {
     title: "StoredEvent",

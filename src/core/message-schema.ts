@@ -114,6 +114,12 @@ export const MessageSchema = Type.Object(
         description: "Emoji -> the users who put it; absent when none.",
       }),
     ),
+    expiresAt: Type.Optional(
+      Type.Integer({
+        description:
+          "SPEC 15: when the message disappears (ms); absent unless its conversation had a ttl (or the server default applied) when it was sent.",
+      }),
+    ),
   },
   { title: "Message", description: "A message as the API returns it (SPEC sections 3 and 13)." },
 );

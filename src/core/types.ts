@@ -36,6 +36,11 @@ export interface Message {
   editedAt?: number;
   reactions?: Record<string, string[]>;
   deletedAt?: number;
+  /**
+   * SPEC 15: when the message disappears (ms), present only on messages sent while their
+   * conversation had a ttl (or the server default applied). After it the message is a tombstone.
+   */
+  expiresAt?: number;
 }
 
 /** What an unsent message leaves in history (and in its place in the event log). */
@@ -153,9 +158,17 @@ export interface DeliveredEvent {
   upTo: string;
 }
 
+/** SPEC 15: the conversation with `peer` got a disappearing-messages ttl (0: none of its own). */
+export interface TtlEvent {
+  type: "ttl";
+  seq: number;
+  peer: string;
+  seconds: number;
+}
+
 export type LifecycleEvent = EditEvent | DeleteEvent | ReactionEvent | DeliveredEvent;
 
-export type StoredEvent = MessageEvent | ReadEvent | PairEvent | LifecycleEvent;
+export type StoredEvent = MessageEvent | ReadEvent | PairEvent | LifecycleEvent | TtlEvent;
 export type DuetEvent = StoredEvent | TypingEvent | ResetEvent | HelloEvent;
 
 export interface ConversationSummary {

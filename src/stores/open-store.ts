@@ -23,6 +23,8 @@ export interface BackendOptions {
   retention: RetentionPolicy;
   sqliteSync: "normal" | "full";
   pairs?: PairsMode;
+  /** SPEC 15: the server-wide message ttl (s; 0: none). */
+  messageTtlS?: number;
 }
 
 /** Opens the store named by DUET_STORE (`sqlite:<path>`, `redis://…`, `redis-cluster://…`). */
@@ -33,6 +35,7 @@ export async function openBackend(url: string, options: BackendOptions): Promise
       retention: options.retention,
       synchronous: options.sqliteSync,
       pairs: options.pairs,
+      messageTtlS: options.messageTtlS ?? 0,
     });
     const presence = new LocalPresence();
     return {
@@ -51,7 +54,12 @@ export async function openBackend(url: string, options: BackendOptions): Promise
   const { newNodeId, openRedisBroker, openRedisPresence, openRedisStore } = await import("./redis/index.js");
   const nodeId = newNodeId();
   // The store publishes each send's events itself, as this process's broker (see RedisStoreOptions.nodeId).
-  const store = await openRedisStore(url, { retention: options.retention, nodeId, pairs: options.pairs });
+  const store = await openRedisStore(url, {
+    retention: options.retention,
+    nodeId,
+    pairs: options.pairs,
+    messageTtlS: options.messageTtlS ?? 0,
+  });
   const [broker, presence] = await Promise.all([
     openRedisBroker(url, { nodeId }),
     openRedisPresence(url, { nodeId }),

@@ -46,6 +46,7 @@ const EVENT_EXAMPLES: Record<string, unknown> = {
     on: true,
   },
   delivered: { type: "delivered", seq: 17, peer: "alice", upTo: EXAMPLE_MESSAGE.id },
+  ttl: { type: "ttl", seq: 18, peer: "alice", seconds: 86400 },
 };
 
 const cursorQuery = {

@@ -72,6 +72,8 @@ const SAMPLES: Record<Key, [string, unknown, string, unknown]> = {
   sendBurst: ["7", 7, "8", 8],
   editWindowS: ["0", 0, "60", 60],
   unsendWindowS: ["3600", 3600, "0", 0],
+  messageTtlS: ["1", 1, "86400", 86400],
+  expirySweepMs: ["50", 50, "60000", 60000],
   maxConnectionsPerUser: ["3", 3, "4", 4],
   maxConnections: ["500", 500, "600", 600],
   bufferLimit: ["100000", 100000, "200000", 200000],

@@ -156,8 +156,8 @@ describe("Redis Cluster (3 masters + 3 replicas)", () => {
       const parts = bodyParts(input);
       await new Scripts(client).run(
         "duetStoreMessage",
-        [conv.meta, conv.msg, conv.ids, conv.from(from), conv.cmid, conv.blk, conv.pair],
-        [from, to, "h-1", "1", randomIdPart(), parts.head, parts.tail],
+        [conv.meta, conv.msg, conv.ids, conv.from(from), conv.cmid, conv.blk, conv.pair, conv.exp],
+        [from, to, "h-1", "1", randomIdPart(), parts.head, parts.tail, "0"],
       );
       // The client retries with its clientMsgId: the repeat completes both sides' event logs.
       const retry = await postMessage(p0, await tokenFor(from), {

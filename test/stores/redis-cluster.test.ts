@@ -80,8 +80,8 @@ describe("redis cluster specifics", () => {
     // Step 1 only, as if the process died right after it.
     await scripts.run(
       "duetStoreMessage",
-      [conv.meta, conv.msg, conv.ids, conv.from("carol"), conv.cmid, conv.blk, conv.pair],
-      ["carol", "dave", "r-1", "1", randomIdPart(), parts.head, parts.tail],
+      [conv.meta, conv.msg, conv.ids, conv.from("carol"), conv.cmid, conv.blk, conv.pair, conv.exp],
+      ["carol", "dave", "r-1", "1", randomIdPart(), parts.head, parts.tail, "0"],
     );
     assert.equal(await store.head("dave"), 0);
     const retry = await store.send(input);

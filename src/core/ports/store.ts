@@ -55,6 +55,11 @@ export interface StoreOptions {
   retention: RetentionPolicy;
   /** Who may message whom (SPEC 11; default open): `send` refuses with not_matched accordingly. */
   pairs?: PairsMode;
+  /**
+   * SPEC 15: the server-wide message ttl (s) for conversations with none of their own; 0 or
+   * absent: messages there never expire. A send stamps `expiresAt` from it (or the conversation's).
+   */
+  messageTtlS?: number;
 }
 
 /**

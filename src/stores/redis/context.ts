@@ -25,6 +25,8 @@ export interface RedisContext {
   readonly outbox: RedisOutbox;
   /** send.lua's last two arguments: "1" for message.created, the notification delay or "" (set by setSendOutboxPolicy). */
   sendOutboxArgs: [string, string];
+  /** SPEC 15: the server-wide message ttl in seconds, as the send scripts take it ("0": none). */
+  readonly defaultTtlS: string;
   /** Hands on the outcome of a write that committed after its caller was answered store_unavailable. */
   lateWrite(events: UserEvent[], unsure: string[]): void;
 }

@@ -25,12 +25,16 @@
  *   cmid    hash    "<sender> <clientMsgId>" -> message id
  *   blk     set     which of the two blocked the other
  *   pair    hash    the pair (SPEC 11): state m|u, since, screen, pending (an unmatch under way)
+ *   meta's field `ttl`: the conversation's own message ttl in seconds (SPEC 15; absent: none)
+ *   exp     zset    ids of its messages that expire and are not erased yet -> expiresAt (ms)
  * the outbox (tag `{ob}`: one slot, see lua/outbox-steps.lua):
  *   {ob}:due, {ob}:e, {ob}:failed   the entries;  {ob}:m:<key>  string  a mark (expires)
  * global:
  *   epoch   string  the data set's epoch (SET NX on first use)
  *   bans    hash    user -> JSON {reason, until} of the bans (SPEC 12)
  *   {reports}:r, :open, :resolved   the reports (SPEC 12; see reports.ts)
+ *   {exp}:due     zset  "<id> <from> <to>" -> expiresAt (ms): messages the sweeper erases (SPEC 15)
+ *   {exp}:lease   string  the id of the process sweeping now (SET NX PX, renewed while it sweeps)
  *   {n<k>}:count  string  messages stored, in COUNT_SHARDS counters spread over the slots
  *   nodes         hash    node id -> JSON {id, host, pid, startedAt} of the duet processes
  *   node:<id>     string  a live duet process, expires unless its heartbeat renews it
@@ -99,6 +103,7 @@ export class RedisKeys {
         cmid: `${base}cmid`,
         blk: `${base}blk`,
         pair: `${base}pair`,
+        exp: `${base}exp`,
       };
       this.conversations.set(tag, keys);
     }
@@ -107,6 +112,15 @@ export class RedisKeys {
 
   get epoch(): string {
     return `${this.prefix}epoch`;
+  }
+
+  /** SPEC 15: the global expiry index (one slot of its own; see expiry.ts). */
+  get expiryIndex(): string {
+    return `${this.prefix}{exp}:due`;
+  }
+
+  get expiryLease(): string {
+    return `${this.prefix}{exp}:lease`;
   }
 
   count(shard: number): string {
@@ -164,6 +178,8 @@ export interface ConversationKeys {
   cmid: string;
   blk: string;
   pair: string;
+  /** SPEC 15: expiring ids -> expiresAt. */
+  exp: string;
 }
 
 export interface OutboxKeys {

@@ -16,6 +16,7 @@
 import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 import { DuetError } from "../../core/errors.js";
+import { expiredView } from "../../core/expiry.js";
 import { idTime, LOCATE_SLACK_MS, type MessageChange } from "../../core/lifecycle-rules.js";
 import {
   DEFAULT_SETTINGS,
@@ -105,7 +106,8 @@ export class RedisLifecycle implements LifecycleStore {
     const { peer } = found;
     let body = found.body;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const current = JSON.parse(body) as Message;
+      // An expired message (SPEC 15) is its tombstone to every rule, swept or not.
+      const current = expiredView(JSON.parse(body) as Message, Date.now());
       const change = rule(current);
       if (change === null) return { message: current, peer, events: [] };
       const next = JSON.stringify(change.message);

@@ -42,15 +42,22 @@ function safetyFields(input: SendInput): string {
   return out;
 }
 
-export function fullBody(id: string, ts: string, parts: { head: string; tail: string }): string {
-  return `{"id":"${id}",${parts.head}"ts":${ts},${parts.tail}`;
+/** The stored body; `expiresAt` (SPEC 15, ms as a string, "" for none) is its last field when set. */
+export function fullBody(
+  id: string,
+  ts: string,
+  parts: { head: string; tail: string },
+  expiresAt = "",
+): string {
+  if (expiresAt === "") return `{"id":"${id}",${parts.head}"ts":${ts},${parts.tail}`;
+  return `{"id":"${id}",${parts.head}"ts":${ts},${parts.tail.slice(0, -1)},"expiresAt":${expiresAt}}`;
 }
 
 /**
  * The Message `fullBody` describes, made from the input rather than parsed back (the same
  * fields, in the same order): what JSON.parse of the body would give for a valid input.
  */
-export function messageOf(id: string, ts: number, input: SendInput): Message {
+export function messageOf(id: string, ts: number, input: SendInput, expiresAt = ""): Message {
   const message: Message = {
     id,
     from: input.from,
@@ -64,5 +71,6 @@ export function messageOf(id: string, ts: number, input: SendInput): Message {
   };
   if (input.screened !== undefined) message.screened = input.screened;
   if (input.moderated === true) message.moderated = true;
+  if (expiresAt !== "") message.expiresAt = Number(expiresAt);
   return message;
 }

@@ -38,7 +38,7 @@ export async function conversations(
   const counts = await Promise.all(
     summaries.map((s) => {
       const conv = ctx.keys.conversation(user, s.peer);
-      return ctx.run.script<number>("duetUnreadCount", [conv.meta, conv.from(s.peer)], [user]);
+      return ctx.run.script<number>("duetUnreadCount", [conv.meta, conv.from(s.peer), conv.exp], [user]);
     }),
   );
   summaries.forEach((s, i) => {

@@ -64,7 +64,7 @@ export async function readUnread(
     const r = await ctx.run.script("duetReadUnread", keys, args, markAsRead ? late : undefined);
     const marker = markerOf(r[1]);
     return {
-      messages: messagesOf(r[0] as unknown[]),
+      messages: unexpired(r[0]),
       events: readEvents(reader, peer, marker, Number(r[2]), Number(r[3])),
     };
   }
@@ -74,10 +74,18 @@ export async function readUnread(
     [reader, limit, markAsRead ? "1" : "0"],
     markAsRead ? lateUnsure(ctx, [reader, peer]) : undefined,
   );
-  const messages = messagesOf(r[0] as unknown[]);
+  const messages = unexpired(r[0]);
   const marker = markerOf(r[1]);
   const events = markAsRead && messages.length > 0 ? await applyReads(ctx, reader, peer, marker) : [];
   return { messages, events };
+}
+
+/**
+ * Unread messages but the expired ones the sweeper has not erased yet (SPEC 15): the only
+ * tombstones here, as an unsent message leaves its sender's `from:` set at once.
+ */
+function unexpired(bodies: unknown): Message[] {
+  return messagesOf(bodies as unknown[]).filter((m) => m.kind !== "deleted");
 }
 
 /**

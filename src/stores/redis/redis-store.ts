@@ -104,6 +104,7 @@ export class RedisStore implements Store, OutboxStore {
       sendChecks: options.pairs === "matched" ? "2" : "1",
       outbox: this.outbox,
       sendOutboxArgs: ["0", ""],
+      defaultTtlS: String(Math.max(0, Math.floor(options.messageTtlS ?? 0))),
       lateWrite: (events, unsure) => this.lateWrite(events, unsure),
     };
     // A Redis that comes back empty (restarted without persistence, or flushed) is a wiped store:

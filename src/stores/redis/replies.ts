@@ -1,3 +1,4 @@
+import { expiredView } from "../../core/expiry.js";
 import type { EventPage, SendResult, UserEvent } from "../../core/ports/store.js";
 import type { ConversationSummary, Message, ReadEvent, SendInput, StoredEvent } from "../../core/types.js";
 import { fullBody, messageOf, randomIdPart } from "./message-body.js";
@@ -24,15 +25,16 @@ export function messageArgs(
   ];
 }
 
-/** A new message's result from duetSend's reply {"new", id, ts, sender seq, recipient seq}. */
+/** A new message's result from duetSend's reply {"new", id, ts, sender seq, recipient seq, expiresAt or ""}. */
 export function sendResult(
   r: unknown[],
   parts: { head: string; tail: string },
   input: SendInput,
   carriedBy: "store" | undefined,
 ): SendResult {
-  const body = fullBody(String(r[1]), String(r[2]), parts);
-  const message = messageOf(String(r[1]), Number(r[2]), input);
+  const expiresAt = String(r[5] ?? "");
+  const body = fullBody(String(r[1]), String(r[2]), parts, expiresAt);
+  const message = messageOf(String(r[1]), Number(r[2]), input, expiresAt);
   return {
     message,
     duplicate: false,
@@ -91,9 +93,9 @@ export function readEvents(
   return events;
 }
 
-/** Stored message bodies (JSON) as messages. */
-export function messagesOf(bodies: unknown[]): Message[] {
-  return (bodies as string[]).map((b) => JSON.parse(b) as Message);
+/** Stored message bodies (JSON) as messages, each expired one (SPEC 15) as its tombstone. */
+export function messagesOf(bodies: unknown[], now = Date.now()): Message[] {
+  return (bodies as string[]).map((b) => expiredView(JSON.parse(b) as Message, now));
 }
 
 /** duetHistory's reply {hasMore, body...}. */
@@ -104,20 +106,26 @@ export function historyPage(r: unknown[]): { messages: Message[]; hasMore: boole
 /** duetConversations' reply {peer, updatedAt, last body (when any)}..., with the unread counts still 0. */
 export function conversationRows(rows: unknown[]): ConversationSummary[] {
   const summaries: ConversationSummary[] = [];
+  const now = Date.now();
   for (let i = 0; i < rows.length; i += 3) {
     const body = rows[i + 2];
     summaries.push({
       peer: String(rows[i]),
       unread: 0,
-      lastMessage: typeof body === "string" ? (JSON.parse(body) as Message) : null,
+      lastMessage: typeof body === "string" ? expiredView(JSON.parse(body) as Message, now) : null,
       updatedAt: Number(rows[i + 1]),
     });
   }
   return summaries;
 }
 
-/** duetEventsSince's reply {head, reset, event JSON...}. */
+/** duetEventsSince's reply {head, reset, event JSON...}; an expired message replays as its tombstone. */
 export function eventPage(r: unknown[]): EventPage {
-  const events = (r.slice(2) as string[]).map((json) => JSON.parse(json) as StoredEvent);
+  const now = Date.now();
+  const events = (r.slice(2) as string[]).map((json) => {
+    const event = JSON.parse(json) as StoredEvent;
+    if (event.type === "message" || event.type === "edit") event.message = expiredView(event.message, now);
+    return event;
+  });
   return { events, head: Number(r[0]), reset: Number(r[1]) === 1 };
 }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { DuetError } from "../../core/errors.js";
+import { expiredView } from "../../core/expiry.js";
 import { sendEntryIds } from "../../core/ports/outbox.js";
 import type { SendResult } from "../../core/ports/store.js";
 import type { Message, SendInput } from "../../core/types.js";
@@ -29,14 +30,24 @@ export async function sendMessage(ctx: RedisContext, input: SendInput): Promise<
     }
   }
   const conv = ctx.keys.conversation(input.from, input.to);
-  const convKeys = [conv.meta, conv.msg, conv.ids, conv.from(input.from), conv.cmid, conv.blk, conv.pair];
-  const args = messageArgs(input, parts, ctx.sendChecks);
+  const convKeys = [
+    conv.meta,
+    conv.msg,
+    conv.ids,
+    conv.from(input.from),
+    conv.cmid,
+    conv.blk,
+    conv.pair,
+    conv.exp,
+  ];
+  const args = [...messageArgs(input, parts, ctx.sendChecks), ctx.defaultTtlS];
   const unsure = lateUnsure(ctx, [input.from, input.to]);
   const r = await ctx.run.script("duetStoreMessage", convKeys, args, unsure);
   if (r[0] === "blocked") throw new DuetError("blocked");
   if (r[0] === "not_matched") throw new DuetError("not_matched");
   const duplicate = r[0] === "dup";
-  const body = duplicate ? String(r[1]) : fullBody(String(r[1]), String(r[2]), parts);
+  const expiresAt = duplicate ? "" : String(r[3] ?? "");
+  const body = duplicate ? String(r[1]) : fullBody(String(r[1]), String(r[2]), parts, expiresAt);
   const message = JSON.parse(body) as Message;
   // Idempotent per side: on a duplicate this completes a send that was interrupted after step 1.
   const apply = (u: UserKeys, peer: string) =>
@@ -50,11 +61,16 @@ export async function sendMessage(ctx: RedisContext, input: SendInput): Promise<
     apply(ctx.keys.user(input.from), input.to),
     apply(ctx.keys.user(input.to), input.from),
     duplicate ? null : countMessage(ctx),
+    // SPEC 15: the sweeper's index is one key of its own slot, so on a cluster it is a step of its
+    // own (a repeat adds it again: the same member, no harm).
+    message.expiresAt === undefined ? null : indexExpiring(ctx, message),
     // On a repeat too: the first attempt may have died before its outbox step. A no-op while the
     // entries are pending; after delivery it sends again with the same webhook-id (at least once).
     enqueueForSend(ctx, message, body),
   ]);
-  return { message, duplicate, events: messageEvents(message, body, Number(s1), Number(s2), undefined) };
+  const events = messageEvents(message, body, Number(s1), Number(s2), undefined);
+  // A repeat answers the message as it is now: its tombstone once it expired (SPEC 15).
+  return { message: duplicate ? expiredView(message, Date.now()) : message, duplicate, events };
 }
 
 /** Standalone Redis: the whole send is one script (send.lua), so one round trip. */
@@ -89,6 +105,8 @@ async function sendStandalone(
     ctx.keys.outbox.due,
     ctx.keys.outbox.entries,
     s.cmid,
+    conv.exp,
+    ctx.keys.expiryIndex,
     ...messageArgs(input, parts, ctx.sendChecks),
     ctx.maxEvents,
     ctx.maxAgeMs,
@@ -97,6 +115,7 @@ async function sendStandalone(
     t.channel,
     ctx.sendOutboxArgs[0],
     ctx.sendOutboxArgs[1],
+    ctx.defaultTtlS,
   ];
   // With a node id the script publishes both events itself (see RedisStoreOptions.nodeId).
   const carriedBy = ctx.publishAs !== "" ? "store" : undefined;
@@ -111,10 +130,7 @@ async function sendStandalone(
   const r = await ctx.run.scriptFlat("duetSend", keysAndArgs, late);
   if (r[0] === "blocked") throw new DuetError("blocked");
   if (r[0] === "not_matched") throw new DuetError("not_matched");
-  if (r[0] === "dup") {
-    const json = String(r[1]);
-    return { message: JSON.parse(json) as Message, duplicate: true, events: [], json };
-  }
+  if (r[0] === "dup") return duplicateOf(String(r[1]));
   if (r[0] === "dup_to") {
     const earlier = await sentBefore(ctx, input, String(r[1]), String(r[2]));
     if (earlier !== null) return earlier;
@@ -126,6 +142,20 @@ async function sendStandalone(
     );
   }
   return sendResult(r, parts, input, carriedBy);
+}
+
+function indexExpiring(ctx: RedisContext, message: Message): Promise<unknown> {
+  const member = `${message.id} ${message.from} ${message.to}`;
+  return ctx.run.call(() => ctx.client.zadd(ctx.keys.expiryIndex, String(message.expiresAt), member));
+}
+
+/** A repeat's answer: the stored message, as its tombstone once it has expired (SPEC 15). */
+function duplicateOf(json: string): SendResult {
+  const message = JSON.parse(json) as Message;
+  const now = expiredView(message, Date.now());
+  return now === message
+    ? { message, duplicate: true, events: [], json }
+    : { message: now, duplicate: true, events: [] };
 }
 
 function countMessage(ctx: RedisContext): Promise<unknown> {
@@ -174,7 +204,7 @@ async function sentBefore(
   const messageId =
     id !== "" ? id : await ctx.run.call(() => ctx.client.hget(conv.cmid, `${input.from} ${clientMsgId}`));
   const json = messageId ? await ctx.run.call(() => ctx.client.hget(conv.msg, messageId)) : null;
-  if (json) return { message: JSON.parse(json) as Message, duplicate: true, events: [], json };
+  if (json) return duplicateOf(json);
   const field = createHash("sha1").update(clientMsgId).digest("hex");
   await ctx.run.call(() => ctx.client.hset(ctx.keys.user(input.from).cmid, field, input.to));
   return null;

@@ -10,6 +10,7 @@
  * page images until it is checkpointed and rewritten.
  */
 import type Database from "better-sqlite3";
+import { expiredView } from "../../core/expiry.js";
 import { idTime, LOCATE_SLACK_MS, type MessageChange } from "../../core/lifecycle-rules.js";
 import {
   DEFAULT_SETTINGS,
@@ -40,6 +41,8 @@ export class SqliteLifecycle implements LifecycleStore {
       message: db.prepare("SELECT rid, body FROM messages WHERE conv = ? AND id = ?"),
       setBody: db.prepare("UPDATE messages SET body = ? WHERE rid = ?"),
       addUnsent: db.prepare("INSERT OR IGNORE INTO unsent (conv, sender, id) VALUES (?, ?, ?)"),
+      // SPEC 15: an unsent message is no longer the sweeper's (nor counted as expired-unread).
+      dropExpiring: db.prepare("DELETE FROM expiring WHERE conv = ? AND id = ?"),
       insertEvent: db.prepare("INSERT INTO events (user, seq, ts, body, msg) VALUES (?, ?, ?, ?, ?)"),
       delivered: db.prepare("SELECT upto FROM delivered WHERE user = ? AND peer = ?").pluck(),
       setDelivered: db.prepare(
@@ -72,12 +75,17 @@ export class SqliteLifecycle implements LifecycleStore {
       const found = this.locate(user, id);
       if (found === null) return null;
       const { peer, rid, body } = found;
-      const current = JSON.parse(body) as Message;
+      // An expired message (SPEC 15) is its tombstone to every rule, swept or not.
+      const current = expiredView(JSON.parse(body) as Message, Date.now());
       const change = rule(current);
       if (change === null) return { message: current, peer, events: [] };
       const next = JSON.stringify(change.message);
       this.stmt.setBody.run(next, rid);
-      if (change.type === "delete") this.stmt.addUnsent.run(conversationKey(user, peer), current.from, id);
+      if (change.type === "delete") {
+        const conv = conversationKey(user, peer);
+        this.stmt.addUnsent.run(conv, current.from, id);
+        this.stmt.dropExpiring.run(conv, id);
+      }
       const now = Date.now();
       const events = [
         this.appendChange(user, peer, change, next, rid, now),

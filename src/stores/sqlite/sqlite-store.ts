@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { DuetError } from "../../core/errors.js";
+import { expiredView } from "../../core/expiry.js";
 import { MonotonicUlid } from "../../core/ids.js";
 import { type OutboxStore, type SendOutboxPolicy, sendEntryIds } from "../../core/ports/outbox.js";
 import type {
@@ -16,6 +17,7 @@ import type {
 } from "../../core/ports/store.js";
 import type { ConversationSummary, Message, ReadEvent, SendInput, StoredEvent } from "../../core/types.js";
 import { SqliteBans } from "./bans.js";
+import { EXPIRY_SCHEMA } from "./expiry-schema.js";
 import { claimFile } from "./file-owner.js";
 import { LIFECYCLE_SCHEMA } from "./lifecycle-schema.js";
 import { SqlitePairs } from "./pairs.js";
@@ -38,6 +40,8 @@ export interface SqliteInternals {
   markRead(reader: string, peer: string, upTo: string, notifyPeer: boolean): ReadResult;
   /** Tells the checkpoint thread the file was written. */
   wrote(): void;
+  /** SPEC 15: each conversation's own ttl (s), as the send path reads it (see SqliteStore.ttls). */
+  ttls: Map<string, number>;
 }
 
 export interface SqliteStoreOptions extends StoreOptions {
@@ -81,6 +85,13 @@ export class SqliteStore implements Store, OutboxStore {
   private readonly options: SqliteStoreOptions;
   private readonly ids = new MonotonicUlid();
   private readonly heads = new Map<string, number>();
+  /**
+   * SPEC 15: every conversation's own ttl (s), loaded at start and kept by the expiry module: the
+   * file has one owner, so a send reads a Map (nothing at all while no conversation has one).
+   */
+  private readonly ttls = new Map<string, number>();
+  /** The server-wide ttl (s) for conversations with none of their own; 0: none. */
+  private readonly defaultTtlS: number;
   private readonly touched = new Set<string>();
   /**
    * Conversation summaries a batch moved, keyed by conversation, the batch's last message
@@ -119,12 +130,16 @@ export class SqliteStore implements Store, OutboxStore {
     this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
     this.db.exec(SCHEMA);
     this.db.exec(LIFECYCLE_SCHEMA);
+    this.db.exec(EXPIRY_SCHEMA);
     const db = this.db;
     for (const m of MIGRATIONS) {
       const columns = db.prepare(`PRAGMA table_info(${m.table})`).all() as Row[];
       if (!columns.some((c) => c.name === m.column)) db.exec(m.sql);
     }
     if (onDisk) this.checkpointer = new WalCheckpointer(db, { path: options.path, synchronous });
+    for (const row of db.prepare("SELECT conv, seconds FROM ttls").raw().all() as [string, number][])
+      this.ttls.set(row[0], row[1]);
+    this.defaultTtlS = Math.max(0, Math.floor(options.messageTtlS ?? 0));
     const epochRow = db.prepare("SELECT value FROM meta WHERE key = 'epoch'").get() as Row | undefined;
     if (epochRow) {
       this.epoch = String(epochRow.value);
@@ -139,6 +154,9 @@ export class SqliteStore implements Store, OutboxStore {
         "INSERT INTO messages (id, conv, sender, ts, client_msg_id, body) VALUES (?, ?, ?, ?, ?, ?)",
       ),
       insertEvent: db.prepare("INSERT INTO events (user, seq, ts, body, msg) VALUES (?, ?, ?, ?, ?)"),
+      insertExpiring: db.prepare(
+        "INSERT INTO expiring (conv, id, sender, expires_at, rid) VALUES (?, ?, ?, ?, ?)",
+      ),
       maxSeq: db.prepare("SELECT max(seq) FROM events WHERE user = ?").pluck(),
       floor: db.prepare("SELECT floor FROM logs WHERE user = ?").pluck(),
       touchConversation: db.prepare(
@@ -150,15 +168,21 @@ export class SqliteStore implements Store, OutboxStore {
       lastFromPeerUpTo: db
         .prepare("SELECT id FROM messages WHERE conv = ? AND sender = ? AND id <= ? ORDER BY id DESC LIMIT 1")
         .pluck(),
-      // Unsent messages (their ids in `unsent`) are not unread any more.
+      // Unsent messages (their ids in `unsent`) are not unread any more, nor are expired ones
+      // (SPEC 15): erased ones are in `unsent` too, those the sweeper has not reached yet are the
+      // rows of `expiring` due by @now (a message is never in both).
       unread: db.prepare(
         `SELECT body FROM messages WHERE conv = @conv AND sender = @sender AND id > @after AND id NOT IN
-         (SELECT id FROM unsent WHERE conv = @conv AND sender = @sender AND id > @after) ORDER BY id LIMIT @limit`,
+         (SELECT id FROM unsent WHERE conv = @conv AND sender = @sender AND id > @after) AND id NOT IN
+         (SELECT id FROM expiring WHERE conv = @conv AND id > @after AND expires_at <= @now)
+         ORDER BY id LIMIT @limit`,
       ),
       unreadCount: db
         .prepare(
           `SELECT (SELECT count(*) FROM messages WHERE conv = @conv AND sender = @sender AND id > @after)
-           - (SELECT count(*) FROM unsent WHERE conv = @conv AND sender = @sender AND id > @after)`,
+           - (SELECT count(*) FROM unsent WHERE conv = @conv AND sender = @sender AND id > @after)
+           - (SELECT count(*) FROM expiring WHERE conv = @conv AND id > @after AND sender = @sender
+              AND expires_at <= @now)`,
         )
         .pluck(),
       messageBody: db.prepare("SELECT body FROM messages WHERE conv = ? AND id = ?").pluck(),
@@ -356,8 +380,13 @@ export class SqliteStore implements Store, OutboxStore {
   private sendNow(input: SendInput): SendResult {
     if (input.clientMsgId !== null) {
       const body = this.stmt.byClientId.get(input.from, input.clientMsgId) as string | undefined;
-      if (body !== undefined)
-        return { message: JSON.parse(body) as Message, duplicate: true, events: [], json: body };
+      if (body !== undefined) {
+        const earlier = JSON.parse(body) as Message;
+        const now = expiredView(earlier, Date.now());
+        return now === earlier
+          ? { message: earlier, duplicate: true, events: [], json: body }
+          : { message: now, duplicate: true, events: [] };
+      }
     }
     if (input.kind !== "system") {
       if (this.stmt.isBlocked.get(input.to, input.from) !== undefined) throw new DuetError("blocked");
@@ -378,8 +407,11 @@ export class SqliteStore implements Store, OutboxStore {
     // Only messages the safety checks touched carry these: the rest do not grow.
     if (input.screened !== undefined) message.screened = input.screened;
     if (input.moderated === true) message.moderated = true;
-    const body = JSON.stringify(message);
     const conv = conversationKey(input.from, input.to);
+    // SPEC 15: only a message that expires carries expiresAt (last, as on Redis).
+    const ttl = this.ttls.size === 0 ? this.defaultTtlS : (this.ttls.get(conv) ?? this.defaultTtlS);
+    if (ttl > 0) message.expiresAt = ts + ttl * 1000;
+    const body = JSON.stringify(message);
     const rid = this.stmt.insertMessage.run(
       message.id,
       conv,
@@ -388,6 +420,8 @@ export class SqliteStore implements Store, OutboxStore {
       input.clientMsgId,
       body,
     ).lastInsertRowid;
+    if (message.expiresAt !== undefined)
+      this.stmt.insertExpiring.run(conv, message.id, input.from, message.expiresAt, rid);
     const summary = this.summaries.get(conv);
     if (summary === undefined) {
       this.summaries.set(conv, [input.from, input.to, ts, message.id]);
@@ -448,9 +482,13 @@ export class SqliteStore implements Store, OutboxStore {
     const run = () => {
       this.writeSummaries();
       const current = (this.stmt.readMarker.get(reader, peer) as string | null | undefined) ?? "";
-      const bodies = this.stmt.unread
-        .pluck()
-        .all({ conv: conversationKey(reader, peer), sender: peer, after: current, limit }) as string[];
+      const bodies = this.stmt.unread.pluck().all({
+        conv: conversationKey(reader, peer),
+        sender: peer,
+        after: current,
+        limit,
+        now: Date.now(),
+      }) as string[];
       const messages = bodies.map((b) => JSON.parse(b) as Message);
       const last = messages.at(-1);
       if (!markRead || last === undefined) return { messages, events: [] };
@@ -477,6 +515,7 @@ export class SqliteStore implements Store, OutboxStore {
       },
       markRead: (reader, peer, upTo, notifyPeer) => this.markReadNow(reader, peer, upTo, notifyPeer),
       wrote: () => this.checkpointer?.wrote(),
+      ttls: this.ttls,
     };
   }
 
@@ -522,13 +561,15 @@ export class SqliteStore implements Store, OutboxStore {
       const hasMore = bodies.length > query.limit;
       if (hasMore) bodies.pop();
       if (!forward) bodies.reverse();
-      return { messages: bodies.map((b) => JSON.parse(b) as Message), hasMore };
+      const now = Date.now();
+      return { messages: bodies.map((b) => expiredView(JSON.parse(b) as Message, now)), hasMore };
     });
   }
 
   conversations(user: string, limit: number, before?: number): Promise<ConversationSummary[]> {
     return this.read(() => {
       const rows = this.stmt.conversations.all(user, before ?? Number.MAX_SAFE_INTEGER, limit) as Row[];
+      const now = Date.now();
       return rows.map((row) => {
         const peer = String(row.peer);
         const conv = conversationKey(user, peer);
@@ -537,11 +578,12 @@ export class SqliteStore implements Store, OutboxStore {
           conv,
           sender: peer,
           after: row.read_upto ?? "",
+          now,
         }) as number;
         return {
           peer,
           unread,
-          lastMessage: body === undefined ? null : (JSON.parse(body) as Message),
+          lastMessage: body === undefined ? null : expiredView(JSON.parse(body) as Message, now),
           updatedAt: Number(row.updated_at),
         };
       });
@@ -557,12 +599,17 @@ export class SqliteStore implements Store, OutboxStore {
       if (since > head || since < floor) return { events: [], head, reset: true };
       const rows = this.stmt.eventsSince.all(user, since, limit) as [number, string, string | null][];
       // A row with a message rid is rebuilt from the message as it is now (edited, or the
-      // tombstone of an unsent one): its body is "" for a `message` event, "edit" for an `edit`.
+      // tombstone of an unsent or expired one): its body is "" for a `message` event, "edit" for an `edit`.
+      const now = Date.now();
       const events = rows.map(
         ([seq, body, message]): StoredEvent =>
           message === null
             ? (JSON.parse(body) as StoredEvent)
-            : { type: body === "edit" ? "edit" : "message", seq, message: JSON.parse(message) as Message },
+            : {
+                type: body === "edit" ? "edit" : "message",
+                seq,
+                message: expiredView(JSON.parse(message) as Message, now),
+              },
       );
       return { events, head, reset: false };
     });

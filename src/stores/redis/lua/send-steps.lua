@@ -3,13 +3,16 @@
 
 -- Step 1, in the conversation's slot: honours clientMsgId, checks the block, assigns an id greater
 -- than the conversation's last one (whatever the clocks say) and stores the message.
--- keys: meta, msg, ids, from_ids (the sender's), cmid, blk, pair
+-- keys: meta, msg, ids, from_ids (the sender's), cmid, blk, pair, exp
 -- args: from, to, clientMsgId or "", what to check ("0" nothing: a system message; "1" blocks
 --       and an unmatched pair: open mode; "2" blocks and a matched pair: matched mode),
 --       16 random id characters, the body between id and ts, the body after ts (see bodyParts
 --       in redis-store.ts)
--- Returns {"new", id, ts, body, now}, {"dup", body}, {"blocked"} or {"not_matched"}.
-local function store_message(keys, args)
+-- default_ttl: the server-wide message ttl in seconds ("0": none), for a conversation whose meta
+-- holds no `ttl` of its own (SPEC 15). A message that expires gets `"expiresAt":<ms>` as its
+-- body's last field and its id in `exp` (score: that time), which unread counts read.
+-- Returns {"new", id, ts, body, now, expiresAt or ""}, {"dup", body}, {"blocked"} or {"not_matched"}.
+local function store_message(keys, args, default_ttl)
   local meta, msg, ids, from_ids, cmid, blk = keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
   local from, to, client_id = args[1], args[2], args[3]
   local cmid_field = from .. " " .. client_id
@@ -37,14 +40,24 @@ local function store_message(keys, args)
     ms = decode_time(id)
   end
   local ts = string.format("%d", ms)
-  local body = '{"id":"' .. id .. '",' .. args[6] .. '"ts":' .. ts .. "," .. args[7]
+  local body
+  local expires = ""
+  local ttl = tonumber(redis.call("HGET", meta, "ttl") or default_ttl) or 0
+  if ttl > 0 then
+    expires = string.format("%d", ms + ttl * 1000)
+    body = '{"id":"' .. id .. '",' .. args[6] .. '"ts":' .. ts .. "," .. string.sub(args[7], 1, -2)
+      .. ',"expiresAt":' .. expires .. "}"
+    redis.call("ZADD", keys[8], expires, id)
+  else
+    body = '{"id":"' .. id .. '",' .. args[6] .. '"ts":' .. ts .. "," .. args[7]
+  end
   redis.call("HSET", msg, id, body)
   redis.call("ZADD", ids, 0, id)
   redis.call("ZADD", from_ids, 0, id)
   if client_id ~= "" then
     redis.call("HSET", cmid, cmid_field, id)
   end
-  return { "new", id, ts, body, now }
+  return { "new", id, ts, body, now, expires }
 end
 
 -- How many applied message ids a user's `ap` set remembers for retries (cluster only); it also

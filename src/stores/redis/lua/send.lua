@@ -2,13 +2,14 @@
 -- KEYS: 1-6 conversation (store_message), 7-11 sender, 12-16 recipient (apply_message),
 --       17 a message counter shard, 18 the conversation's pair (store_message's 7th key),
 --       19 and 20 the outbox's due and e (outbox-steps.lua), 21 the sender's cmid (a
---       clientMsgId is the sender's across conversations, SPEC 3)
+--       clientMsgId is the sender's across conversations, SPEC 3), 22 the conversation's exp,
+--       23 the global expiry index (SPEC 15: "<id> <from> <to>" by expiresAt, for the sweeper)
 -- ARGV: 1-7 as store_message, 8 max_events, 9 max_age_ms; then, to publish both `message`
 --       events to the other duet processes as they commit (as RedisBroker.publish would):
 --       10 the publishing node's id ("" to publish nothing), 11 and 12 the sender's and the
 --       recipient's channels; 13 "1" to enqueue the message.created webhook, 14 the notification
---       delay in ms ("" for no notification entry)
--- Returns {"new", id, ts, sender seq, recipient seq}, {"dup", body}, {"blocked"}, {"not_matched"}
+--       delay in ms ("" for no notification entry), 15 the default ttl (s, "0": none)
+-- Returns {"new", id, ts, sender seq, recipient seq, expiresAt or ""}, {"dup", body}, {"blocked"}, {"not_matched"}
 -- or {"dup_to", peer, id}: the sender used this clientMsgId for a message to another peer (the
 -- caller reads that message: its conversation's keys are not this script's).
 -- The sender's cmid is keyed by the clientMsgId's SHA-1: an erased conversation leaves no text there.
@@ -23,11 +24,15 @@ if ARGV[3] ~= "" then
     end
   end
 end
-local r = store_message({ KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[18] }, ARGV)
+local r = store_message({ KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[18], KEYS[22] }, ARGV,
+  ARGV[15])
 if r[1] ~= "new" then
   return r
 end
-local id, ts, body, now = r[2], r[3], r[4], r[5]
+local id, ts, body, now, expires = r[2], r[3], r[4], r[5], r[6]
+if expires ~= "" then
+  redis.call("ZADD", KEYS[23], expires, id .. " " .. ARGV[1] .. " " .. ARGV[2])
+end
 local s1, e1 = apply_message({ KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11] },
   { ARGV[2], id, ts, body, ARGV[8], ARGV[9], "0" }, now)
 local s2, e2 = apply_message({ KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16] },
@@ -50,4 +55,4 @@ if node and node ~= "" then
   redis.call("SPUBLISH", ARGV[11], node .. "|e|" .. string.format("%d", s1) .. "|" .. e1)
   redis.call("SPUBLISH", ARGV[12], node .. "|e|" .. string.format("%d", s2) .. "|" .. e2)
 end
-return { "new", id, ts, s1, s2 }
+return { "new", id, ts, s1, s2, expires }

@@ -1,4 +1,16 @@
 -- How many messages from the peer the reader has not read (conversation slot).
--- KEYS: meta, peer_ids. ARGV: reader.
+-- KEYS: meta, peer_ids, exp. ARGV: reader.
+-- Expired messages the sweeper has not erased yet are not unread (SPEC 15): they are the ids in
+-- `exp` due by now (erased ones have left peer_ids already), few as the sweeper keeps up.
 local current = redis.call("HGET", KEYS[1], "r:" .. ARGV[1])
-return redis.call("ZLEXCOUNT", KEYS[2], current and "(" .. current or "-", "+")
+local count = redis.call("ZLEXCOUNT", KEYS[2], current and "(" .. current or "-", "+")
+if count > 0 then
+  local t = redis.call("TIME")
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  for _, id in ipairs(redis.call("ZRANGEBYSCORE", KEYS[3], "-inf", now)) do
+    if (not current or id > current) and redis.call("ZSCORE", KEYS[2], id) then
+      count = count - 1
+    end
+  end
+end
+return count

@@ -1,0 +1,157 @@
+/**
+ * SPEC 15's disappearing messages on a store (src/core/ports/expiry.ts and the send and read
+ * paths of Store), run unchanged against every store: each store's test file calls
+ * runExpiryContract with a factory taking the server-wide default ttl.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { DEFAULT_LIMITS, editRule, unsendRule } from "../../src/core/lifecycle-rules.js";
+import type { Store } from "../../src/core/ports/store.js";
+import type { Message, SendInput } from "../../src/core/types.js";
+import { lifecycleOf } from "../../src/stores/lifecycle.js";
+import { at } from "../helpers/kit.js";
+
+export interface ExpiryContractOptions {
+  /** A fresh, empty store; `messageTtlS` is the server-wide default ttl (absent: none). */
+  makeStore(opts: { messageTtlS?: number }): Promise<Store>;
+  /** The bytes the store holds for message `id` of a and b (its stored body), or null when gone. */
+  rawBody(store: Store, a: string, b: string, id: string): Promise<string | null>;
+}
+
+let counter = 0;
+function users<const Names extends readonly string[]>(...names: Names): { [K in keyof Names]: string } {
+  counter++;
+  return names.map((n) => `${n}X${counter}`) as { [K in keyof Names]: string };
+}
+
+function text(from: string, to: string, body: string, clientMsgId: string | null = null): SendInput {
+  return { from, to, kind: "text", text: body, image: null, links: [], clientMsgId };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until `at` (ms) has passed, by the clock of this process and of a Redis on this machine. */
+async function until(at: number): Promise<void> {
+  const wait = at - Date.now() + 30;
+  if (wait > 0) await sleep(wait);
+}
+
+export function runExpiryContract(name: string, options: ExpiryContractOptions): void {
+  describe(`expiry contract (send and read paths): ${name}`, () => {
+    let plain: Store;
+    let expiring: Store;
+    before(async () => {
+      plain = await options.makeStore({});
+      expiring = await options.makeStore({ messageTtlS: 1 });
+    });
+    after(async () => {
+      await plain.close();
+      await expiring.close();
+    });
+
+    it("a plain message carries no expiresAt, and its stored bytes are exactly its JSON", async () => {
+      const [a, b] = users("alice", "bob");
+      const sent = await plain.send(text(a, b, "plain"));
+      assert.equal("expiresAt" in sent.message, false);
+      const raw = await options.rawBody(plain, a, b, sent.message.id);
+      assert.equal(raw, JSON.stringify(sent.message));
+      assert.equal(raw?.includes("expiresAt"), false);
+      for (const e of sent.events) assert.equal(e.json?.includes("expiresAt") ?? false, false);
+    });
+
+    it("with the server default, a message carries expiresAt = ts + ttl, last, in its body and events", async () => {
+      const [a, b] = users("alice", "bob");
+      const sent = await expiring.send(text(a, b, "soon gone"));
+      assert.equal(sent.message.expiresAt, sent.message.ts + 1000);
+      const raw = await options.rawBody(expiring, a, b, sent.message.id);
+      assert.equal(raw, JSON.stringify(sent.message));
+      assert.ok(raw?.endsWith(`,"expiresAt":${sent.message.ts + 1000}}`));
+      for (const e of sent.events) if (e.json !== undefined) assert.equal(e.json, JSON.stringify(e.event));
+      const page = await expiring.history(a, b, { limit: 10 });
+      assert.deepEqual(page.messages, [sent.message]);
+    });
+
+    it("an expired message is never returned after expiresAt, even before any sweep", async () => {
+      const [a, b] = users("alice", "bob");
+      const first = await expiring.send(text(a, b, "secret one"));
+      const second = await expiring.send(text(a, b, "secret two"));
+      assert.equal((await expiring.conversations(b, 10))[0]?.unread, 2);
+      assert.equal((await expiring.readUnread(b, a, 10, false)).messages.length, 2);
+      await until(at([second.message], 0).expiresAt ?? 0);
+      const tombstone = (m: Message) => ({
+        id: m.id,
+        from: m.from,
+        to: m.to,
+        ts: m.ts,
+        kind: "deleted",
+        deletedAt: m.expiresAt,
+      });
+      // History: tombstones in their places, no text.
+      const page = await expiring.history(b, a, { limit: 10 });
+      assert.deepEqual(page.messages, [tombstone(first.message), tombstone(second.message)]);
+      // Conversation list: the last message is a tombstone, nothing unread.
+      const [summary] = await expiring.conversations(b, 10);
+      assert.equal(summary?.unread, 0);
+      assert.deepEqual(summary?.lastMessage, tombstone(second.message));
+      const [mine] = await expiring.conversations(a, 10);
+      assert.deepEqual(mine?.lastMessage, tombstone(second.message));
+      // Unread: none.
+      const unread = await expiring.readUnread(b, a, 10, true);
+      assert.deepEqual(unread.messages, []);
+      // Resume replay: both message events replay as the tombstones, without the text.
+      for (const user of [a, b]) {
+        const page = await expiring.eventsSince(user, 0, 10);
+        const json = JSON.stringify(page.events);
+        assert.equal(json.includes("secret"), false, json);
+        assert.deepEqual(
+          page.events.flatMap((e) => (e.type === "message" ? [e.message] : [])),
+          [tombstone(first.message), tombstone(second.message)],
+        );
+      }
+      // A clientMsgId repeat does not hand the text back either.
+      const [c, d] = users("carol", "dave");
+      const kept = await expiring.send(text(c, d, "retry me", "cm-1"));
+      await until(kept.message.expiresAt ?? 0);
+      const repeat = await expiring.send(text(c, d, "retry me", "cm-1"));
+      assert.equal(repeat.duplicate, true);
+      assert.equal(repeat.message.kind, "deleted");
+      assert.equal(repeat.message.text, undefined);
+    });
+
+    it("unread counts stay right while messages expire one after another", async () => {
+      const [a, b] = users("alice", "bob");
+      const old = await expiring.send(text(a, b, "expires"));
+      await until((old.message.expiresAt ?? 0) - 600);
+      const fresh = await expiring.send(text(a, b, "later"));
+      await until(old.message.expiresAt ?? 0);
+      const [summary] = await expiring.conversations(b, 10);
+      // Unless the machine stalled past the second one's expiry too, exactly one is unread.
+      if (Date.now() < (fresh.message.expiresAt ?? 0)) {
+        assert.equal(summary?.unread, 1);
+        const unread = await expiring.readUnread(b, a, 10, false);
+        assert.deepEqual(
+          unread.messages.map((m) => m.id),
+          [fresh.message.id],
+        );
+      }
+      await until(fresh.message.expiresAt ?? 0);
+      assert.equal((await expiring.conversations(b, 10))[0]?.unread, 0);
+    });
+
+    it("an expired message cannot be edited, and unsending it changes nothing", async () => {
+      const [a, b] = users("alice", "bob");
+      const lc = await lifecycleOf(expiring);
+      const sent = await expiring.send(text(a, b, "edit me"));
+      await until(sent.message.expiresAt ?? 0);
+      await assert.rejects(
+        lc.updateMessage(a, sent.message.id, (m) => editRule(m, a, "new", Date.now(), DEFAULT_LIMITS)),
+        /unsent/,
+      );
+      const r = await lc.updateMessage(a, sent.message.id, (m) =>
+        unsendRule(m, a, Date.now(), DEFAULT_LIMITS),
+      );
+      assert.equal(r?.events.length, 0);
+      assert.equal(r?.message.kind, "deleted");
+    });
+  });
+}
