@@ -16,6 +16,7 @@ import { HttpApi, TokenSource } from "./http.js";
 import { type ConversationView, MessageViews } from "./message-view.js";
 import { type ConnectOptions, type Timings, timingsOf } from "./options.js";
 import { Outbox, type SendInput } from "./outbox.js";
+import { type PushOptions, type PushState, WebPush } from "./push.js";
 import { TRANSPORTS, type TransportName, type WebSocketConstructor } from "./transports.js";
 
 export type { ClientEvents, ConnectionState, ResetEvent, Status } from "./events.js";
@@ -282,6 +283,21 @@ export class DuetClient {
   /** Acknowledges delivery of `peer`'s messages up to `upTo` (the SDK does it by itself). */
   delivered(peer: string, upTo: string): Promise<{ upTo: string | null }> {
     return this.markerOp("delivered", peer, upTo);
+  }
+
+  /**
+   * SPEC 14, in a browser: registers the service worker `options.serviceWorker`, asks for
+   * permission, subscribes with the server's VAPID key and stores the subscription on the
+   * server, which then sends notifications as Web Push while the user is offline. Rejects with
+   * `push_unsupported` or `push_denied` (DuetClientError codes) when it cannot.
+   */
+  enablePush(options: PushOptions): Promise<PushState> {
+    return new WebPush(this.api).enable(options);
+  }
+
+  /** Unsubscribes this browser from Web Push and removes the subscription from the server. */
+  disablePush(options: { scope?: string } = {}): Promise<boolean> {
+    return new WebPush(this.api).disable(options);
   }
 
   presence(users: string[]): Promise<Record<string, PresenceInfo>> {

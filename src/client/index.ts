@@ -51,4 +51,5 @@ export {
   type ViewChange,
   type ViewMessage,
 } from "./message-view.js";
+export type { PushErrorCode, PushOptions, PushState } from "./push.js";
 export { TRANSPORTS, type TransportName, type WebSocketConstructor } from "./transports.js";
