@@ -1,6 +1,8 @@
 /**
  * The duet demo page. It uses the public SDK only (bundled as ./duet-client.js) and the dev-mode
- * token endpoint: pick a name, chat, and switch transports by hand to watch each one work.
+ * token endpoint: pick a name, chat, and switch transports by hand to watch each one work. The
+ * open chat is drawn from the SDK's view (client.view(peer)): edits, unsends, reactions and the
+ * delivered/read ticks come from the server's state and events, never from this tab's storage.
  */
 import {
   type ConversationSummary,
@@ -11,9 +13,11 @@ import {
   type Message,
   type PresenceInfo,
   type ReportReason,
+  type Settings,
   type Status,
   TRANSPORTS,
   type TransportName,
+  type ViewMessage,
 } from "../src/client/index.js";
 
 const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
@@ -26,6 +30,18 @@ const TRANSPORT_LABEL: Record<TransportName, string> = {
   stream: "HTTP streaming",
   longpoll: "long-polling",
   poll: "polling",
+};
+
+/** The reactions the demo offers (the server takes any single emoji). */
+const REACTIONS = ["❤️", "👍", "😂", "😮", "😢", "🙏"];
+/** The server's default edit window (DUET_EDIT_WINDOW_S): the menu offers Edit within it. */
+const EDIT_WINDOW_MS = 900_000;
+const SETTING_LABELS: Record<keyof Settings, string> = {
+  readReceipts: "Read receipts",
+  deliveryReceipts: "Delivery receipts",
+  typing: "Show when I am typing",
+  presence: "Show when I am online",
+  notifications: "Notifications (server side)",
 };
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -97,12 +113,13 @@ class DemoApp {
   private readonly me: string;
   private readonly client: DuetClient;
   private readonly conversations = new Map<string, Conversation>();
-  private readonly history = new Map<string, Message[]>();
   private readonly outgoing = new Map<string, Outgoing>();
-  /** Per peer: the newest of my messages they have read. */
-  private readonly readUpTo = new Map<string, string>();
-  /** Per peer: the newest of my messages known to have reached a live connection of theirs. */
-  private readonly deliveredUpTo = new Map<string, string>();
+  /** The peer's messages counted in an unread badge already (a replayed event is not counted twice). */
+  private readonly counted = new Set<string>();
+  /** The message whose text the composer is editing (null: the composer sends). */
+  private editing: string | null = null;
+  /** The message whose menu or reaction picker is open. */
+  private menuFor: string | null = null;
   private readonly presence = new Map<string, PresenceInfo>();
   /** Per peer: the newest of their messages this page has marked read. */
   private readonly markedUpTo = new Map<string, string>();
@@ -121,13 +138,12 @@ class DemoApp {
       transports: saved.transports,
       ...(saved.cursor ? { cursor: saved.cursor } : {}),
     });
-    for (const [peer, id] of Object.entries(saved.readUpTo)) this.readUpTo.set(peer, id);
     const [only, ...others] = saved.transports;
     ($("transport") as HTMLSelectElement).value = only !== undefined && others.length === 0 ? only : "auto";
     this.wire();
   }
 
-  // ---- persistence (per tab): the cursor, so a reload resumes and replays missed receipts ----
+  // ---- persistence (per tab): the cursor and the transport choice; receipts come from the server ----
 
   private storageKey(): string {
     return `duet-demo:${this.me}`;
@@ -135,23 +151,20 @@ class DemoApp {
 
   private loadSaved(): {
     cursor: { seq: number; epoch: string } | null;
-    readUpTo: Record<string, string>;
     transports: TransportName[];
   } {
     try {
       const raw = JSON.parse(sessionStorage.getItem(this.storageKey()) ?? "{}") as {
         cursor?: { seq: number; epoch: string };
-        readUpTo?: Record<string, string>;
         transports?: TransportName[];
       };
       const transports = (raw.transports ?? []).filter((t) => (TRANSPORTS as readonly string[]).includes(t));
       return {
         cursor: raw.cursor ?? null,
-        readUpTo: raw.readUpTo ?? {},
         transports: transports.length > 0 ? transports : [...TRANSPORTS],
       };
     } catch {
-      return { cursor: null, readUpTo: {}, transports: [...TRANSPORTS] };
+      return { cursor: null, transports: [...TRANSPORTS] };
     }
   }
 
@@ -160,7 +173,6 @@ class DemoApp {
       this.storageKey(),
       JSON.stringify({
         cursor: this.client.cursor,
-        readUpTo: Object.fromEntries(this.readUpTo),
         transports: this.client.transports,
       }),
     );
@@ -191,14 +203,24 @@ class DemoApp {
       if (e.reader === this.me) {
         const conv = this.conversations.get(e.peer);
         if (conv) conv.unread = 0; // read on another device
-      } else {
-        this.readUpTo.set(e.peer, maxId(this.readUpTo.get(e.peer), e.upTo));
-        this.deliveredUpTo.set(e.peer, maxId(this.deliveredUpTo.get(e.peer), e.upTo));
       }
       this.save();
       this.renderList();
+    });
+    // SPEC 13: the open chat is the SDK's view; it says what changed (ticks included).
+    c.on("change", (e) => {
       if (this.open === e.peer) this.renderMessages();
     });
+    c.on("edit", (e) => this.updateLast(e.message));
+    c.on("delete", (e) => {
+      const conv = this.conversations.get(e.peer);
+      if (conv?.last?.id === e.id)
+        this.updateLast({ ...conv.last, kind: "deleted", text: null, image: null, links: [] });
+      if (this.counted.has(e.id) && conv && conv.unread > 0 && this.open !== e.peer) conv.unread -= 1;
+      this.save();
+    });
+    c.on("reaction", () => this.save());
+    c.on("delivered", () => this.save());
     // SPEC 11: a match shows up at once; an unmatch that erased the conversation takes it off
     // the screen (the server has nothing left of it either).
     c.on("pair", (e) => {
@@ -295,8 +317,18 @@ class DemoApp {
     });
     $("composer").addEventListener("submit", (ev) => {
       ev.preventDefault();
-      this.sendFromComposer();
+      if (this.editing !== null) this.saveEdit();
+      else this.sendFromComposer();
     });
+    $("edit-cancel").addEventListener("click", () => this.stopEditing());
+    // A click anywhere else closes a message's menu.
+    document.addEventListener("click", (ev) => {
+      if (this.menuFor !== null && !(ev.target as Element).closest?.(".msg-menu, .menu-button, .bubble")) {
+        this.menuFor = null;
+        this.renderMessages();
+      }
+    });
+    this.wireSettings();
     document.addEventListener("visibilitychange", () => this.markOpenRead());
     setInterval(() => this.refreshPresenceSoon(0), 10_000);
   }
@@ -347,9 +379,7 @@ class DemoApp {
   /** Drops everything this page holds about the conversation with `peer`. */
   private forget(peer: string): void {
     this.conversations.delete(peer);
-    this.history.delete(peer);
-    this.readUpTo.delete(peer);
-    this.deliveredUpTo.delete(peer);
+    this.client.view(peer).clear();
     this.markedUpTo.delete(peer);
     for (const [key, out] of this.outgoing) if (out.to === peer) this.outgoing.delete(key);
     if (this.open === peer) this.openChat(null);
@@ -373,36 +403,37 @@ class DemoApp {
     return conv;
   }
 
+  /** The open chat's view, seeded from the server (history and the conversation's receipt markers). */
   private async loadHistory(peer: string): Promise<void> {
-    const page = await this.client.history(peer, { limit: 100 });
-    for (const m of page.messages) this.mergeMessage(peer, m);
+    await this.client.view(peer).load({ limit: 100 });
     if (this.open === peer) {
       this.renderMessages();
       this.markOpenRead();
     }
   }
 
-  private mergeMessage(peer: string, m: Message): boolean {
-    const list = this.history.get(peer) ?? [];
-    this.history.set(peer, list);
-    if (list.some((x) => x.id === m.id)) return false;
-    list.push(m);
-    list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    if (m.clientMsgId && m.from === this.me) this.outgoing.delete(m.clientMsgId);
-    return true;
+  /** An edit or unsend of the conversation's last message changes its preview. */
+  private updateLast(m: Message): void {
+    const peer = m.from === this.me ? m.to : m.from;
+    const conv = this.conversations.get(peer);
+    if (conv?.last?.id !== m.id) return;
+    conv.last = m;
+    this.save();
+    this.renderList();
   }
 
   private addMessage(m: Message): void {
     const peer = m.from === this.me ? m.to : m.from;
-    const fresh = this.mergeMessage(peer, m);
+    if (m.clientMsgId && m.from === this.me) this.outgoing.delete(m.clientMsgId);
     const conv = this.conversation(peer);
     if (!conv.last || m.id > conv.last.id) conv.last = m;
     conv.updatedAt = Math.max(conv.updatedAt, m.ts);
     if (m.from === peer) {
       this.typingUntil.delete(peer);
-      this.deliveredUpTo.set(peer, maxId(this.deliveredUpTo.get(peer), this.newestMine(peer)));
+      const fresh = !this.counted.has(m.id);
+      this.counted.add(m.id);
       const viewing = this.open === peer && document.visibilityState === "visible";
-      if (fresh && !viewing) conv.unread += 1;
+      if (fresh && !viewing && m.kind !== "deleted") conv.unread += 1;
     }
     this.renderList();
     if (this.open === peer) {
@@ -412,16 +443,14 @@ class DemoApp {
     }
   }
 
-  private newestMine(peer: string): string | undefined {
-    const mine = (this.history.get(peer) ?? []).filter((m) => m.from === this.me);
-    return mine.at(-1)?.id;
-  }
-
   /** Marks the open chat read up to the peer's newest message, once per new message. */
   private markOpenRead(): void {
     const peer = this.open;
     if (!peer || document.visibilityState !== "visible") return;
-    const newest = (this.history.get(peer) ?? []).filter((m) => m.from === peer).at(-1);
+    const newest = this.client
+      .view(peer)
+      .messages.filter((m) => !m.mine)
+      .at(-1);
     const conv = this.conversation(peer);
     if (!newest || newest.id <= (this.markedUpTo.get(peer) ?? "")) return;
     this.markedUpTo.set(peer, newest.id);
@@ -432,32 +461,20 @@ class DemoApp {
     });
   }
 
-  /** Delivered = their stream was live after my message was stored (presence says so). */
+  /** The open chat's "online" / "last seen" line. */
   private refreshPresenceSoon(delayMs: number): void {
     const peer = this.open;
     if (!peer) return;
     clearTimeout(this.presenceTimer);
     this.presenceTimer = setTimeout(async () => {
-      const newest = this.newestMine(peer);
       try {
         const info = (await this.client.presence([peer]))[peer];
         if (!info) return;
         this.presence.set(peer, info);
-        if (info.online && newest) this.deliveredUpTo.set(peer, maxId(this.deliveredUpTo.get(peer), newest));
-        if (!info.online && info.lastSeen !== undefined) {
-          const seen = info.lastSeen;
-          const before = (this.history.get(peer) ?? [])
-            .filter((m) => m.from === this.me && m.ts <= seen)
-            .at(-1);
-          if (before) this.deliveredUpTo.set(peer, maxId(this.deliveredUpTo.get(peer), before.id));
-        }
       } catch {
         return;
       }
-      if (this.open === peer) {
-        this.renderChatHead();
-        this.renderMessages();
-      }
+      if (this.open === peer) this.renderChatHead();
     }, delayMs);
   }
 
@@ -613,27 +630,23 @@ class DemoApp {
             : "";
   }
 
-  private tickOf(m: Message): Tick {
-    const peer = m.to;
-    if (m.id <= (this.readUpTo.get(peer) ?? "")) return "read";
-    if (m.id <= (this.deliveredUpTo.get(peer) ?? "")) return "delivered";
-    return "sent";
-  }
-
   /** Keyed by clientMsgId for my messages (so a queued bubble becomes the stored one in place). */
   private renderMessages(scrollToEnd = false): void {
     const peer = this.open;
     if (!peer) return;
     const box = $("messages");
     const nearEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
-    const stored = this.history.get(peer) ?? [];
-    const pending = [...this.outgoing.values()].filter((o) => o.to === peer);
-    const items: { key: string; state: Tick | "theirs"; m: Message | Outgoing; mine: boolean }[] = [
+    const stored = this.client.view(peer).messages;
+    const storedKeys = new Set(stored.map((m) => m.clientMsgId).filter((k) => k !== null));
+    const pending = [...this.outgoing.values()].filter(
+      (o) => o.to === peer && !storedKeys.has(o.clientMsgId),
+    );
+    const items: { key: string; state: Tick | "theirs"; m: ViewMessage | Outgoing; mine: boolean }[] = [
       ...stored.map((m) => ({
-        key: m.from === this.me && m.clientMsgId ? `c:${m.clientMsgId}` : `i:${m.id}`,
-        state: m.from === this.me ? this.tickOf(m) : ("theirs" as const),
+        key: m.mine && m.clientMsgId ? `c:${m.clientMsgId}` : `i:${m.id}`,
+        state: m.mine ? (m.tick ?? "sent") : ("theirs" as const),
         m,
-        mine: m.from === this.me,
+        mine: m.mine,
       })),
       ...pending.map((o) => ({
         key: `c:${o.clientMsgId}`,
@@ -652,8 +665,11 @@ class DemoApp {
     let prev: HTMLLIElement | null = null;
     for (const item of items) {
       let node = this.rendered.get(item.key);
-      if (!node || node.dataset.stored !== String("id" in item.m)) {
+      // Drawn again when what it shows changed: stored, edited, unsent, reacted to, its menu.
+      const signature = this.signatureOf(item.m);
+      if (!node || node.dataset.sig !== signature) {
         const fresh = this.messageNode(item.m, item.mine);
+        fresh.dataset.sig = signature;
         node?.replaceWith(fresh);
         node = fresh;
         this.rendered.set(item.key, node);
@@ -679,8 +695,29 @@ class DemoApp {
     if (scrollToEnd || nearEnd) box.scrollTop = box.scrollHeight;
   }
 
-  private messageNode(m: Message | Outgoing, mine: boolean): HTMLLIElement {
+  private signatureOf(m: ViewMessage | Outgoing): string {
+    if (!("id" in m)) return "pending";
+    const menu = this.menuFor === m.id ? "menu" : "";
+    return `${m.kind}|${m.editedAt ?? ""}|${m.text ?? ""}|${JSON.stringify(m.reactions ?? {})}|${menu}|${this.editing === m.id}`;
+  }
+
+  private messageNode(m: ViewMessage | Outgoing, mine: boolean): HTMLLIElement {
     const stored = "id" in m;
+    const li = el("li", { className: mine ? "msg mine" : "msg" });
+    li.dataset.stored = String(stored);
+    if (stored) li.dataset.id = m.id;
+    if (stored && m.kind === "deleted") {
+      // Unsent for everyone: the content is gone from the server; the place in the chat stays.
+      li.classList.add("deleted");
+      const bubble = el(
+        "div",
+        { className: "bubble" },
+        el("div", { className: "text unsent", text: mine ? "You unsent a message" : "Message unsent" }),
+        el("div", { className: "meta" }, el("span", { text: timeOf(m.ts) })),
+      );
+      li.append(bubble);
+      return li;
+    }
     const bubble = el("div", { className: "bubble" });
     const image = m.image ? safeUrl(m.image.url) : null;
     if (image) {
@@ -714,13 +751,195 @@ class DemoApp {
       bubble.append(a);
     }
     const meta = el("div", { className: "meta" }, el("span", { text: timeOf(m.ts) }));
+    if (stored && m.editedAt !== undefined) meta.prepend(el("span", { className: "edited", text: "edited" }));
     if (mine) meta.append(el("span", { className: "tick" }));
     bubble.append(meta);
-    const li = el("li", { className: mine ? "msg mine" : "msg" }, bubble);
-    if (stored && m.kind === "system") li.classList.add("system");
-    li.dataset.stored = String(stored);
-    if (stored) li.dataset.id = m.id;
+    li.append(bubble);
+    if (!stored) return li;
+    if (m.kind === "system") {
+      li.classList.add("system");
+      return li;
+    }
+    if (this.editing === m.id) li.classList.add("editing");
+    // Tap (or click) a message to react; one's own also gets a menu: edit, unsend.
+    bubble.addEventListener("click", (ev) => {
+      if ((ev.target as Element).closest("a")) return;
+      this.menuFor = this.menuFor === m.id ? null : m.id;
+      this.renderMessages();
+    });
+    const reactions = m.reactions ?? {};
+    if (Object.keys(reactions).length > 0) {
+      const row = el("div", { className: "reactions" });
+      for (const [emoji, users] of Object.entries(reactions)) {
+        const chip = el("button", {
+          className: users.includes(this.me) ? "reaction chip mine" : "reaction chip",
+          text: users.length > 1 ? `${emoji} ${users.length}` : emoji,
+        });
+        chip.type = "button";
+        chip.dataset.emoji = emoji;
+        chip.title = users.join(", ");
+        chip.addEventListener("click", () => this.toggleReaction(m, emoji));
+        row.append(chip);
+      }
+      li.append(row);
+    }
+    if (this.menuFor === m.id) li.append(this.menuNode(m));
     return li;
+  }
+
+  /** The open message's menu: the reactions, and for my own messages Edit (in the window) and Unsend. */
+  private menuNode(m: ViewMessage): HTMLElement {
+    const menu = el("div", { className: "msg-menu" });
+    menu.setAttribute("role", "menu");
+    const picker = el("div", { className: "picker" });
+    for (const emoji of REACTIONS) {
+      const b = el("button", { className: "pick", text: emoji });
+      b.type = "button";
+      b.dataset.emoji = emoji;
+      b.setAttribute("aria-label", `React ${emoji}`);
+      b.addEventListener("click", () => this.toggleReaction(m, emoji));
+      picker.append(b);
+    }
+    menu.append(picker);
+    if (m.mine) {
+      if (m.kind === "text" || m.kind === "image") {
+        if (Date.now() - m.ts < EDIT_WINDOW_MS) {
+          const edit = el("button", { className: "menu-edit", text: "Edit" });
+          edit.type = "button";
+          edit.addEventListener("click", () => this.startEditing(m));
+          menu.append(edit);
+        }
+      }
+      const unsend = el("button", { className: "menu-unsend", text: "Unsend" });
+      unsend.type = "button";
+      unsend.addEventListener("click", () => {
+        this.menuFor = null;
+        this.client.unsend(m.id).then(
+          () => this.renderMessages(),
+          (err: Error) => this.actionFailed(err),
+        );
+      });
+      menu.append(unsend);
+    }
+    return menu;
+  }
+
+  private toggleReaction(m: ViewMessage, emoji: string): void {
+    this.menuFor = null;
+    const mineAlready = (m.reactions?.[emoji] ?? []).includes(this.me);
+    (mineAlready ? this.client.unreact(m.id, emoji) : this.client.react(m.id, emoji)).catch((err: Error) =>
+      this.actionFailed(err),
+    );
+    this.renderMessages();
+  }
+
+  private startEditing(m: ViewMessage): void {
+    this.menuFor = null;
+    this.editing = m.id;
+    $("edit-row").hidden = false;
+    const input = $<HTMLInputElement>("text");
+    input.value = m.text ?? "";
+    input.focus();
+    this.renderMessages();
+  }
+
+  private stopEditing(): void {
+    this.editing = null;
+    $("edit-row").hidden = true;
+    $<HTMLInputElement>("text").value = "";
+    this.renderMessages();
+  }
+
+  private saveEdit(): void {
+    const id = this.editing;
+    const text = $<HTMLInputElement>("text").value.trim();
+    if (id === null || text === "") return;
+    this.stopEditing();
+    this.client.edit(id, text).catch((err: Error) => this.actionFailed(err));
+  }
+
+  /** An edit, unsend or reaction the server refused (too late, ...): said under the chat. */
+  private actionFailed(err: Error): void {
+    const status = $("report-status");
+    status.textContent = err.message;
+    status.hidden = false;
+  }
+
+  // ---- settings and notifications ---------------------------------------------------------
+
+  private wireSettings(): void {
+    $("settings-button").addEventListener("click", () => {
+      const panel = $("settings");
+      panel.hidden = !panel.hidden;
+      if (!panel.hidden) void this.loadSettings();
+    });
+    $("settings-close").addEventListener("click", () => {
+      $("settings").hidden = true;
+    });
+    const list = $("settings-list");
+    for (const key of Object.keys(SETTING_LABELS) as (keyof Settings)[]) {
+      const input = el("input");
+      input.type = "checkbox";
+      input.id = `set-${key}`;
+      input.disabled = true;
+      input.addEventListener("change", () => {
+        input.disabled = true;
+        this.client.updateSettings({ [key]: input.checked }).then(
+          (s) => this.showSettings(s),
+          (err: Error) => {
+            $("settings-error").textContent = err.message;
+            void this.loadSettings();
+          },
+        );
+      });
+      const label = el("label", { className: "switch" }, input, el("span", { text: SETTING_LABELS[key] }));
+      list.append(el("li", {}, label));
+    }
+    const push = $<HTMLInputElement>("push");
+    push.addEventListener("change", () => {
+      const status = $("push-status");
+      status.textContent = push.checked ? "Turning on…" : "Turning off…";
+      push.disabled = true;
+      // The page's service worker (sw.js) shows the notification when a push arrives.
+      const done = push.checked
+        ? this.client
+            .enablePush({ serviceWorker: "sw.js" })
+            .then(() => "On: you get a notification while this page is closed.")
+        : this.client.disablePush().then(() => "Off.");
+      done
+        .then(
+          (text) => {
+            status.textContent = text;
+            status.dataset.state = push.checked ? "on" : "off";
+          },
+          (err: Error) => {
+            push.checked = !push.checked;
+            status.textContent = err.message;
+            status.dataset.state = "error";
+          },
+        )
+        .finally(() => {
+          push.disabled = false;
+        });
+    });
+  }
+
+  private async loadSettings(): Promise<void> {
+    try {
+      this.showSettings(await this.client.settings());
+      $("settings-error").textContent = "";
+    } catch (err) {
+      $("settings-error").textContent = (err as Error).message;
+    }
+  }
+
+  private showSettings(s: Settings): void {
+    for (const key of Object.keys(SETTING_LABELS) as (keyof Settings)[]) {
+      const input = $<HTMLInputElement>(`set-${key}`);
+      input.checked = s[key];
+      input.disabled = false;
+    }
+    $("settings").dataset.loaded = "true";
   }
 }
 
@@ -731,14 +950,6 @@ const TICK_TEXT: Record<Tick, string> = {
   delivered: "✓✓",
   read: "✓✓",
 };
-
-/** The later of two message ids (ids sort in conversation order); "" when neither is known. */
-function maxId(a: string | undefined, b: string | undefined): string {
-  const x = a ?? "";
-  const y = b ?? "";
-  // biome-ignore lint/complexity/useMathMinMax: strings, not numbers
-  return x > y ? x : y;
-}
 
 async function devToken(user: string): Promise<string> {
   const res = await fetch("/v1/dev/token", {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Bundles the client SDK for browsers (demo/duet-client.js, an ES module apps can also use) and
-// the demo page's script (demo/app.js, which loads the SDK bundle, never a second copy of it).
+// the demo page's script (demo/app.js, which loads the SDK bundle, never a second copy of it), and
+// its service worker (demo/sw.js: shows Web Push notifications).
 // `npm run build` runs this; the browser test calls buildClient() itself.
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,6 +37,13 @@ export async function buildClient() {
     entryPoints: [resolve(root, "demo/app.ts")],
     outfile: resolve(root, "demo/app.js"),
     plugins: [sdkAsExternal],
+  });
+  // A classic script (service workers are registered as classic scripts by default): no exports.
+  await build({
+    ...common,
+    format: "iife",
+    entryPoints: [resolve(root, "demo/sw.ts")],
+    outfile: resolve(root, "demo/sw.js"),
   });
 }
 
