@@ -65,7 +65,14 @@ describe("sqlite checkpoints", () => {
     db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)");
     const insert = db.prepare("INSERT INTO t (body) VALUES (?)");
     const limit = 64;
-    const checkpointer = new WalCheckpointer(db, { path, synchronous: "NORMAL", restartFrames: limit });
+    // The WAL's bound is what is written between two of the thread's passes, or `limit` frames:
+    // with the short delay, `limit` is the one this test sees.
+    const checkpointer = new WalCheckpointer(db, {
+      path,
+      synchronous: "NORMAL",
+      restartFrames: limit,
+      delayMs: 100,
+    });
     let rows = 0;
     const turn = async () => {
       db.transaction(() => {

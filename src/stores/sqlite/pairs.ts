@@ -53,7 +53,7 @@ const ERASE_CHUNK = 1000;
 type Row = Record<string, unknown>;
 
 /**
- * Pairs on SQLite (see PairStore). The send path's check (`sendGate`) is one primary-key lookup
+ * Pairs on SQLite (see PairStore). The send path's check (`sendGate`) is one statement
  * in the send's own transaction, so a send and an unmatch are ordered by the write queue.
  */
 export class SqlitePairs implements PairStore {
@@ -87,6 +87,12 @@ export class SqlitePairs implements PairStore {
          ORDER BY since DESC`,
       ),
       isBlocked: db.prepare("SELECT 1 FROM blocks WHERE blocker = ? AND blocked = ?").pluck(),
+      sendGate: db
+        .prepare(
+          `SELECT (SELECT 1 FROM blocks WHERE blocker = ? AND blocked = ?),
+                  (SELECT state FROM pairs WHERE conv = ?)`,
+        )
+        .raw(),
       listNewMatch: db.prepare(
         "INSERT OR IGNORE INTO conversations (user, peer, updated_at, last_id) VALUES (?, ?, ?, '')",
       ),
@@ -153,8 +159,17 @@ export class SqlitePairs implements PairStore {
   }
 
   /** Called inside a send's transaction: throws not_matched when the mode refuses the pair. */
-  sendGate(conv: string): void {
-    const state = this.stmt.state.get(conv) as string | undefined;
+  /**
+   * The send path's checks, inside the send's transaction: `to` blocked `from` (blocked), then the
+   * pair's state (not_matched). One statement for both: most of a lookup's cost on this path is
+   * the call into SQLite, not the B-tree search of two small tables.
+   */
+  sendGate(from: string, to: string): void {
+    const [blocked, state] = this.stmt.sendGate.get(to, from, conversationKey(from, to)) as [
+      number | null,
+      string | null,
+    ];
+    if (blocked !== null) throw new DuetError("blocked");
     if (state === "u" || (this.mode === "matched" && state !== "m")) throw new DuetError("not_matched");
   }
 

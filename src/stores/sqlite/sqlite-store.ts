@@ -388,10 +388,7 @@ export class SqliteStore implements Store, OutboxStore {
           : { message: now, duplicate: true, events: [] };
       }
     }
-    if (input.kind !== "system") {
-      if (this.stmt.isBlocked.get(input.to, input.from) !== undefined) throw new DuetError("blocked");
-      this.pairs.sendGate(conversationKey(input.from, input.to));
-    }
+    if (input.kind !== "system") this.pairs.sendGate(input.from, input.to);
     const ts = Date.now();
     const message: Message = {
       id: this.ids.next(ts),

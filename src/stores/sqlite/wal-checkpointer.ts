@@ -5,6 +5,19 @@ import type { CheckpointReport, CheckpointWorkerData } from "./checkpoint-worker
 /** SQLite's own checkpoint threshold, used again if the checkpoint thread is gone. */
 const AUTOCHECKPOINT_PAGES = 500;
 
+/**
+ * Under W1 (1,000 users, ~900 sends per commit) nearly every commit rewrites the same hot index
+ * leaves (each user's and each conversation's newest page). A checkpoint copies each page's
+ * newest version once, so a pass 500 ms after a write instead of 100 ms copies and syncs ~5x
+ * fewer copies of those pages: bench/store-micro.ts --batch 900, alternating (load 13-14),
+ * 32.6 and 35.5 µs of CPU per message at 100 ms / 4,096 frames, 31.2 and 30.6 at 500 ms / 8,192
+ * (30.2 and 30.0 at 1 s / 16,384, for a WAL twice as large). Latency does not depend on it (the
+ * event loop never waits for the thread); the WAL holds about one delay's worth of writes more.
+ */
+const DELAY_MS = 500;
+/** 64 MiB of 8 KiB pages, the store's journal_size_limit: the WAL is not restarted every pass. */
+const RESTART_FRAMES = 8192;
+
 export interface WalCheckpointerOptions {
   path: string;
   synchronous: "NORMAL" | "FULL";
@@ -56,11 +69,11 @@ export class WalCheckpointer {
 
   constructor(db: Database.Database, options: WalCheckpointerOptions) {
     this.db = db;
-    this.restartFrames = options.restartFrames ?? 4096;
+    this.restartFrames = options.restartFrames ?? RESTART_FRAMES;
     const workerData: CheckpointWorkerData = {
       path: options.path,
       synchronous: options.synchronous,
-      delayMs: options.delayMs ?? 100,
+      delayMs: options.delayMs ?? DELAY_MS,
       restartFrames: this.restartFrames,
     };
     this.worker = startWorker(workerData);
