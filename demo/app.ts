@@ -604,9 +604,11 @@ class DemoApp {
     const m = c.last;
     if (!m) return c.matched ? "New match: say hi 👋" : "";
     const who = m.from === this.me ? "You: " : "";
+    // A tombstone has no text, image or links (SPEC 13).
+    if (m.kind === "deleted") return m.from === this.me ? "You unsent a message" : "Message unsent";
     if (m.kind === "image") return `${who}📷 ${m.text ?? "Photo"}`;
     if (m.text) return who + m.text;
-    return who + (m.links[0]?.url ?? "");
+    return who + (m.links?.[0]?.url ?? "");
   }
 
   private renderChatHead(): void {
