@@ -2,26 +2,62 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { closeCodeOf, DuetError, ERRORS, type ErrorCode, toDuetError } from "../src/core/errors.js";
+import { errorTableSource } from "../scripts/error-table.js";
+import {
+  type ClientAdvice,
+  closeCodeOf,
+  DuetError,
+  ERRORS,
+  type ErrorCode,
+  OTHER_CLOSE_CODES,
+  toDuetError,
+} from "../src/core/errors.js";
 
-interface DocRow {
+interface DocRow extends ClientAdvice {
   status: number;
   close: number | null;
 }
 
-/** The rows of the table in docs/ERRORS.md: | `code` | status | close or — | meaning |. */
+const DOC = readFileSync(new URL("../docs/ERRORS.md", import.meta.url), "utf8");
+
+/** The retry and reconnect columns: yes, no, or (reconnect) "new token". */
+function advice(code: string, retry: string, reconnect: string): ClientAdvice {
+  assert.match(retry, /^(yes|no)$/, `${code}: retry`);
+  assert.match(reconnect, /^(yes|no|new token)$/, `${code}: reconnect`);
+  return { retry: retry === "yes", reconnect: reconnect === "new token" ? "new_token" : reconnect === "yes" };
+}
+
+/** The rows of the table in docs/ERRORS.md: | `code` | status | close or — | retry | reconnect | meaning |. */
 function documented(): Map<string, DocRow> {
-  const doc = readFileSync(new URL("../docs/ERRORS.md", import.meta.url), "utf8");
   const rows = new Map<string, DocRow>();
-  for (const line of doc.split("\n")) {
-    const m = /^\|\s*`([^`]+)`\s*\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*\|\s*([^|]*?)\s*\|$/.exec(line);
+  for (const line of DOC.split("\n")) {
+    const m =
+      /^\|\s*`([^`]+)`\s*\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*\|\s*([^|]*?)\s*\|$/.exec(
+        line,
+      );
     if (!m) continue;
-    const [, code = "", status = "", close = "", meaning = ""] = m;
+    const [, code = "", status = "", close = "", retry = "", reconnect = "", meaning = ""] = m;
     assert.ok(!rows.has(code), `${code} is documented twice`);
     assert.match(status, /^\d{3}$/, `${code}: status`);
     assert.match(close, /^(\d{4}|—)$/, `${code}: close code`);
     assert.ok(meaning.length > 10, `${code}: no meaning`);
-    rows.set(code, { status: Number(status), close: close === "—" ? null : Number(close) });
+    rows.set(code, {
+      status: Number(status),
+      close: close === "—" ? null : Number(close),
+      ...advice(code, retry, reconnect),
+    });
+  }
+  return rows;
+}
+
+/** The close codes table: | 1000 | retry | reconnect | meaning |. */
+function documentedCloses(): Map<number, ClientAdvice & { meaning: string }> {
+  const rows = new Map<number, ClientAdvice & { meaning: string }>();
+  for (const line of DOC.split("\n")) {
+    const m = /^\|\s*(\d{4})\s*\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*\|\s*([^|]*?)\s*\|$/.exec(line);
+    if (!m) continue;
+    const [, close = "", retry = "", reconnect = "", meaning = ""] = m;
+    rows.set(Number(close), { ...advice(close, retry, reconnect), meaning });
   }
   return rows;
 }
@@ -33,8 +69,36 @@ describe("the error registry", () => {
     const docs = documented();
     assert.deepEqual([...docs.keys()].sort(), [...codes].sort());
     for (const code of codes) {
-      const entry: { status: number; close?: number } = ERRORS[code];
-      assert.deepEqual(docs.get(code), { status: entry.status, close: entry.close ?? null }, code);
+      const entry: ClientAdvice & { status: number; close?: number } = ERRORS[code];
+      assert.deepEqual(
+        docs.get(code),
+        { status: entry.status, close: entry.close ?? null, retry: entry.retry, reconnect: entry.reconnect },
+        code,
+      );
+    }
+  });
+
+  it("documents the close codes that name no error, with their advice", () => {
+    const closes = documentedCloses();
+    assert.deepEqual(
+      Object.fromEntries([...closes].map(([close, row]) => [close, row])),
+      Object.fromEntries(Object.entries(OTHER_CLOSE_CODES).map(([close, row]) => [close, { ...row }])),
+    );
+    const registryCloses = codes.map(
+      (code): number | undefined => (ERRORS[code] as { close?: number }).close,
+    );
+    for (const close of closes.keys()) assert.ok(!registryCloses.includes(close), `${close} is an error's`);
+  });
+
+  it("is what the SDK reads: src/client/error-table.ts is generated from it (npm run docs)", () => {
+    const committed = readFileSync(new URL("../src/client/error-table.ts", import.meta.url), "utf8");
+    assert.equal(committed, errorTableSource(), "src/client/error-table.ts is stale: run `npm run docs`");
+  });
+
+  it("never tells a client to retry a request it must not come back for", () => {
+    for (const code of codes) {
+      const entry: ClientAdvice = ERRORS[code];
+      if (entry.retry) assert.equal(entry.reconnect, true, code);
     }
   });
 

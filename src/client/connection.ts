@@ -4,13 +4,7 @@ import type { Emitter } from "./emitter.js";
 import { asClientError, DuetClientError } from "./errors.js";
 import { EventCursor } from "./event-cursor.js";
 import type { ClientEvents, ConnectionState, Status } from "./events.js";
-import {
-  endpoint,
-  type FetchLike,
-  NO_STORE,
-  retryAfterMs as retryAfterMsOf,
-  type TokenSource,
-} from "./http.js";
+import type { FetchLike, TokenSource } from "./http.js";
 import type { Timings } from "./options.js";
 import { TransportChoice } from "./transport-choice.js";
 import {
@@ -21,14 +15,12 @@ import {
   type TransportName,
   type WebSocketConstructor,
 } from "./transports.js";
+import { adviceOfEnd, probe, tokenRefused, type Verdict, verdictOf } from "./verdict.js";
 
 /** A link that stayed up this long was healthy: the backoff starts over after it ends. */
 const STABLE_MS = 2_000;
 
 type Timer = ReturnType<typeof setTimeout>;
-
-/** What a failed attempt means: wait and try the same transport, fall back, or get a new token. */
-type Verdict = "wait" | "refused" | "token";
 
 export interface ConnectionSetup {
   base: string;
@@ -315,45 +307,50 @@ export class Connection {
   }
 
   /**
-   * A transport ended. If it had been online, reconnect (same transport) after a short jittered
-   * delay. If it never got online, find out why: a server that cannot be reached, or is busy,
-   * means wait and retry the same transport; a reachable server that refused this transport
-   * (a proxy that blocks WebSocket upgrades, buffers streams, ...) means fall back to the next.
+   * A transport ended. The server's word (the error table's advice on its error or close code)
+   * comes first: an error that says not to come back stops the client; one that asks for a new
+   * token gets one. Otherwise, if it had been online, reconnect (same transport) after a short
+   * jittered delay. If it never got online, find out why: a server that cannot be reached, or is
+   * busy, means wait and retry the same transport; a reachable server that refused this
+   * transport (a proxy that blocks WebSocket upgrades, buffers streams, ...) means fall back.
    */
   private async onEnd(name: TransportName, end: TransportEnd): Promise<void> {
     const wasOpen = this.opened;
     this.dropTransport();
     const generation = this.generation;
-    const error = end.error;
-    if (end.closeCode === 4009) {
-      // "replaced": this user has too many connections; coming back would push out another.
-      this.goOffline(error ?? new DuetClientError("replaced", "Closed: too many connections."));
+    let error = end.error;
+    const advice = adviceOfEnd(end);
+    if (advice?.reconnect === false) {
+      this.goOffline(error ?? new DuetClientError("closed", "The server closed the connection."));
       return;
     }
     if (wasOpen) {
       // A link that dies right after it opens (a flapping network, a proxy that cuts every
       // connection) keeps the backoff growing; one that was up a while starts it over.
       if (Date.now() - this.openedAt >= STABLE_MS) this.attempt = 0;
-      if (error?.status === 401) await this.refreshOrStop(error);
+      if (advice?.reconnect === "new_token") await this.refreshOrStop(error ?? tokenRefused());
       if (!this.stopped && generation === this.generation)
         this.scheduleReconnect(this.nextDelay(), name, error);
       return;
     }
     let verdict: Verdict;
     let retryAfterMs = error?.retryAfterMs ?? 0;
-    if (end.kind === "http" && error?.status !== undefined) {
-      verdict = judgeStatus(error.status);
-    } else if (end.kind === "closed" && end.closeCode !== undefined && end.closeCode !== 1006) {
-      verdict = "wait"; // the server itself closed it (restarting, overloaded...)
+    if (advice !== null) {
+      verdict = verdictOf(advice, end);
     } else {
-      const probed = await this.probe();
+      const probed = await probe(this.base, this.tokens, this.fetch, this.connectTimeout());
       verdict = probed.verdict;
       retryAfterMs = Math.max(retryAfterMs, probed.retryAfterMs);
+      if (verdict === "stop" || verdict === "token") error = probed.error ?? error;
       if (verdict === "refused" && this.choice.secondChance(name)) verdict = "wait";
     }
     if (this.stopped || generation !== this.generation) return;
+    if (verdict === "stop") {
+      this.goOffline(error ?? new DuetClientError("closed", "The server refused the connection."));
+      return;
+    }
     if (verdict === "token") {
-      await this.refreshOrStop(error ?? new DuetClientError("unauthorized", "The token was refused.", 401));
+      await this.refreshOrStop(error ?? tokenRefused());
       if (!this.stopped && generation === this.generation)
         this.scheduleReconnect(this.nextDelay(), name, error);
       return;
@@ -370,33 +367,6 @@ export class Connection {
     const delay = this.nextDelay();
     const floor = retryAfterMs > 0 ? retryAfterMs * (1 + Math.random() / 2) : 0;
     this.scheduleReconnect(Math.round(Math.max(delay, floor)), name, error);
-  }
-
-  /**
-   * Is the server reachable, does it accept our token, and does it admit connections now? A short
-   * poll says all three: it passes the same admission check as every transport, so a server
-   * shedding load answers 503 with Retry-After (a browser cannot see that status on a refused
-   * WebSocket upgrade, and without this would take it for a proxy that blocks WebSockets).
-   */
-  private async probe(): Promise<{ verdict: Verdict; retryAfterMs: number }> {
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), this.connectTimeout());
-    try {
-      const token = await this.tokens.get();
-      const res = await this.fetch(endpoint(this.base, "/v1/poll", { timeout: 0 }), {
-        headers: { authorization: `Bearer ${token}` },
-        signal: abort.signal,
-        ...NO_STORE,
-      });
-      await res.body?.cancel().catch(() => {});
-      if (res.ok) return { verdict: "refused", retryAfterMs: 0 };
-      const verdict = judgeStatus(res.status) === "token" ? "token" : "wait";
-      return { verdict, retryAfterMs: retryAfterMsOf(res) ?? 0 };
-    } catch {
-      return { verdict: "wait", retryAfterMs: 0 };
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   private async refreshOrStop(error: DuetClientError): Promise<void> {
@@ -481,10 +451,4 @@ export class Connection {
     }
     this.reconnectNow(); // streams and polls cannot be asked: resume from the cursor, losslessly
   }
-}
-
-function judgeStatus(status: number): Verdict {
-  if (status === 401) return "token";
-  if (status === 408 || status === 429 || status >= 500) return "wait";
-  return "refused";
 }

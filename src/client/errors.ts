@@ -1,17 +1,27 @@
-/** Codes of server errors worth retrying (the same request may succeed later). */
-const RETRYABLE_CODES = new Set([
-  "rate_limited",
-  "store_unavailable",
-  "overloaded",
-  "shutting_down",
-  "internal",
-  "too_many_connections",
-  "moderation_unavailable",
-  // client-side codes
-  "network",
-  "timeout",
-  "connection_lost",
+import { type Advice, ERROR_ADVICE } from "./error-table.js";
+
+/** A failure that may pass: the request may succeed later, and the link should come back. */
+const PASSING: Advice = { retry: true, reconnect: true };
+
+/**
+ * The SDK's own codes, for failures with no answer from duet: no answer at all, or none in time,
+ * or the WebSocket closed before it answered. (duet's codes come from its registry, error-table.ts.)
+ */
+const SDK_ADVICE: ReadonlyMap<string, Advice> = new Map([
+  ["network", PASSING],
+  ["timeout", PASSING],
+  ["connection_lost", PASSING],
 ]);
+
+/**
+ * An answer that is not duet's (a proxy's page, a load balancer's 502) has only its status: HTTP's
+ * own meaning of it. 401 asks for credentials; 408, 429 and 5xx pass; other refusals are final.
+ */
+function adviceForStatus(status: number): Advice {
+  if (status === 401) return { retry: false, reconnect: "new_token" };
+  if (status === 408 || status === 429 || status >= 500) return PASSING;
+  return { retry: false, reconnect: true };
+}
 
 /**
  * Every error the SDK reports. `code` is the server's error code (SPEC section 4) when the server
@@ -41,8 +51,7 @@ export class DuetClientError extends Error {
 
   /** Whether sending the same request again (with the same clientMsgId) may succeed. */
   get retryable(): boolean {
-    if (this.status !== undefined) return this.status === 408 || this.status === 429 || this.status >= 500;
-    return RETRYABLE_CODES.has(this.code);
+    return adviceOf(this).retry;
   }
 }
 
@@ -67,4 +76,15 @@ export function asClientError(err: unknown): DuetClientError {
   if (err instanceof DuetClientError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new DuetClientError("network", message);
+}
+
+/**
+ * What to do about an error: the registry's advice for duet's codes (or the SDK's for its own);
+ * for an answer that is not duet's, what its HTTP status means; anything else is final for the
+ * request and leaves the connection alone.
+ */
+export function adviceOf(error: DuetClientError): Advice {
+  const advice = ERROR_ADVICE.get(error.code) ?? SDK_ADVICE.get(error.code);
+  if (advice !== undefined) return advice;
+  return error.status === undefined ? { retry: false, reconnect: true } : adviceForStatus(error.status);
 }

@@ -1,4 +1,4 @@
-import { DuetClientError } from "./errors.js";
+import { adviceOf, DuetClientError } from "./errors.js";
 
 export type FetchLike = typeof fetch;
 
@@ -83,7 +83,7 @@ export async function errorFrom(res: Response): Promise<DuetClientError> {
   return new DuetClientError(code, message, res.status, retryAfterMs(res), reason);
 }
 
-/** JSON requests with the user's bearer token; a 401 gets one retry with a fresh token. */
+/** JSON requests with the user's bearer token; a refused token gets one retry with a fresh one. */
 export class HttpApi {
   private readonly base: string;
   private readonly tokens: TokenSource;
@@ -105,12 +105,13 @@ export class HttpApi {
     let token = await this.tokens.get();
     for (let attempt = 0; ; attempt++) {
       const res = await this.once(method, path, token, options);
-      if (res.status === 401 && attempt === 0 && this.tokens.canRefresh) {
-        await res.body?.cancel();
+      if (!res.ok) {
+        const error = await errorFrom(res);
+        // A refused token gets one retry with a new one, if the registry says a new one may help.
+        if (attempt > 0 || !this.tokens.canRefresh || adviceOf(error).reconnect !== "new_token") throw error;
         token = await this.tokens.refresh();
         continue;
       }
-      if (!res.ok) throw await errorFrom(res);
       try {
         return (await res.json()) as T;
       } catch {

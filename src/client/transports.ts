@@ -1,4 +1,5 @@
 import type { Cursor, DuetEvent, HelloEvent } from "../core/types.js";
+import { CLOSE_ADVICE, ERROR_ADVICE } from "./error-table.js";
 import { DuetClientError } from "./errors.js";
 import { endpoint, errorFrom, type FetchLike, NO_STORE } from "./http.js";
 import { SseParser } from "./sse-parser.js";
@@ -64,6 +65,15 @@ export interface Transport {
 
 function cursorQuery(cursor: Cursor | null): Record<string, string | number | undefined> {
   return cursor === null ? {} : { since: cursor.seq, epoch: cursor.epoch };
+}
+
+/**
+ * The error a WebSocket close stands for: duet puts its code in the close reason; a close by a
+ * library or a proxy (1009 from the WebSocket library, 1001, a cut) is known by its close code.
+ */
+function closeErrorCode(closeCode: number, reason: string | undefined): string {
+  if (reason !== undefined && ERROR_ADVICE.has(reason)) return reason;
+  return CLOSE_ADVICE.get(closeCode)?.code ?? "connection_lost";
 }
 
 function isEvent(value: unknown): value is DuetEvent {
@@ -169,7 +179,10 @@ export function openWebSocket(ctx: TransportContext): Transport {
     finish({
       kind,
       closeCode: event.code,
-      error: new DuetClientError(event.reason || "connection_lost", `WebSocket closed (${event.code}).`),
+      error: new DuetClientError(
+        closeErrorCode(event.code, event.reason),
+        `WebSocket closed (${event.code}).`,
+      ),
     });
   };
   socket.onerror = () => {
