@@ -26,7 +26,8 @@ function adviceForStatus(status: number): Advice {
 /**
  * Every error the SDK reports. `code` is the server's error code (SPEC section 4) when the server
  * answered, or one of the SDK's own: `network`, `timeout`, `connection_lost`, `closed`,
- * `bad_response`, `no_token`.
+ * `bad_response`, `no_token`, and from `enablePush()`/`disablePush()` `push_unsupported` and
+ * `push_denied`.
  */
 export class DuetClientError extends Error {
   readonly code: string;
