@@ -1,6 +1,6 @@
 /** SPEC section 12: a report as the server API answers it (and the report.created webhook carries it). */
 import { Type } from "@sinclair/typebox";
-import { MessageSchema } from "./message-schema.js";
+import { StoredMessageSchema } from "./message-schema.js";
 import { REPORT_REASONS } from "./safety/reports.js";
 import { MessageId, Nullable, UserId } from "./schema-kit.js";
 
@@ -18,9 +18,9 @@ export const ReportSchema = Type.Object(
     reason: ReportReasonSchema,
     note: Nullable(Type.String()),
     messageIds: Type.Array(MessageId(), { description: "The messages the reporter named." }),
-    messages: Type.Array(MessageSchema, {
+    messages: Type.Array(StoredMessageSchema, {
       description:
-        "Copies of the evidence taken when filed (the named messages, or the last 20); dropped on resolve.",
+        "Copies of the evidence taken when filed (the named messages, or the last 20), each in its state then (an unsent or expired one as its tombstone); dropped on resolve.",
     }),
     status: Type.Union([Type.Literal("open"), Type.Literal("resolved")]),
     createdAt: Type.Integer(),

@@ -1,8 +1,10 @@
 /** The SDK and SPEC 12: a refused send is a typed error with its reason, never retried; report(). */
+
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type DuetClient, isMessageRejected } from "../../src/client/index.js";
 import { API_KEY, startDuet, type TestServer } from "../helpers/duet.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { names } from "../http/util.js";
 import { clientFor, waitFor } from "./helpers.js";
 

@@ -18,7 +18,8 @@ import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 
 /** Only test files check (argv[1] is the test file, run by `node --test` or alone), or DUET_PROTOCOL_CHECK=1. */
-const ACTIVE = /\.test\.[cm]?[jt]s$/.test(process.argv[1] ?? "") || process.env.DUET_PROTOCOL_CHECK === "1";
+export const ACTIVE =
+  /\.test\.[cm]?[jt]s$/.test(process.argv[1] ?? "") || process.env.DUET_PROTOCOL_CHECK === "1";
 
 interface OpenApi {
   paths: Record<
@@ -68,7 +69,7 @@ function validator(ref: string): ValidateFunction {
 }
 
 /** How many answers, events and frames were checked in this process. */
-export const counts = { responses: 0, events: 0, frames: 0 };
+export const counts = { responses: 0, events: 0, frames: 0, webhooks: 0 };
 
 function problemOf(ref: string, value: unknown, what: string): string | undefined {
   const v = validator(ref);
@@ -175,6 +176,25 @@ export function wsFrameProblem(frame: unknown): string | undefined {
   );
 }
 
+/**
+ * What is wrong with a webhook duet POSTed (`raw` is its body): its type must be documented
+ * (asyncapi.json's webhook_<type> messages), its payload and its signature headers must match.
+ */
+export function webhookProblem(raw: string, headers: Record<string, string>): string | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    return `webhook: the body is not JSON: ${raw.slice(0, 80)}`;
+  }
+  const type = String((body as { type?: unknown } | null)?.type);
+  const what = `webhook ${type}`;
+  return (
+    messageProblem(`webhook_${type.replace(/[^A-Za-z0-9]/g, "_")}`, body, what) ??
+    problemOf("asyncapi.json#/components/schemas/WebhookHeaders", headers, `${what} headers`)
+  );
+}
+
 /** Problems recorded since the last test ended (events and frames arrive outside the test's flow). */
 const pending: string[] = [];
 
@@ -208,7 +228,7 @@ if (ACTIVE) {
     // DUET_PROTOCOL_COUNT=<file>: each test file appends how much it checked (to count a whole run).
     const file = process.env.DUET_PROTOCOL_COUNT;
     if (file) {
-      const line = `${process.argv[1]} ${counts.responses} ${counts.events} ${counts.frames}\n`;
+      const line = `${process.argv[1]} ${counts.responses} ${counts.events} ${counts.frames} ${counts.webhooks}\n`;
       try {
         appendFileSync(file, line);
       } catch {
@@ -255,4 +275,11 @@ export function recordWsFrame(frame: unknown): void {
   if (!ACTIVE) return;
   counts.frames++;
   record(wsFrameProblem(frame));
+}
+
+/** A webhook the tests' receiver got (test/helpers/webhook-receiver.ts). */
+export function recordWebhook(raw: string, headers: Record<string, string>): void {
+  if (!ACTIVE) return;
+  counts.webhooks++;
+  record(webhookProblem(raw, headers));
 }

@@ -4,7 +4,7 @@
  * protocol-check.ts, which records what the documents do not describe (reported after the test).
  */
 import WebSocket from "ws";
-import { recordEvent, recordResponse, recordWsFrame } from "./protocol-check.js";
+import { ACTIVE, recordEvent, recordResponse, recordWsFrame } from "./protocol-check.js";
 
 /**
  * Feeds the lines of an SSE (`sse`) or NDJSON (`stream`) body, chunk by chunk, and records each
@@ -51,6 +51,7 @@ const NULL_BODY = new Set([101, 204, 205, 304]);
  * equal Response; an event stream is handed on through a pass-through that checks each event.
  */
 export const checkedFetch: typeof fetch = async (input, init) => {
+  if (!ACTIVE) return fetch(input, init);
   const res = await fetch(input, init);
   const method = init?.method ?? (input instanceof Request ? input.method : "GET");
   const url = urlOf(input);

@@ -2,6 +2,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
+import { recordWebhook } from "./protocol-check.js";
 
 export const WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -84,6 +85,8 @@ export async function startReceiver(port = 0, secret = WEBHOOK_SECRET): Promise<
         "webhook-timestamp": String(req.headers["webhook-timestamp"] ?? ""),
         "webhook-signature": String(req.headers["webhook-signature"] ?? ""),
       };
+      // What duet sends is checked against docs/asyncapi.json's webhooks.
+      recordWebhook(raw, headers);
       let verified = false;
       try {
         verifier.verify(raw, headers);

@@ -1,4 +1,5 @@
 /** SPEC section 7 (the server API, DUET_API_KEY) and dev mode (section 2). */
+
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { decodeJwt } from "jose";
@@ -6,6 +7,7 @@ import WebSocket from "ws";
 import type { Message } from "../../src/core/types.js";
 import { API_KEY, api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
 import { at } from "../helpers/kit.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { client, expectError, names, openStream, waitFor } from "./util.js";
 
 let server: TestServer;

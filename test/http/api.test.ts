@@ -1,9 +1,11 @@
 /** SPEC section 4: every endpoint of the user HTTP API, happy paths and documented errors. */
+
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ConversationSummary, Message } from "../../src/core/types.js";
 import { startDuet, type TestServer } from "../helpers/duet.js";
 import { at } from "../helpers/kit.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { client, eventsOf, expectError, names, openStream, waitFor } from "./util.js";
 
 let server: TestServer;

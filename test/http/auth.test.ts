@@ -1,4 +1,5 @@
 /** SPEC section 2: user tokens (HS256 secret, RS256/ES256 public key), and where a token may travel. */
+
 import assert from "node:assert/strict";
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -7,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { SignJWT } from "jose";
 import WebSocket from "ws";
 import { API_KEY, api, SECRET, startDuet, type TestServer, tempDbUrl, tokenFor } from "../helpers/duet.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { expectError, names, waitFor } from "./util.js";
 
 const now = () => Math.floor(Date.now() / 1000);

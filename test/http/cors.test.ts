@@ -3,10 +3,12 @@
  * which write them from one precomputed list so node keeps no headers object per held response)
  * and the errors of either.
  */
+
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { CORS_HEADERS } from "../../src/http/cors.js";
 import { startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 
 let server: TestServer;
 

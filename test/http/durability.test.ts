@@ -5,11 +5,13 @@
  *
  * The steps share one data file and run in order; each starts the server the previous one left.
  */
+
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { Message } from "../../src/core/types.js";
 import { api, type ChildDuet, spawnDuet, tempDbUrl, tokenFor } from "../helpers/duet.js";
 import { at } from "../helpers/kit.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 
 const store = tempDbUrl();
 const env = { DUET_STORE: store, DUET_SEND_RATE: "100000", DUET_SEND_BURST: "100000" };

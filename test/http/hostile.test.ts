@@ -2,11 +2,13 @@
  * Issue 2, item 6: hostile input. Every request below must get a clear 4xx (never a 500, never a
  * crash), and afterwards the stored data must be exactly what it was before the barrage.
  */
+
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { Message } from "../../src/core/types.js";
 import { API_KEY, api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { type Client, client, expectError, names, rawExchange, statusOf, waitFor } from "./util.js";
 
 let server: TestServer;

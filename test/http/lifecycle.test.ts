@@ -1,10 +1,12 @@
 /** SPEC 13 over HTTP and the WebSocket: edit, unsend, reactions, receipts, settings, mute; hostile input. */
+
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 import type { ConversationSummary, Message } from "../../src/core/types.js";
 import { API_KEY, startDuet, type TestServer } from "../helpers/duet.js";
 import { at } from "../helpers/kit.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { client, expectError, names, openStream } from "./util.js";
 
 let server: TestServer;

@@ -3,6 +3,7 @@
  * way a hook can fail (garbage, 10 MB, no answer, a redirect, a 500, a refused connection), under
  * both failure policies; requests are signed (Standard Webhooks) and run concurrently.
  */
+
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -12,6 +13,7 @@ import type { ModerationRequest } from "../../src/core/safety/moderation.js";
 import type { Message } from "../../src/core/types.js";
 import { WsClient } from "../helpers/clients.js";
 import { startDuet, type TestServer } from "../helpers/duet.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { client, expectError, names } from "./util.js";
 
 const SECRET = `whsec_${Buffer.from("moderation-test-secret-0123456789").toString("base64")}`;

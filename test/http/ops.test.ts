@@ -1,9 +1,11 @@
 /** SPEC section 8: health, readiness, Prometheus metrics, the send rate limit, and what logs hold. */
+
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { API_KEY, api, spawnDuet, startDuet, type TestServer, tempDbUrl, tokenFor } from "../helpers/duet.js";
 import { at } from "../helpers/kit.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { client, expectError, names, openStream, waitFor } from "./util.js";
 
 /** The value of one sample of the Prometheus text `text` (undefined when absent). */

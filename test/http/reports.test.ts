@@ -1,4 +1,5 @@
 /** SPEC 12 reports on a real server: filing with evidence, hostile input, the admin list and resolve, webhooks. */
+
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -7,6 +8,7 @@ import { Webhook } from "standardwebhooks";
 import type { Report } from "../../src/core/safety/reports.js";
 import type { Message } from "../../src/core/types.js";
 import { API_KEY, startDuet, type TestServer } from "../helpers/duet.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { client, expectError, names, waitFor } from "./util.js";
 
 const admin = async (server: TestServer, method: string, path: string, body?: unknown, key = API_KEY) => {

@@ -1,9 +1,11 @@
 /** SPEC 12 on a real server: the contact-info screen's modes, on HTTP and WebSocket, and image hosts. */
+
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Message } from "../../src/core/types.js";
 import { WsClient } from "../helpers/clients.js";
 import { startDuet, type TestServer } from "../helpers/duet.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { client, expectError, names } from "./util.js";
 
 const PHONE = "call me on 555-123-4567 or mail jane at gmail dot com";

@@ -3,11 +3,13 @@
  * SSE, NDJSON, long-poll) is refused with 503 `overloaded` and a Retry-After header, at once and
  * without work, and the server goes on serving the connections it has.
  */
+
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { WebSocket } from "ws";
 import { startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { StreamReader, until } from "./wire.js";
 
 const MAX = 4;

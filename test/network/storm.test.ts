@@ -6,11 +6,13 @@
  * memory stays bounded. The deadline is a bound on failure, not a timing assertion: the time it
  * took is reported (`t.diagnostic`) and measured properly by `test/network/storm.ts`.
  */
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import WebSocket from "ws";
 import { connect, type DuetClient } from "../../src/client/index.js";
 import { startDuet, tokenFor } from "../helpers/duet.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { runStorm } from "./storm.js";
 import { sleep, until } from "./wire.js";
 

@@ -14,6 +14,7 @@
  *     [--transport ws] [--settle 60] [--cpu-prof DIR] [--runs N]
  * or `npm run bench -- --workload storm --clients 19000`.
  */
+
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -22,6 +23,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { TransportName } from "../../src/client/index.js";
 import { API_KEY, childEnv, listeningUrl, tempDbUrl } from "../helpers/duet.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import type { FromWorker, ToWorker, WorkerReport } from "./storm-worker.js";
 
 export interface StormOptions {

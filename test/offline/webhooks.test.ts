@@ -1,10 +1,12 @@
 /** SPEC section 14, webhooks: signed, durable, retried, never slowing a send. SQLite and Redis. */
+
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Webhook } from "standardwebhooks";
 import { API_KEY, api, spawnDuet, startDuet, type TestServer, tempDbUrl, tokenFor } from "../helpers/duet.js";
 import { freePort } from "../helpers/free-port.js";
 import { at } from "../helpers/kit.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 import { type Receiver, startReceiver, WEBHOOK_SECRET } from "../helpers/webhook-receiver.js";
 

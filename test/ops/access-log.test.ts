@@ -2,6 +2,7 @@
  * The access log (`--log-level debug`) and the summaries of refused requests, read from a real
  * server's log: route templates, statuses and durations; never a token, never a message's text.
  */
+
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../src/config.js";
@@ -9,6 +10,7 @@ import { type RunningServer, startServer } from "../../src/server.js";
 import { WsClient, waitUntil } from "../helpers/clients.js";
 import { API_KEY, api, SECRET, tempDbUrl, tokenFor } from "../helpers/duet.js";
 import { at } from "../helpers/kit.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { captureLog, DEBUG, type LogLine } from "./log-capture.js";
 
 const TEXT = "a-very-private-sentence-4711";

@@ -4,12 +4,14 @@
  * when the outage begins and one line when it ends (how long, how many requests were refused),
  * and the clients' 503s must carry duet's words, not the Redis client's.
  */
+
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { ERRORS } from "../../src/core/errors.js";
 import { waitUntil } from "../helpers/clients.js";
 import { type ChildDuet, spawnDuet, tokenFor } from "../helpers/duet.js";
 import { at } from "../helpers/kit.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 
 interface Tally {

@@ -15,6 +15,7 @@ import {
   recordEvent,
   responseProblem,
   takeRecorded,
+  webhookProblem,
   wsFrameProblem,
 } from "../helpers/protocol-check.js";
 
@@ -75,6 +76,21 @@ describe("the protocol check's verdicts", () => {
     assert.match(eventProblem("sse", { type: "ping" }) ?? "(none)", /not in docs\/asyncapi.json/);
     assert.match(wsFrameProblem({ op: "shout" }) ?? "(none)", /not in docs\/asyncapi.json/);
     assert.match(wsFrameProblem({ op: "event", type: "message", seq: 3 }) ?? "(none)", /message/);
+  });
+
+  it("reports an undocumented webhook type, payload or signature header", () => {
+    const headers = { "webhook-id": "msg_1", "webhook-timestamp": "1733000000", "webhook-signature": "v1,x" };
+    const created = (data: unknown) =>
+      JSON.stringify({ type: "message.created", timestamp: "2026-12-06T06:00:00.000Z", data });
+    assert.match(
+      webhookProblem(JSON.stringify({ type: "message.frobnicated", timestamp: "", data: {} }), headers) ??
+        "(none)",
+      /not in docs\/asyncapi.json \(no message webhook_message_frobnicated\)/,
+    );
+    assert.match(webhookProblem(created({ nothing: true }), headers) ?? "(none)", /webhook message.created/);
+    assert.match(webhookProblem("{oops", headers) ?? "(none)", /not JSON/);
+    const { "webhook-signature": _, ...unsigned } = headers;
+    assert.match(webhookProblem(created({}), unsigned) ?? "(none)", /webhook message.created/);
   });
 
   it("records what arrives outside the test's flow until taken", () => {

@@ -3,12 +3,14 @@
  * connections survive the loss of a process (they resume elsewhere from their cursor, as the SDK
  * does), senders that retry idempotently, and the exactly-once check over everything a user got.
  */
+
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RedisStore } from "../../src/stores/redis/redis-store.js";
 import { connect, type TestClient, type TransportName, type WireEvent } from "../helpers/clients.js";
 import { type ChildDuet, spawnDuet, startDuet, tokenFor } from "../helpers/duet.js";
 import { at } from "../helpers/kit.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { stopAllRedis } from "../helpers/redis-server.js";
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -4,6 +4,7 @@
  * answered, the WebSocket closed with 1012, the SSE stream ended, exit code 0, and every message
  * that was accepted is in the store after a restart.
  */
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
@@ -16,6 +17,7 @@ import {
 } from "../helpers/clients.js";
 import { API_KEY, api, spawnDuet, startDuet, tempDbUrl, tokenFor } from "../helpers/duet.js";
 import { at, take } from "../helpers/kit.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 
 test("past the per-user limit the oldest connection is closed: 4009 on a WebSocket, an ended stream", async () => {
   const server = await startDuet({ DUET_MAX_CONNECTIONS_PER_USER: "2" });

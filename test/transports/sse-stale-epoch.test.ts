@@ -4,10 +4,12 @@
  * (`<epoch>:<seq>`), so the browser's own reconnects (Last-Event-ID) resume in it, with nothing
  * lost or repeated, instead of being reset again on every reconnect.
  */
+
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { SseClient, waitUntil } from "../helpers/clients.js";
 import { api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
+import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 
 let server: TestServer;
 
