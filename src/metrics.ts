@@ -122,6 +122,7 @@ export class Metrics implements ChatObserver {
   private pendingDelivered = 0;
   private readonly pendingSent = new Map<string, number>();
   private readonly errors: client.Counter<"code">;
+  private readonly expired: client.Counter;
 
   constructor(hub: Hub) {
     const registers = [this.registry];
@@ -175,10 +176,19 @@ export class Metrics implements ChatObserver {
       labelNames: ["code"],
       registers,
     });
+    this.expired = new client.Counter({
+      name: "duet_messages_expired_total",
+      help: "Expired messages this process's sweeper erased (SPEC 15)",
+      registers,
+    });
     hub.onDeliver = (n, sentAt) => {
       this.pendingDelivered += n;
       if (sentAt !== undefined) this.deliveredAfter(Math.max(0, Date.now() - sentAt) / 1000);
     };
+  }
+
+  messagesExpired(n: number): void {
+    this.expired.inc(n);
   }
 
   messageStored(kind: string): void {

@@ -7,6 +7,7 @@ import { type Config, ConfigError, imageHostList } from "./config.js";
 import { Auth } from "./core/auth.js";
 import { BanService } from "./core/bans.js";
 import { Chat } from "./core/chat.js";
+import { Disappearing } from "./core/disappearing.js";
 import { DuetError, toDuetError } from "./core/errors.js";
 import { Hub } from "./core/hub.js";
 import { Lifecycle } from "./core/lifecycle.js";
@@ -19,6 +20,7 @@ import { banRoutes } from "./http/ban-routes.js";
 import { readJson } from "./http/body.js";
 import { HELD_PATHS, setCors } from "./http/cors.js";
 import { serveDemo } from "./http/demo.js";
+import { expiryRoutes } from "./http/expiry-routes.js";
 import { lifecycleRoutes } from "./http/lifecycle-routes.js";
 import { openApiJson } from "./http/openapi.js";
 import { outboxRoutes } from "./http/outbox-routes.js";
@@ -38,6 +40,7 @@ import { HookClient } from "./moderation/hook-client.js";
 import { isOutboxStore, isPushStore, startOffline } from "./offline.js";
 import { RejectionLog } from "./ops/rejection-log.js";
 import { StoreHealth } from "./ops/store-health.js";
+import { expiryOf } from "./stores/expiry.js";
 import { lifecycleOf } from "./stores/lifecycle.js";
 import { openBackend } from "./stores/open-store.js";
 import { userDataOf } from "./stores/user-data.js";
@@ -145,6 +148,19 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     unsendWindowMs: config.unsendWindowS * 1000,
     maxReactionsPerUser: 8,
   });
+  // SPEC 15: the ttl setting, and the sweeper (on a shared store, one process at a time sweeps;
+  // its lease outlives a few ticks, so a process that dies hands over within that time).
+  const disappearing = new Disappearing(
+    chat,
+    await expiryOf(backend.store, { leaseMs: Math.max(5_000, config.expirySweepMs * 3) }),
+    {
+      intervalMs: config.expirySweepMs,
+      onTick: (erased, err) => {
+        if (err !== null) log.warn({ msg: "expiry sweep failed", err: (err as Error).message });
+        else metrics.messagesExpired(erased);
+      },
+    },
+  );
   const ws = new WsTransport(chat, {
     ops: {
       // SPEC 13: {"op":"delivered","ref"?,"peer","upTo"}, answered like `read`.
@@ -177,6 +193,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     bodyLimit: config.bodyLimit,
     conversations: (u, limit, before) => lifecycle.conversations(u, limit, before),
   });
+  expiryRoutes(router, { disappearing, user, bodyLimit: config.bodyLimit });
   lifecycleRoutes(router, {
     lifecycle,
     user,
@@ -375,6 +392,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
   const maintenance = setInterval(() => backend.maintain(), 60_000);
   maintenance.unref();
+  disappearing.start();
 
   const host = config.host ?? (config.dev ? "127.0.0.1" : "0.0.0.0");
   await new Promise<void>((resolve, reject) => {
@@ -414,6 +432,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     bans.close();
     rejections.close();
     await offline.stop();
+    await disappearing.close();
     moderator?.close();
     await backend.close();
   };

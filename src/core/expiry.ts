@@ -108,20 +108,26 @@ export class ExpirySweeper {
   /** One tick: whether more were due than it took. Never rejects. */
   async tick(now = Date.now()): Promise<boolean> {
     let erased = 0;
+    let taken = 0;
+    let more = false;
+    let error: unknown = null;
     try {
       for (;;) {
         const result = await this.store.sweep(now, this.options.batch);
         erased += result.erased;
-        if (!result.more || this.stopped) return false;
-        if (erased >= this.options.maxPerTick) return true;
+        taken += this.options.batch;
+        if (!result.more || this.stopped) break;
+        if (taken >= this.options.maxPerTick) {
+          more = true;
+          break;
+        }
         await new Promise((resolve) => setImmediate(resolve));
       }
     } catch (err) {
-      this.options.onTick?.(erased, err);
-      return false;
-    } finally {
-      if (erased > 0) this.options.onTick?.(erased, null);
+      error = err;
     }
+    if (erased > 0 || error !== null) this.options.onTick?.(erased, error);
+    return more;
   }
 
   async stop(): Promise<void> {

@@ -6,8 +6,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { DEFAULT_LIMITS, editRule, unsendRule } from "../../src/core/lifecycle-rules.js";
+import type { ExpiryStore } from "../../src/core/ports/expiry.js";
 import type { Store } from "../../src/core/ports/store.js";
 import type { Message, SendInput } from "../../src/core/types.js";
+import { expiryOf } from "../../src/stores/expiry.js";
 import { lifecycleOf } from "../../src/stores/lifecycle.js";
 import { at } from "../helpers/kit.js";
 
@@ -152,6 +154,141 @@ export function runExpiryContract(name: string, options: ExpiryContractOptions):
       );
       assert.equal(r?.events.length, 0);
       assert.equal(r?.message.kind, "deleted");
+    });
+  });
+
+  describe(`expiry contract (ttl and sweep): ${name}`, () => {
+    let plain: Store;
+    let expiring: Store;
+    let px: ExpiryStore;
+    let ex: ExpiryStore;
+    before(async () => {
+      plain = await options.makeStore({});
+      expiring = await options.makeStore({ messageTtlS: 1 });
+      px = await expiryOf(plain);
+      ex = await expiryOf(expiring);
+    });
+    after(async () => {
+      await px.close?.();
+      await ex.close?.();
+      await plain.close();
+      await expiring.close();
+    });
+
+    it("setTtl stores the ttl with a ttl event on both sides; a repeat appends nothing; 0 removes it", async () => {
+      const [a, b] = users("alice", "bob");
+      const before = await plain.send(text(a, b, "before"));
+      const r = await px.setTtl(a, b, 3600);
+      assert.equal(r.seconds, 3600);
+      assert.deepEqual(
+        r.events.map((e) => [e.user, e.event]),
+        [
+          [a, { type: "ttl", seq: 2, peer: b, seconds: 3600 }],
+          [b, { type: "ttl", seq: 2, peer: a, seconds: 3600 }],
+        ],
+      );
+      for (const e of r.events) assert.equal(e.json, JSON.stringify(e.event));
+      assert.equal(await px.ttl(b, a), 3600);
+      assert.deepEqual((await px.setTtl(b, a, 3600)).events, []);
+      // Applies to messages sent after it, either way; not to those before.
+      const after1 = await plain.send(text(b, a, "after"));
+      assert.equal(after1.message.expiresAt, after1.message.ts + 3_600_000);
+      const page = await plain.history(a, b, { limit: 10 });
+      assert.equal("expiresAt" in at(page.messages, 0), false);
+      assert.equal(at(page.messages, 1).expiresAt, after1.message.ts + 3_600_000);
+      assert.equal(before.message.expiresAt, undefined);
+      // Replayed on resume.
+      const events = (await plain.eventsSince(b, 0, 10)).events;
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ["message", "ttl", "message"],
+      );
+      const off = await px.setTtl(b, a, 0);
+      assert.deepEqual(
+        off.events.map((e) => [e.user, e.event.type, e.event.type === "ttl" ? e.event.seconds : -1]),
+        [
+          [b, "ttl", 0],
+          [a, "ttl", 0],
+        ],
+      );
+      assert.equal(await px.ttl(a, b), 0);
+      assert.equal((await plain.send(text(a, b, "forever"))).message.expiresAt, undefined);
+      // Another conversation of the same users is untouched.
+      const [c] = users("carol");
+      await px.setTtl(a, b, 60);
+      assert.equal((await plain.send(text(a, c, "elsewhere"))).message.expiresAt, undefined);
+    });
+
+    it("a conversation's own ttl wins over the server default; 0 falls back to the default", async () => {
+      const [a, b] = users("alice", "bob");
+      await ex.setTtl(a, b, 120);
+      assert.equal((await expiring.send(text(a, b, "x"))).message.expiresAt !== undefined, true);
+      const own = await expiring.send(text(a, b, "own"));
+      assert.equal(own.message.expiresAt, own.message.ts + 120_000);
+      await ex.setTtl(a, b, 0);
+      const fallback = await expiring.send(text(a, b, "default"));
+      assert.equal(fallback.message.expiresAt, fallback.message.ts + 1000);
+    });
+
+    it("sweep erases expired messages like an unsend: the stored body is the tombstone, once", async () => {
+      const [a, b] = users("alice", "bob");
+      const sent = [];
+      for (let i = 0; i < 5; i++) sent.push(await expiring.send(text(a, b, `vanishing ${i}`)));
+      const last = at(sent, 4).message;
+      await until(last.expiresAt ?? 0);
+      // In batches: `more` while a full batch was taken.
+      let erased = 0;
+      for (;;) {
+        const r = await ex.sweep(Date.now(), 2);
+        erased += r.erased;
+        if (!r.more) break;
+      }
+      assert.ok(erased >= 5, `erased ${erased}`);
+      for (const { message } of sent) {
+        const raw = await options.rawBody(expiring, a, b, message.id);
+        assert.equal(
+          raw,
+          JSON.stringify({
+            id: message.id,
+            from: a,
+            to: b,
+            ts: message.ts,
+            kind: "deleted",
+            deletedAt: message.expiresAt,
+          }),
+        );
+      }
+      assert.deepEqual(await ex.sweep(Date.now(), 100), { erased: 0, more: false });
+      // Reads are the same as before the sweep: tombstones, nothing unread, replay without text.
+      const [summary] = await expiring.conversations(b, 10);
+      assert.equal(summary?.unread, 0);
+      assert.equal(summary?.lastMessage?.kind, "deleted");
+      const replay = JSON.stringify((await expiring.eventsSince(b, 0, 50)).events);
+      assert.equal(replay.includes("vanishing"), false, replay);
+      assert.equal(
+        JSON.stringify((await expiring.history(a, b, { limit: 10 })).messages).includes("vanishing"),
+        false,
+      );
+      // The conversation goes on.
+      const next = await expiring.send(text(b, a, "still here"));
+      assert.equal((await expiring.conversations(a, 10))[0]?.unread, 1);
+      assert.equal(next.message.text, "still here");
+    });
+
+    it("an unsent message that later expires is not counted twice, and sweeping it changes nothing", async () => {
+      const [a, b] = users("alice", "bob");
+      const lc = await lifecycleOf(expiring);
+      const gone = await expiring.send(text(a, b, "unsent"));
+      const kept = await expiring.send(text(a, b, "kept"));
+      await lc.updateMessage(a, gone.message.id, (m) => unsendRule(m, a, Date.now(), DEFAULT_LIMITS));
+      assert.equal((await expiring.conversations(b, 10))[0]?.unread, 1);
+      await until(kept.message.expiresAt ?? 0);
+      assert.equal((await expiring.conversations(b, 10))[0]?.unread, 0);
+      await ex.sweep(Date.now(), 100);
+      assert.equal((await expiring.conversations(b, 10))[0]?.unread, 0);
+      const raw = await options.rawBody(expiring, a, b, gone.message.id);
+      assert.equal(JSON.parse(raw ?? "{}").kind, "deleted");
+      assert.equal(JSON.parse(raw ?? "{}").deletedAt < (gone.message.expiresAt ?? 0), true);
     });
   });
 }

@@ -18,6 +18,7 @@
 import { adminApi } from "./admin.js";
 import { bansApi } from "./bans.js";
 import { type ApiLimits, DEFAULT_LIMITS } from "./common.js";
+import { expiryApi } from "./expiry.js";
 import { lifecycleApi } from "./lifecycle.js";
 import { opsApi } from "./ops.js";
 import { pairsApi } from "./pairs.js";
@@ -37,6 +38,7 @@ export function allRoutes(limits: ApiLimits = DEFAULT_LIMITS): RouteSpec[] {
   return [
     ...Object.values(userApi(limits)),
     ...Object.values(lifecycleApi(limits.maxTextLength)),
+    ...Object.values(expiryApi()),
     ...Object.values(streamApi(limits)),
     ...Object.values(adminApi(limits)),
     ...Object.values(pairsApi()),

@@ -40,6 +40,14 @@ const SCRIPTS = {
   duetOutboxFailed: { files: ["outbox-failed"], keys: 2 },
   duetOutboxDepth: { files: ["outbox-depth"], keys: 2 },
   duetPushAdd: { files: ["push-add"], keys: 1 },
+  duetTtlSet: { files: ["lib", "expiry-steps", "ttl-set"], keys: 5 },
+  duetTtlChange: { files: ["lib", "expiry-steps", "ttl-change"], keys: 1 },
+  duetTtlApply: { files: ["lib", "expiry-steps", "ttl-apply"], keys: 2 },
+  duetExpire: { files: ["lib", "expiry-steps", "expire"], keys: 8 },
+  duetExpireConv: { files: ["lib", "expiry-steps", "expire-conv"], keys: 4 },
+  duetExpireUser: { files: ["lib", "expiry-steps", "expire-user"], keys: 2 },
+  duetLease: { files: ["lease"], keys: 1 },
+  duetLeaseRelease: { files: ["lease-release"], keys: 1 },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

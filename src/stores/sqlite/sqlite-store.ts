@@ -137,8 +137,7 @@ export class SqliteStore implements Store, OutboxStore {
       if (!columns.some((c) => c.name === m.column)) db.exec(m.sql);
     }
     if (onDisk) this.checkpointer = new WalCheckpointer(db, { path: options.path, synchronous });
-    for (const row of db.prepare("SELECT conv, seconds FROM ttls").raw().all() as [string, number][])
-      this.ttls.set(row[0], row[1]);
+    this.loadTtls();
     this.defaultTtlS = Math.max(0, Math.floor(options.messageTtlS ?? 0));
     const epochRow = db.prepare("SELECT value FROM meta WHERE key = 'epoch'").get() as Row | undefined;
     if (epochRow) {
@@ -244,6 +243,15 @@ export class SqliteStore implements Store, OutboxStore {
     );
   }
 
+  private loadTtls(): void {
+    this.ttls.clear();
+    for (const [conv, seconds] of this.db.prepare("SELECT conv, seconds FROM ttls").raw().all() as [
+      string,
+      number,
+    ][])
+      this.ttls.set(conv, seconds);
+  }
+
   setSendOutboxPolicy(policy: SendOutboxPolicy): void {
     this.sendPolicy = policy;
   }
@@ -280,6 +288,11 @@ export class SqliteStore implements Store, OutboxStore {
       this.heads.clear();
       this.touched.clear();
       this.summaries.clear();
+      try {
+        this.loadTtls(); // a ttl change in the batch was rolled back with it
+      } catch {
+        // The file cannot be read either: the next batch fails the same way.
+      }
       const failure = new DuetError(
         "store_unavailable",
         `The store failed to write: ${(err as Error).message}`,

@@ -1,0 +1,105 @@
+-- SPEC 15's steps: a conversation's ttl, and the sweeper's erasure of expired messages. The
+-- conversation's keys live in its slot, each side's log and summary in its user's slot: on
+-- standalone Redis ttl-set.lua and expire.lua run the steps in one script; on Redis Cluster each
+-- runs in its own slot (ttl-change.lua then ttl-apply.lua per side; expire-conv.lua then
+-- expire-user.lua per side).
+
+-- Conversation step of a ttl change: meta's `ttl` field (absent for 0). Returns whether it changed.
+local function set_ttl(meta, seconds)
+  local current = redis.call("HGET", meta, "ttl") or "0"
+  if current == seconds then
+    return false
+  end
+  if seconds == "0" then
+    redis.call("HDEL", meta, "ttl")
+  else
+    redis.call("HSET", meta, "ttl", seconds)
+  end
+  return true
+end
+
+-- One side's `ttl` event. keys: seq, log. Returns its seq.
+local function apply_ttl(keys, peer, seconds, max_events, max_age_ms, now)
+  return append_event(keys[1], keys[2], function(s)
+    return '{"type":"ttl","seq":' .. string.format("%d", s) .. ',"peer":' .. cjson.encode(peer)
+      .. ',"seconds":' .. seconds .. "}"
+  end, max_events, max_age_ms, now)
+end
+
+-- Conversation step of a sweep: each of `ids` that has expired by `now` becomes its tombstone
+-- (what an unsend leaves, deleted at its expiry) and leaves its sender's `from:` set (not unread);
+-- every id leaves `exp`. An id already erased (unsent) or gone (an erased conversation) is only
+-- dropped from `exp`. keys: msg, exp, from_lo, from_hi; `lo`: the first user of the conversation.
+-- Returns {id, tombstone, ...} of the messages erased.
+local function expire_messages(keys, lo, now, ids)
+  local msg, exp, from_lo, from_hi = keys[1], keys[2], keys[3], keys[4]
+  local out = {}
+  for _, id in ipairs(ids) do
+    local body = redis.call("HGET", msg, id)
+    if body then
+      local m = cjson.decode(body)
+      if m.kind ~= "deleted" and m.expiresAt and m.expiresAt <= now then
+        local tombstone = '{"id":"' .. id .. '","from":' .. cjson.encode(m.from) .. ',"to":'
+          .. cjson.encode(m.to) .. ',"ts":' .. string.format("%d", m.ts)
+          .. ',"kind":"deleted","deletedAt":' .. string.format("%d", m.expiresAt) .. "}"
+        redis.call("HSET", msg, id, tombstone)
+        redis.call("ZREM", m.from == lo and from_lo or from_hi, id)
+        out[#out + 1] = id
+        out[#out + 1] = tombstone
+      end
+    end
+    redis.call("ZREM", exp, id)
+  end
+  return out
+end
+
+-- User step of a sweep: the summary's last message, if erased, takes its tombstone, and every
+-- event carrying an erased message (its `message` and `edit` events) carries the tombstone
+-- instead, keeping its seq. As for an unsend (erase_from_log in lifecycle-steps.lua) the log is
+-- rebuilt, but once for all the messages of the batch. keys: log, last. `pairs`: {id, tombstone, ...}.
+local function expire_in_log(keys, peer, pairs)
+  local log, last = keys[1], keys[2]
+  local tombstones = {}
+  for i = 1, #pairs, 2 do
+    tombstones[pairs[i]] = pairs[i + 1]
+  end
+  local current = redis.call("HGET", last, peer)
+  if current then
+    local t = tombstones[string.sub(current, 8, 33)]
+    if t then
+      redis.call("HSET", last, peer, t)
+    end
+  end
+  local prefix = '"message":{"id":"'
+  local entries = redis.call("XRANGE", log, "-", "+")
+  local hit = false
+  for i = 1, #entries do
+    local e = entries[i][2][2]
+    local at = string.find(e, prefix, 1, true)
+    if at and tombstones[string.sub(e, at + #prefix, at + #prefix + 25)] then
+      hit = true
+      break
+    end
+  end
+  if not hit then
+    return
+  end
+  local ttl = redis.call("PTTL", log)
+  redis.call("DEL", log)
+  for i = 1, #entries do
+    local fields = entries[i][2]
+    local e = fields[2]
+    local at = string.find(e, prefix, 1, true)
+    if at then
+      local t = tombstones[string.sub(e, at + #prefix, at + #prefix + 25)]
+      if t then
+        -- The message is an event's last field: keep `..."message":`, then the tombstone and `}`.
+        e = string.sub(e, 1, at + 9) .. t .. "}"
+      end
+    end
+    redis.call("XADD", log, entries[i][1], "e", e, "t", fields[4])
+  end
+  if ttl > 0 then
+    redis.call("PEXPIRE", log, ttl)
+  end
+end
