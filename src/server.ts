@@ -50,6 +50,11 @@ import { servePoll } from "./transports/poll.js";
 import { WsTransport } from "./transports/ws.js";
 import { VERSION } from "./version.js";
 
+/** The upgrade socket's error listener (see `upgrade` in startServer). */
+function destroySelf(this: Duplex): void {
+  this.destroy();
+}
+
 export interface RunningServer {
   url: string;
   port: number;
@@ -339,11 +344,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   };
 
   const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on("error", () => socket.destroy());
+    // A shared function, not a closure: this listener stays for the connection's whole life, and
+    // a closure here would hold this function's context, whose `req` (the upgrade request: its
+    // headers, raw headers and streams, ~1.5 KB) would then live as long as the WebSocket.
+    socket.on("error", destroySelf);
     if (accessLog) {
       const started = performance.now();
+      const method = req.method;
       const route = req.url?.split("?")[0] === "/v1/ws" ? "/v1/ws" : undefined;
-      socket.once("close", () => logAccess(req.method, route, upgradeStatus.get(socket) ?? 101, started));
+      socket.once("close", () => logAccess(method, route, upgradeStatus.get(socket) ?? 101, started));
     }
     try {
       const url = new URL(req.url ?? "/", "http://duet.invalid");
