@@ -280,6 +280,22 @@ export class DuetClient {
     );
   }
 
+  /**
+   * SPEC 15: disappearing messages in the conversation with `peer` (either side may set it):
+   * messages sent after it expire `seconds` after they are sent (60 s to 90 days; 0 turns it off,
+   * and the server's default, if any, applies). Both sides get a `ttl` event. Queued and retried
+   * like the other writes (setting the same value twice changes nothing).
+   */
+  setTtl(peer: string, seconds: number): Promise<{ peer: string; seconds: number }> {
+    return this.outbox.retrying(() =>
+      this.api.request<{ peer: string; seconds: number }>(
+        "PUT",
+        `/v1/conversations/${encodeURIComponent(peer)}/ttl`,
+        { body: { seconds } },
+      ),
+    );
+  }
+
   /** Acknowledges delivery of `peer`'s messages up to `upTo` (the SDK does it by itself). */
   delivered(peer: string, upTo: string): Promise<{ upTo: string | null }> {
     return this.markerOp("delivered", peer, upTo);

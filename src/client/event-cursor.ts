@@ -77,7 +77,8 @@ export class EventCursor {
       case "edit":
       case "delete":
       case "reaction":
-      case "delivered": {
+      case "delivered":
+      case "ttl": {
         const cursor = this.position;
         if (cursor === null || typeof event.seq !== "number") return;
         // Seen already: at-least-once becomes exactly-once. A gap in seqs is not a loss (an
@@ -93,6 +94,7 @@ export class EventCursor {
         else if (event.type === "delete") this.emitter.emit("delete", event);
         else if (event.type === "reaction") this.emitter.emit("reaction", event);
         else if (event.type === "delivered") this.emitter.emit("delivered", event);
+        else if (event.type === "ttl") this.emitter.emit("ttl", event);
         else this.emitter.emit("pair", event);
         return;
       }

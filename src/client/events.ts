@@ -6,6 +6,7 @@ import type {
   PairEvent,
   ReactionEvent,
   ReadEvent,
+  TtlEvent,
   TypingEvent,
 } from "../core/types.js";
 import type { DuetClientError } from "./errors.js";
@@ -57,6 +58,11 @@ export interface ClientEvents {
   reaction: ReactionEvent;
   /** The peer's device acknowledged my messages up to `upTo`. */
   delivered: DeliveredEvent;
+  /**
+   * SPEC 15: either side set the conversation's disappearing-messages ttl (`seconds`, 0: off).
+   * Messages sent after it carry `expiresAt`; hide each at that time (the server erases it).
+   */
+  ttl: TtlEvent;
   typing: TypingEvent;
   /** A conversation view (`client.view(peer)`) changed: re-render `ids` (or the whole view). */
   change: ViewChange;

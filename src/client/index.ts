@@ -22,6 +22,7 @@ export type {
   Report,
   ReportReason,
   Settings,
+  TtlEvent,
   TypingEvent,
 } from "../core/types.js";
 export type { BackoffOptions } from "./backoff.js";
