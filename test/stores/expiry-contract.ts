@@ -219,6 +219,20 @@ export function runExpiryContract(name: string, options: ExpiryContractOptions):
       assert.equal((await plain.send(text(a, c, "elsewhere"))).message.expiresAt, undefined);
     });
 
+    it("an unmatch that erases the conversation forgets its ttl; one that keeps it keeps the ttl", async () => {
+      const [a, b, c] = users("alice", "bob", "carol");
+      await plain.pairs.match(a, b, undefined);
+      await plain.pairs.match(a, c, undefined);
+      await px.setTtl(a, b, 600);
+      await px.setTtl(a, c, 600);
+      await plain.pairs.unmatch(a, b, true);
+      await plain.pairs.unmatch(a, c, false);
+      assert.equal(await px.ttl(a, b), 0);
+      assert.equal(await px.ttl(a, c), 600);
+      await plain.pairs.match(a, b, undefined);
+      assert.equal((await plain.send(text(a, b, "fresh start"))).message.expiresAt, undefined);
+    });
+
     it("a conversation's own ttl wins over the server default; 0 falls back to the default", async () => {
       const [a, b] = users("alice", "bob");
       await ex.setTtl(a, b, 120);

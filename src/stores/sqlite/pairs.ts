@@ -22,6 +22,8 @@ export interface SqliteHost {
   append(user: string, ts: number, make: (seq: number) => StoredEvent): UserEvent;
   /** Writes the conversation summaries pending in the current batch (before rows are deleted). */
   writeSummaries(): void;
+  /** SPEC 15: forgets a conversation's ttl and its expiring messages (an unmatch that erases it). */
+  forgetExpiry(conv: string): void;
 }
 
 export const PAIRS_SCHEMA = `
@@ -247,6 +249,7 @@ export class SqlitePairs implements PairStore {
           this.lifecycle()?.delivered.run(user, peer);
         }
         this.lifecycle()?.unsent.run(conv);
+        this.host.forgetExpiry(conv);
         this.stmt.startErasure.run(conv);
       }
       const ts = Date.now();

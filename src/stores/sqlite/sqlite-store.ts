@@ -153,6 +153,8 @@ export class SqliteStore implements Store, OutboxStore {
         "INSERT INTO messages (id, conv, sender, ts, client_msg_id, body) VALUES (?, ?, ?, ?, ?, ?)",
       ),
       insertEvent: db.prepare("INSERT INTO events (user, seq, ts, body, msg) VALUES (?, ?, ?, ?, ?)"),
+      forgetTtl: db.prepare("DELETE FROM ttls WHERE conv = ?"),
+      forgetExpiring: db.prepare("DELETE FROM expiring WHERE conv = ?"),
       insertExpiring: db.prepare(
         "INSERT INTO expiring (conv, id, sender, expires_at, rid) VALUES (?, ?, ?, ?, ?)",
       ),
@@ -241,6 +243,13 @@ export class SqliteStore implements Store, OutboxStore {
       (run) => this.enqueue(run),
       (run) => this.read(run),
     );
+  }
+
+  /** Inside a write: the conversation's ttl and expiring rows go (its messages are being erased). */
+  forgetExpiry(conv: string): void {
+    this.stmt.forgetTtl.run(conv);
+    this.stmt.forgetExpiring.run(conv);
+    this.ttls.delete(conv);
   }
 
   private loadTtls(): void {
