@@ -150,7 +150,8 @@ export class SqliteStore implements Store, OutboxStore {
       byClientId: db.prepare("SELECT body FROM messages WHERE sender = ? AND client_msg_id = ?").pluck(),
       isBlocked: db.prepare("SELECT 1 FROM blocks WHERE blocker = ? AND blocked = ?").pluck(),
       insertMessage: db.prepare(
-        "INSERT INTO messages (id, conv, sender, ts, client_msg_id, body) VALUES (?, ?, ?, ?, ?, ?)",
+        `INSERT INTO messages (id, conv, sender, ts, client_msg_id, body) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT DO NOTHING`,
       ),
       insertEvent: db.prepare("INSERT INTO events (user, seq, ts, body, msg) VALUES (?, ?, ?, ?, ?)"),
       forgetTtl: db.prepare("DELETE FROM ttls WHERE conv = ?"),
@@ -399,18 +400,34 @@ export class SqliteStore implements Store, OutboxStore {
     return this.enqueue(() => this.sendNow(input));
   }
 
+  /** The sender's earlier message with this send's clientMsgId, as a repeat answers it; null: none. */
+  private earlierSend(input: SendInput): SendResult | null {
+    if (input.clientMsgId === null) return null;
+    const body = this.stmt.byClientId.get(input.from, input.clientMsgId) as string | undefined;
+    if (body === undefined) return null;
+    const earlier = JSON.parse(body) as Message;
+    const now = expiredView(earlier, Date.now());
+    return now === earlier
+      ? { message: earlier, duplicate: true, events: [], json: body }
+      : { message: now, duplicate: true, events: [] };
+  }
+
+  /**
+   * A repeated clientMsgId is found by the insert itself (the unique `(sender, client_msg_id)`
+   * index: ON CONFLICT DO NOTHING), not by a lookup before every send; the earlier message is
+   * read only then. A repeat still answers with the original even when the pair has been
+   * blocked or unmatched since (the gate's refusal is checked against it).
+   */
   private sendNow(input: SendInput): SendResult {
-    if (input.clientMsgId !== null) {
-      const body = this.stmt.byClientId.get(input.from, input.clientMsgId) as string | undefined;
-      if (body !== undefined) {
-        const earlier = JSON.parse(body) as Message;
-        const now = expiredView(earlier, Date.now());
-        return now === earlier
-          ? { message: earlier, duplicate: true, events: [], json: body }
-          : { message: now, duplicate: true, events: [] };
+    if (input.kind !== "system") {
+      try {
+        this.pairs.sendGate(input.from, input.to);
+      } catch (err) {
+        const earlier = this.earlierSend(input);
+        if (earlier !== null) return earlier;
+        throw err;
       }
     }
-    if (input.kind !== "system") this.pairs.sendGate(input.from, input.to);
     const ts = Date.now();
     const message: Message = {
       id: this.ids.next(ts),
@@ -431,14 +448,14 @@ export class SqliteStore implements Store, OutboxStore {
     const ttl = this.ttls.size === 0 ? this.defaultTtlS : (this.ttls.get(conv) ?? this.defaultTtlS);
     if (ttl > 0) message.expiresAt = ts + ttl * 1000;
     const body = JSON.stringify(message);
-    const rid = this.stmt.insertMessage.run(
-      message.id,
-      conv,
-      input.from,
-      ts,
-      input.clientMsgId,
-      body,
-    ).lastInsertRowid;
+    const inserted = this.stmt.insertMessage.run(message.id, conv, input.from, ts, input.clientMsgId, body);
+    if (inserted.changes === 0) {
+      // Only the clientMsgId index can refuse the row: a repeat (sendNow's comment).
+      const earlier = this.earlierSend(input);
+      if (earlier === null) throw new Error("A message row was refused with no earlier send to answer.");
+      return earlier;
+    }
+    const rid = inserted.lastInsertRowid;
     if (message.expiresAt !== undefined)
       this.stmt.insertExpiring.run(conv, message.id, input.from, message.expiresAt, rid);
     const summary = this.summaries.get(conv);
