@@ -8,6 +8,7 @@ import { Auth } from "./core/auth.js";
 import { BanService } from "./core/bans.js";
 import { Chat } from "./core/chat.js";
 import { Disappearing } from "./core/disappearing.js";
+import { ErasureService } from "./core/erasures.js";
 import { DuetError, toDuetError } from "./core/errors.js";
 import { Hub } from "./core/hub.js";
 import { Lifecycle } from "./core/lifecycle.js";
@@ -15,7 +16,7 @@ import { SafetyGate, type SafetyOptions, type ScreenMode } from "./core/safety/s
 import { UserData } from "./core/user-data.js";
 import { messageId, onlyKeys, userId } from "./core/validate.js";
 import { adminRoutes, mintFromBody } from "./http/admin-routes.js";
-import { authenticate } from "./http/auth.js";
+import { authenticateClaims } from "./http/auth.js";
 import { banRoutes } from "./http/ban-routes.js";
 import { readJson } from "./http/body.js";
 import { HELD_PATHS, setCors } from "./http/cors.js";
@@ -188,7 +189,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   await bans.refresh();
   // SPEC 12: a ban drops the user's pending notifications (a no-op while notifications are off).
   bans.onBan = (banned) => chat.dropPendingNotifications(banned);
-  const user = async (ctx: RouteContext) => bans.check(await authenticate(auth, ctx.req, ctx.url));
+  // SPEC 15: erase marks, checked on the same path from memory (refreshed as often as bans).
+  const userData = await userDataOf(backend.store);
+  const erasures = new ErasureService(userData, hub, { refreshMs: config.banRefreshMs });
+  await erasures.refresh();
+  /** The user a request or connection acts as: a valid token, not erased since, not banned. */
+  const admit = async (ctx: RouteContext, allowQuery: boolean) =>
+    bans.check(erasures.check(await authenticateClaims(auth, ctx.req, ctx.url, allowQuery)));
+  const user = (ctx: RouteContext) => admit(ctx, false);
   const router = new Router();
   const limits = { maxTextLength: config.maxTextLength, maxPollSeconds: config.maxPollSeconds };
   userRoutes(router, {
@@ -226,14 +234,16 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     });
   banRoutes(router, { bans, apiKey: config.apiKey, bodyLimit: config.bodyLimit });
   // SPEC 15: export and erase one user.
-  const userData = new UserData({
+  const userDataService = new UserData({
+    chat,
+    erasures,
     store: backend.store,
     lifecycle: lifecycleStore,
-    data: await userDataOf(backend.store),
+    data: userData,
     push: isPushStore(backend.store) ? backend.store.push : null,
     version: VERSION,
   });
-  userDataRoutes(router, { data: userData, apiKey: config.apiKey });
+  userDataRoutes(router, { data: userDataService, apiKey: config.apiKey });
   reportRoutes(router, { chat, user, apiKey: config.apiKey, bodyLimit: config.bodyLimit });
   if (isPushStore(backend.store))
     pushRoutes(router, {
@@ -268,7 +278,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   ): Promise<StreamRequest> => {
     if (shuttingDown) throw new DuetError("shutting_down", undefined, 1);
     if (hub.connectionCount >= config.maxConnections) throw new DuetError("overloaded", undefined, 2);
-    const userId = bans.check(await authenticate(auth, ctx.req, ctx.url, true));
+    const userId = await admit(ctx, true);
     checkQuery(ctx);
     // Checked again: others may have been admitted while this token was verified. From here to
     // the hub's attach there is no await, so the limit holds.
@@ -439,6 +449,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     hub.close();
     chat.close();
     bans.close();
+    erasures.close();
     rejections.close();
     await offline.stop();
     await disappearing.close();

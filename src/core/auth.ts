@@ -14,6 +14,15 @@ export interface AuthOptions {
 interface Verified {
   user: string;
   expMs: number;
+  /** The token's `iat` (seconds), or null without one: what an erase mark is compared with. */
+  iat: number | null;
+}
+
+/** Who a verified token speaks for, and when it was issued. */
+export interface TokenClaims {
+  user: string;
+  /** `iat` in seconds, null when the token has none. */
+  iat: number | null;
 }
 
 const CACHE_LIMIT = 50_000;
@@ -50,9 +59,14 @@ export class Auth {
 
   /** Returns the user id of a valid token; throws unauthorized/token_expired otherwise. */
   async verify(token: string): Promise<string> {
+    return (await this.verifyClaims(token)).user;
+  }
+
+  /** `verify`, with the token's `iat` (SPEC 15: a token issued before an erase is refused). */
+  async verifyClaims(token: string): Promise<TokenClaims> {
     const hit = this.cache.get(token);
     if (hit) {
-      if (hit.expMs > Date.now()) return hit.user;
+      if (hit.expMs > Date.now()) return hit;
       this.cache.delete(token);
       throw new DuetError("token_expired");
     }
@@ -63,11 +77,13 @@ export class Auth {
     if (sub === SYSTEM_USER) throw new DuetError("unauthorized", "No token may act as the system user.");
     if (typeof payload.exp !== "number") throw new DuetError("unauthorized", "The token has no exp.");
     if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-    this.cache.set(token, { user: sub, expMs: payload.exp * 1000 });
-    return sub;
+    const iat = typeof payload.iat === "number" ? payload.iat : null;
+    const verified: Verified = { user: sub, expMs: payload.exp * 1000, iat };
+    this.cache.set(token, verified);
+    return verified;
   }
 
-  private async check(token: string): Promise<{ sub?: string; exp?: number }> {
+  private async check(token: string): Promise<{ sub?: string; exp?: number; iat?: number }> {
     const fast = this.hs256(token);
     if (fast) return fast;
     let lastError: unknown;
@@ -92,7 +108,7 @@ export class Auth {
    * goes to jose, which refuses it with its own reason. test/core/auth-hs256.test.ts holds the two
    * to the same answers.
    */
-  private hs256(token: string): { sub?: string; exp?: number } | undefined {
+  private hs256(token: string): { sub?: string; exp?: number; iat?: number } | undefined {
     if (!this.fastVerify) return undefined;
     let payload: { sub?: unknown; exp?: unknown; iat?: unknown; nbf?: unknown };
     try {
@@ -105,7 +121,9 @@ export class Auth {
     for (const claim of [payload.iat, payload.nbf]) {
       if (claim !== undefined && typeof claim !== "number") return undefined;
     }
-    return { sub: payload.sub, exp: payload.exp };
+    return typeof payload.iat === "number"
+      ? { sub: payload.sub, exp: payload.exp, iat: payload.iat }
+      : { sub: payload.sub, exp: payload.exp };
   }
 
   private *keys(): Generator<[Uint8Array | KeyObject, string[]]> {

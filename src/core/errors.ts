@@ -45,6 +45,7 @@ export const ERRORS = {
   blocked: { status: 403, message: "The recipient does not accept messages from you.", ...REQUEST },
   not_matched: { status: 403, message: "You are not matched with this user.", ...REQUEST },
   user_banned: { status: 401, message: "This user is banned.", close: 4004, ...STOP },
+  user_erased: { status: 401, message: "This user was erased.", close: 4003, ...STOP },
   not_found: { status: 404, message: "No such resource.", ...REQUEST },
   method_not_allowed: { status: 405, message: "Method not allowed on this resource.", ...REQUEST },
   request_timeout: { status: 408, message: "The request was not completed in time.", ...TRANSIENT },

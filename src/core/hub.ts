@@ -1,5 +1,5 @@
 import { LocalBroker } from "./local-broker.js";
-import type { Broker, BrokerMessage } from "./ports/broker.js";
+import type { Broker, BrokerMessage, DisconnectReason } from "./ports/broker.js";
 import type { PresenceRegistry } from "./ports/presence.js";
 import type { Sink, TransportKind } from "./ports/sink.js";
 
@@ -168,7 +168,7 @@ export class Hub {
   }
 
   /** Closes this process's connections of `user` (no other process is told). */
-  closeLocal(user: string, reason: "disconnected" | "user_banned"): void {
+  closeLocal(user: string, reason: "disconnected" | DisconnectReason): void {
     const entry = this.users.get(user);
     if (entry === undefined) return;
     for (const listener of Array.isArray(entry) ? entry : [entry]) {

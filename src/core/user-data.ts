@@ -1,3 +1,6 @@
+import type { Chat } from "./chat.js";
+import type { ErasureService } from "./erasures.js";
+import { DuetError } from "./errors.js";
 import { DEFAULT_SETTINGS, type LifecycleStore } from "./ports/lifecycle.js";
 import type { PushSubscriptions } from "./ports/push-subscriptions.js";
 import type { Store } from "./ports/store.js";
@@ -9,7 +12,12 @@ export const EXPORT_PAGE = 1000;
 /** Before the first message id: ids are ULIDs (Crockford base 32), all greater than "0". */
 const BEFORE_FIRST_ID = "0";
 
+/** Conversations ended at once while erasing: each is a few store steps; more would crowd sends. */
+const ERASE_PARALLEL = 4;
+
 export interface UserDataDeps {
+  chat: Chat;
+  erasures: ErasureService;
   store: Store;
   lifecycle: LifecycleStore;
   data: UserDataStore;
@@ -85,6 +93,70 @@ export class UserData {
         yield chunk;
         if (!page.hasMore) break;
         after = last.id;
+      }
+    }
+  }
+
+  /**
+   * Erases `user` (SPEC 15) and answers what this call erased. In this order, each step
+   * idempotent, so a repeat after a crash anywhere finishes the job:
+   * 1. the erase mark (tokens issued before it are refused from here on) and the close of the
+   *    user's connections on every process (4003);
+   * 2. the work list: every peer with a conversation or a pair, recorded before any is touched;
+   * 3. each conversation ended as an unmatch with history deleted (peers get the `pair` event,
+   *    the `pair.unmatched` webhook goes, pending notifications both ways are dropped), then the
+   *    pair's record forgotten and the peer crossed off the list;
+   * 4. the user's blocks, push subscriptions, settings, mutes, event log and pending
+   *    notifications; 5. the `user.erased` webhook.
+   * Reports filed by or about the user stay (their evidence until resolved): see docs/PRIVACY.md.
+   */
+  async erase(user: string): Promise<{ messages: number; pairs: number }> {
+    const { chat, erasures, data, store, push } = this.d;
+    await erasures.mark(user);
+    const peers = [...new Set([...(await data.peers(user)), ...(await data.erasing(user))])].sort();
+    await data.noteErasing(user, peers);
+    let messages = 0;
+    let next = 0;
+    const worker = async () => {
+      while (next < peers.length) {
+        const peer = peers[next++] as string;
+        // Not `messages += await …`: that reads `messages` before the wait, losing the other
+        // workers' counts.
+        const erased = await this.endConversation(user, peer);
+        messages += erased;
+        await data.forgetPair(user, peer);
+        await data.erasingDone(user, peer);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(ERASE_PARALLEL, peers.length) }, worker));
+    for (const blocked of await store.blocks(user)) await store.unblock(user, blocked);
+    if (push !== null)
+      for (const sub of await push.pushSubscriptions(user))
+        await push.removePushSubscription(user, sub.endpoint);
+    await data.eraseRest(user);
+    await chat.dropPendingNotifications(user);
+    // Again at the end: a connection another process let in before its marks refreshed.
+    erasures.disconnect(user);
+    const erased = { messages, pairs: peers.length };
+    await chat.outboxEvents.emit("user.erased", { user, ...erased });
+    return erased;
+  }
+
+  /**
+   * Ends the conversation of `user` and `peer` as an unmatch with history deleted, whatever the
+   * pair's state: a conversation with no current pair (open mode, or unmatched with its history
+   * kept, or left half-erased by a crash) is matched in the store first, without telling anyone,
+   * so the one tested erasure path removes it. Answers the messages erased.
+   */
+  private async endConversation(user: string, peer: string): Promise<number> {
+    const pairs = this.d.chat.pairs;
+    for (let attempt = 1; ; attempt++) {
+      if ((await pairs.pair(user, peer)) === null) await this.d.store.pairs.match(user, peer, undefined);
+      try {
+        return (await pairs.unmatch(user, peer, true)).erased;
+      } catch (err) {
+        // Unmatched by someone else between the two calls (perhaps keeping the history): again.
+        if (!(err instanceof DuetError && err.code === "not_found") || attempt === 3) throw err;
       }
     }
   }

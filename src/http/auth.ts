@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import type { Auth } from "../core/auth.js";
+import type { Auth, TokenClaims } from "../core/auth.js";
 import { DuetError } from "../core/errors.js";
 
 function bearer(req: IncomingMessage): string | undefined {
@@ -21,9 +21,19 @@ export async function authenticate(
   url: URL,
   allowQuery = false,
 ): Promise<string> {
+  return (await authenticateClaims(auth, req, url, allowQuery)).user;
+}
+
+/** `authenticate`, with the token's `iat` (for the erase marks, SPEC 15). */
+export async function authenticateClaims(
+  auth: Auth,
+  req: IncomingMessage,
+  url: URL,
+  allowQuery = false,
+): Promise<TokenClaims> {
   const token = bearer(req) ?? (allowQuery ? (url.searchParams.get("token") ?? undefined) : undefined);
   if (token === undefined) throw new DuetError("unauthorized");
-  return auth.verify(token);
+  return auth.verifyClaims(token);
 }
 
 /** The server API key check, in constant time. */

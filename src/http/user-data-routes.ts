@@ -1,6 +1,9 @@
 import type { ServerResponse } from "node:http";
+import { DuetError } from "../core/errors.js";
 import type { UserData } from "../core/user-data.js";
+import { SYSTEM_USER } from "../core/validate.js";
 import { requireApiKey } from "./auth.js";
+import { sendJson } from "./respond.js";
 import type { Router } from "./router.js";
 import { route } from "./schemas/index.js";
 import { userDataApi } from "./schemas/user-data.js";
@@ -72,5 +75,13 @@ export function userDataRoutes(router: Router, deps: UserDataRouteDeps): void {
       // chunked answer without its last chunk, which clients report as an error).
       ctx.res.destroy();
     }
+  });
+
+  route(router, api.eraseUser, async (ctx, v) => {
+    requireApiKey(deps.apiKey, ctx.req);
+    const { user } = v.params(ctx);
+    // The system user's conversations are every user's system messages: not one person's data.
+    if (user === SYSTEM_USER) throw new DuetError("invalid_input", "The system user cannot be erased.");
+    sendJson(ctx.res, 200, { erased: await deps.data.erase(user) });
   });
 }

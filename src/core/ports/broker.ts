@@ -12,10 +12,13 @@ export type BrokerMessage =
       sentAt?: number;
     }
   | {
-      kind: "disconnect" /** Why (default: disconnected); a ban closes with user_banned (4004). */;
-      reason?: "user_banned";
+      kind: "disconnect" /** Why (default: disconnected); a ban closes with user_banned (4004), an erase with user_erased (4003). */;
+      reason?: DisconnectReason;
     }
   | { kind: "sync" };
+
+/** Why a user's connections are closed on every process. */
+export type DisconnectReason = "user_banned" | "user_erased";
 
 export type BrokerHandler = (user: string, message: BrokerMessage) => void;
 

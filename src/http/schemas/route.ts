@@ -67,6 +67,7 @@ export function errorsOf(spec: RouteSpec): ErrorCode[] {
     codes.add("unauthorized");
     codes.add("token_expired");
     codes.add("user_banned");
+    codes.add("user_erased");
   }
   if (spec.auth === "apiKey") {
     codes.add("unauthorized");

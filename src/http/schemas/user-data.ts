@@ -28,5 +28,18 @@ export function userDataApi() {
       responses: { 200: { description: "The export, streamed.", contentType: "application/x-ndjson" } },
       errors: ["store_unavailable"],
     }),
+    eraseUser: defineRoute({
+      id: "eraseUser",
+      method: "DELETE",
+      path: "/v1/admin/users/:user",
+      tag: "server",
+      auth: "apiKey",
+      summary: "Erase a user",
+      description:
+        "Refuses the user's tokens issued until now (401 user_erased; a token issued later is accepted: the id may be reused), closes their live connections everywhere (WebSocket 4003; HTTP transports end), ends every conversation as an unmatch with history deleted (peers get the `pair` event, unmatched), removes their blocks, settings, mutes, push subscriptions, event log and pending notifications, then sends the `user.erased` webhook. Reports filed by or about them are kept. Safe to repeat: a repeat finishes an erase a crash interrupted. A user duet never knew answers zero counts. See docs/PRIVACY.md.",
+      params: UserParams,
+      responses: { 200: { description: "Erased (what this call erased).", schema: ErasedSchema } },
+      errors: ["store_unavailable"],
+    }),
   };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Cluster } from "ioredis";
-import type { Broker, BrokerHandler, BrokerMessage } from "../../core/ports/broker.js";
+import type { Broker, BrokerHandler, BrokerMessage, DisconnectReason } from "../../core/ports/broker.js";
 import { connect, createClient, disconnect, type RedisClient, tickBatcher } from "./connection.js";
 import { RedisKeys } from "./keys.js";
 
@@ -15,6 +15,12 @@ export interface RedisBrokerOptions {
 
 /** Quiet time after the last sharded-subscriber change before resubscribing everyone (ms). */
 const CLUSTER_SETTLE_MS = 1000;
+/** A disconnect's one letter on the wire (the reader maps it back). */
+const DISCONNECT_CODES: Record<DisconnectReason | "disconnected", string> = {
+  disconnected: "d",
+  user_banned: "b",
+  user_erased: "x",
+};
 
 /** Users whose last failed publication is retried, at most; and how soon (ms). */
 const RETRY_LIMIT = 100_000;
@@ -139,7 +145,7 @@ export class RedisBroker implements Broker {
     const payload =
       message.kind === "event"
         ? `${this.nodeId}|e|${message.seq ?? ""}|${message.json}`
-        : `${this.nodeId}|${message.kind === "sync" ? "s" : message.reason === "user_banned" ? "b" : "d"}`;
+        : `${this.nodeId}|${message.kind === "sync" ? "s" : DISCONNECT_CODES[message.reason ?? "disconnected"]}`;
     const failed = () => {
       this.dropped++;
       // A lost stored event is repaired by readers only when a later one shows the gap; the last
@@ -227,15 +233,13 @@ export class RedisBroker implements Broker {
     const nodeEnd = payload.indexOf("|");
     if (nodeEnd < 0 || payload.slice(0, nodeEnd) === this.nodeId) return;
     const kind = payload[nodeEnd + 1];
-    if (kind === "d" || kind === "s" || kind === "b") {
-      this.handler(
-        user,
-        kind === "s"
-          ? { kind: "sync" }
-          : kind === "b"
-            ? { kind: "disconnect", reason: "user_banned" }
-            : { kind: "disconnect" },
-      );
+    if (kind === "s") {
+      this.handler(user, { kind: "sync" });
+      return;
+    }
+    if (kind === "d" || kind === "b" || kind === "x") {
+      const reason = kind === "b" ? "user_banned" : kind === "x" ? "user_erased" : undefined;
+      this.handler(user, reason === undefined ? { kind: "disconnect" } : { kind: "disconnect", reason });
       return;
     }
     const seqEnd = payload.indexOf("|", nodeEnd + 3);
