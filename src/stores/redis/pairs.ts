@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { DuetError } from "../../core/errors.js";
 import type { MatchResult, Pair, PairScreen, PairStore, Relation, UnmatchResult } from "../../core/pairs.js";
 import type { UserEvent } from "../../core/ports/store.js";
@@ -196,7 +195,9 @@ export class RedisPairs implements PairStore {
    */
   private async scrub(owner: string, peer: string, until: number): Promise<void> {
     const log = this.h.keys.user(owner).log;
-    const copy = `${log}:scrub:${randomBytes(6).toString("hex")}`;
+    // Named for the conversation, not at random: a scrub a crash cut short is found again by the
+    // next one of the same conversation (a repeated erase), which starts the copy afresh.
+    const copy = `${log}:scrub:${peer}`;
     const end = until > 0 ? `(${until}-0` : "+";
     let cursor = "-";
     for (let done = false; !done; ) {

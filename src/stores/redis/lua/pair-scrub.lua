@@ -9,6 +9,10 @@
 -- event; later entries are copied as they are by the finish), count.
 -- Returns {1 when the range is done else 0, the cursor after the entries read, events dropped}.
 local peer, count = ARGV[1], tonumber(ARGV[4])
+-- The first chunk: a copy left by a scrub of the same conversation that a crash cut short goes.
+if ARGV[2] == "-" then
+  redis.call("DEL", KEYS[2])
+end
 local entries = redis.call("XRANGE", KEYS[1], ARGV[2], ARGV[3], "COUNT", count)
 local dropped = 0
 for _, entry in ipairs(entries) do
