@@ -3,9 +3,9 @@
  * the Socket.IO relay (engine.io v4 spoken directly over `ws`, so both servers face the same
  * client code and the client library's own cost does not tilt the comparison).
  */
-import { createHmac } from "node:crypto";
 import http from "node:http";
 import { WebSocket } from "ws";
+import { signToken } from "../test/helpers/kit.js";
 import { type HttpConnection, HttpPool, requestText } from "./http-client.js";
 import type { Endpoint, Transport } from "./protocol.js";
 
@@ -33,15 +33,8 @@ export interface BenchClient {
   close(): void;
 }
 
-const b64 = (value: string | Buffer) => Buffer.from(value).toString("base64url");
-const JWT_HEADER = b64(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-
-/** An HS256 token for `user`, signed as an app backend would. */
-export function signToken(user: string, secret: string, ttlSeconds = 86_400): string {
-  const payload = b64(JSON.stringify({ sub: user, exp: Math.floor(Date.now() / 1000) + ttlSeconds }));
-  const signature = createHmac("sha256", secret).update(`${JWT_HEADER}.${payload}`).digest("base64url");
-  return `${JWT_HEADER}.${payload}.${signature}`;
-}
+/** Clients' tokens (test/helpers/kit.ts signToken, HS256 through jose) outlast any run. */
+const TOKEN_TTL_S = 86_400;
 
 /** Shared state of a client population: the endpoint, agents and hooks. */
 export interface ClientContext {
@@ -101,20 +94,26 @@ abstract class DuetClient implements BenchClient {
   readonly user: string;
   readonly acks = true;
   protected readonly ctx: ClientContext;
-  protected readonly token: string;
+  /** Signed when connecting (jose signs asynchronously). */
+  protected token = "";
   /** `authorization: Bearer …\r\n`, written into each HTTP request. */
-  protected readonly authHeader: string;
+  protected authHeader = "";
   protected lastSeq = -1;
   protected closed = false;
 
   constructor(ctx: ClientContext, user: string) {
     this.ctx = ctx;
     this.user = user;
-    this.token = signToken(user, ctx.endpoint.secret);
-    this.authHeader = `authorization: Bearer ${this.token}\r\n`;
   }
 
-  abstract connect(): Promise<void>;
+  async connect(): Promise<void> {
+    this.token = await signToken(this.user, this.ctx.endpoint.secret, TOKEN_TTL_S);
+    this.authHeader = `authorization: Bearer ${this.token}\r\n`;
+    return this.open();
+  }
+
+  /** Opens the connection once the token is signed; resolves once the stream is live. */
+  protected abstract open(): Promise<void>;
   abstract close(): void;
 
   send(to: string, text: string, ref: number): void {
@@ -174,7 +173,7 @@ const RESULT_PREFIX = '{"op":"result","ref":"';
 class DuetWsClient extends DuetClient {
   private ws: WebSocket | undefined;
 
-  connect(): Promise<void> {
+  protected open(): Promise<void> {
     const ws = new WebSocket(`${this.ctx.endpoint.url.replace(/^http/, "ws")}/v1/ws`, {
       headers: { authorization: `Bearer ${this.token}` },
       perMessageDeflate: false,
@@ -241,7 +240,7 @@ class DuetStreamClient extends DuetClient {
     this.kind = kind;
   }
 
-  connect(): Promise<void> {
+  protected open(): Promise<void> {
     const path = this.kind === "sse" ? "/v1/events" : "/v1/stream";
     return new Promise<void>((resolve, reject) => {
       let live = false;
@@ -309,7 +308,7 @@ class DuetPollClient extends DuetClient {
   private conn: HttpConnection | undefined;
   private epoch = "";
 
-  async connect(): Promise<void> {
+  protected async open(): Promise<void> {
     // Without a cursor the poll answers at once with the current seq and epoch.
     const first = await new Promise<PollAnswer>((resolve, reject) =>
       this.poll("/v1/poll?timeout=0", (err, answer) => (err ? reject(err) : resolve(answer!))),
@@ -377,11 +376,11 @@ class SocketIoClient implements BenchClient {
     this.user = user;
   }
 
-  connect(): Promise<void> {
+  async connect(): Promise<void> {
+    const token = await signToken(this.user, this.ctx.endpoint.secret, TOKEN_TTL_S);
     const url = `${this.ctx.endpoint.url.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket`;
     const ws = new WebSocket(url, { perMessageDeflate: false });
     this.ws = ws;
-    const token = signToken(this.user, this.ctx.endpoint.secret);
     return new Promise<void>((resolve, reject) => {
       let live = false;
       ws.on("message", (data: Buffer) => {

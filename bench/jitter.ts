@@ -9,6 +9,7 @@
  *
  * test/network/jitter.test.ts runs a shorter version of the same function.
  */
+
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { connect, type DuetClient, type TransportName } from "../src/client/index.js";
@@ -16,6 +17,7 @@ import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/log.js";
 import { startServer } from "../src/server.js";
 import { ChaosProxy } from "../test/helpers/chaos-proxy.js";
+import { sleep } from "../test/helpers/kit.js";
 
 export type JitterTransport = TransportName | "auto";
 
@@ -97,7 +99,6 @@ interface Party {
   onlineOn: Record<string, number>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const uniform = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
 
 async function mintToken(server: { url: string; apiKey: string }, user: string): Promise<string> {

@@ -4,7 +4,7 @@
  * Every check of what arrives (lost, duplicated, out of order) is made here.
  */
 import { performance } from "node:perf_hooks";
-import { at } from "../test/helpers/kit.js";
+import { at, sleep } from "../test/helpers/kit.js";
 import {
   type BenchClient,
   type ClientContext,
@@ -164,7 +164,7 @@ class Traffic implements ClientHooks {
         last = done;
         progressAt = Date.now();
       }
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
     const outstanding = this.outstanding();
     if (outstanding > 0) ledger.note(`the drain gave up with ${outstanding} messages in flight`);

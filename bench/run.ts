@@ -10,10 +10,12 @@
  * `--compare socketio` runs W1 and W2 against a minimal Socket.IO 4.8 relay too, interleaved
  * with duet's runs in the same invocation, and prints the ratios. See docs/PERFORMANCE.md.
  */
+
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { sleep } from "../test/helpers/kit.js";
 import { LoadgenPool } from "./loadgen-pool.js";
 import { formatSummary } from "./profile-summary.js";
 import type { Endpoint, Job, Target, Transport } from "./protocol.js";
@@ -27,7 +29,6 @@ import {
   ROOT,
   redisCommandStats,
   type ServerProcess,
-  sleep,
   startDuet,
   startRedis,
   startSocketIo,

@@ -11,6 +11,7 @@
  *
  *   npm run bench:sweep -- [--messages 1000000] [--expiring 0.1] [--rate 1000] [--seconds 20]
  */
+
 import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +20,7 @@ import { ExpirySweeper, MIN_TTL_S } from "../src/core/expiry.js";
 import type { SendInput } from "../src/core/types.js";
 import { SqliteExpiry } from "../src/stores/sqlite/expiry.js";
 import { SqliteStore } from "../src/stores/sqlite/sqlite-store.js";
+import { sleep } from "../test/helpers/kit.js";
 
 const { values } = parseArgs({
   options: {
@@ -37,7 +39,6 @@ const PAIRS = Number(values.pairs);
 // One pair in ten has the ttl: the expiring messages are theirs.
 const TTL_PAIRS = Math.max(1, Math.round(PAIRS * Number(values.expiring)));
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 const text = (from: string, to: string, i: number): SendInput => ({

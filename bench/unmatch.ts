@@ -7,7 +7,7 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { API_KEY, api, startDuet, type TestServer, tokenFor } from "../test/helpers/duet.js";
-import { take } from "../test/helpers/kit.js";
+import { sleep, take } from "../test/helpers/kit.js";
 import { startRedis, stopAllRedis } from "../test/helpers/redis-server.js";
 
 const { values } = parseArgs({
@@ -59,10 +59,10 @@ async function run(name: string, env: Record<string, string>): Promise<void> {
         const r = await api(server.url, xToken, "POST", "/v1/messages", { to: y, text: "meanwhile" });
         if (r.status !== 201) throw new Error(`probe failed: ${r.status}`);
         latencies.push(performance.now() - t);
-        await new Promise((r) => setTimeout(r, 2));
+        await sleep(2);
       }
     })();
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     const before = latencies.length;
     const quiet = latencies.slice(0).sort((p, q) => p - q);
     // The event loop's stalls during the unmatch (SQLite's work runs on it).

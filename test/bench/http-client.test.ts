@@ -4,6 +4,7 @@
  * server that closes, and a pool that queues beyond its size. And the merge of several load
  * generators' stats (bench/loadgen-pool.ts).
  */
+
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import http from "node:http";
@@ -12,6 +13,7 @@ import { test } from "node:test";
 import { type HttpAnswer, HttpPool, requestText } from "../../bench/http-client.js";
 import { mergeStats } from "../../bench/loadgen-pool.js";
 import type { FlowStats } from "../../bench/protocol.js";
+import { sleep } from "../helpers/kit.js";
 
 interface Server {
   url: string;
@@ -154,8 +156,7 @@ test("a warmed pool has every connection open before the first request, and uses
   try {
     await pool.warm(2);
     // The server has seen all four connections (its "connection" events may trail the client's).
-    for (let i = 0; i < 1000 && server.connections.length < 4; i++)
-      await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 1000 && server.connections.length < 4; i++) await sleep(10);
     assert.equal(server.connections.length, 4);
     const answers = await Promise.all(
       Array.from({ length: 12 }, (_, i) => ask(pool, requestText("GET", `/w${i}`, server.host, ""))),

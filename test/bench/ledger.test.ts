@@ -1,4 +1,5 @@
 /** The bench's own checks: if these were wrong, a smoke run reporting zero losses would mean nothing. */
+
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -7,6 +8,7 @@ import { WebSocketServer } from "ws";
 import { type BenchClient, type ClientHooks, createClient, createContext } from "../../bench/clients.js";
 import { Ledger } from "../../bench/ledger.js";
 import { BitSet, median, quantile, Samples } from "../../bench/stats.js";
+import { sleep } from "../helpers/kit.js";
 
 test("Ledger counts duplicates, reorderings, strangers and losses", () => {
   const ledger = new Ledger(true);
@@ -77,7 +79,7 @@ const event = (seq: number, from: string, text: string) =>
   JSON.stringify({ type: "message", seq, message: { id: `id${seq}`, from, to: "me", text } });
 
 async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 500 && !check(); i++) await sleep(10);
 }
 
 test("the WebSocket client reports seq gaps and repeats, and skips its own echoes", async () => {

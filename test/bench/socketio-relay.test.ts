@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { io, type Socket } from "socket.io-client";
-import { signToken } from "../../bench/clients.js";
 import { compileEntry, type ServerProcess, startSocketIo } from "../../bench/servers.js";
+import { signToken } from "../helpers/kit.js";
 
 const SECRET = "relay-secret-0123456789abcdef0123456789";
 let server: ServerProcess;
@@ -33,13 +33,16 @@ function connect(token: string): Promise<Socket> {
 }
 
 test("the official Socket.IO client relays through the bench's relay, to the peer's room", async () => {
-  const alice = await connect(signToken("alice", SECRET));
-  const bob = await connect(signToken("bob", SECRET));
+  const alice = await connect(await signToken("alice", SECRET, 3600));
+  const bob = await connect(await signToken("bob", SECRET, 3600));
   const received = new Promise<unknown>((resolve) => bob.once("message", resolve));
   alice.emit("send", { to: "bob", text: "hello" });
   assert.deepEqual(await received, { from: "alice", text: "hello" });
 });
 
 test("a token signed with another secret is refused", async () => {
-  await assert.rejects(connect(signToken("mallory", "not-the-secret-0123456789abcdef")), /unauthorized/);
+  await assert.rejects(
+    connect(await signToken("mallory", "not-the-secret-0123456789abcdef", 3600)),
+    /unauthorized/,
+  );
 });

@@ -7,6 +7,7 @@
  * below), the server pushes to it while the user is offline, and the demo's service worker shows
  * a pushed notification with the peer's name and the preview.
  */
+
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createDecipheriv, createECDH, hkdfSync, randomBytes } from "node:crypto";
@@ -19,6 +20,7 @@ import { after, before, test } from "node:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import webpush from "web-push";
 import { api, type ChildDuet, spawnDuet, tempDbUrl } from "../helpers/duet.js";
+import { sleep } from "../helpers/kit.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const OUT = new URL("../../test-output/", import.meta.url).pathname;
@@ -306,8 +308,7 @@ test("notifications: the switch subscribes, the server pushes while offline, the
   const registrations: { registrationId: string; scopeURL: string; isDeleted: boolean }[] = [];
   cdp.on("ServiceWorker.workerRegistrationUpdated", (e) => registrations.push(...e.registrations));
   await cdp.send("ServiceWorker.enable");
-  for (let i = 0; i < 100 && !registrations.some((r) => !r.isDeleted); i++)
-    await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100 && !registrations.some((r) => !r.isDeleted); i++) await sleep(50);
   const registration = registrations.find((r) => !r.isDeleted && r.scopeURL.startsWith(server.url));
   assert.ok(registration, "the demo's service worker is registered");
   await cdp.send("ServiceWorker.deliverPushMessage", {
@@ -331,7 +332,7 @@ test("notifications: the switch subscribes, the server pushes while offline, the
   let shown: unknown[] = [];
   for (let i = 0; i < 100 && shown.length === 0; i++) {
     shown = await notifications();
-    if (shown.length === 0) await new Promise((r) => setTimeout(r, 100));
+    if (shown.length === 0) await sleep(100);
   }
   assert.deepEqual(shown, [{ title: "dave", body: "dinner at 8?", tag: "duet:dave" }]);
 
@@ -351,16 +352,15 @@ test("notifications: the switch subscribes, the server pushes while offline, the
   for (let i = 0; i < 100; i++) {
     const seen = await api(server.url, dave, "GET", "/v1/presence?users=carol");
     if ((seen.body.presence as Record<string, { online: boolean }>).carol?.online === false) break;
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
-  await new Promise((r) => setTimeout(r, 20)); // past her lastSeen millisecond
+  await sleep(20); // past her lastSeen millisecond
   const sent = await api(server.url, dave, "POST", "/v1/messages", {
     to: "carol",
     text: "are you free tonight?",
   });
   assert.equal(sent.status, 201);
-  for (let i = 0; i < 150 && !pushes.some((p) => p.path === "/push/carol-browser"); i++)
-    await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 150 && !pushes.some((p) => p.path === "/push/carol-browser"); i++) await sleep(100);
   const push = pushes.find((p) => p.path === "/push/carol-browser");
   assert.ok(push, "the local push endpoint received a push");
   assert.equal(push.headers["content-encoding"], "aes128gcm");

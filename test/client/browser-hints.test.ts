@@ -3,10 +3,12 @@
  * "visibilitychange" on document. Node has neither, so the test installs EventTarget stand-ins.
  * (test/network/mobile.test.ts covers offline/online, SSE after a suspension, and the retry cap.)
  */
+
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { ChaosProxy } from "../helpers/chaos-proxy.js";
 import { API_KEY, api, startDuet } from "../helpers/duet.js";
+import { sleep } from "../helpers/kit.js";
 import { clientFor, onlineOn, record, waitFor } from "./helpers.js";
 
 const g = globalThis as unknown as Record<string, unknown>;
@@ -35,7 +37,7 @@ test("WebSocket, visible again after a long hide: a ping that gets no answer end
     await onlineOn(c, "ws");
     const healthy = r.statuses.length;
     setVisibility("hidden");
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     setVisibility("visible");
     // A live socket answers the check: the link stays up.
     await api(duet.url, API_KEY, "POST", "/v1/admin/messages", { to: "vis-ws", text: "still here" });
@@ -45,7 +47,7 @@ test("WebSocket, visible again after a long hide: a ping that gets no answer end
     setVisibility("hidden");
     for (const link of proxy.links) link.blackhole(); // the radio died while the app slept
     await api(duet.url, API_KEY, "POST", "/v1/admin/messages", { to: "vis-ws", text: "while asleep" });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     setVisibility("visible");
     await waitFor("caught up after the check", () => r.messages.length === 2, 30_000);
     const lost = r.statuses.slice(healthy).find((s) => s.state === "reconnecting");

@@ -3,10 +3,12 @@
  * src/core/errors.ts): an error that says "do not retry" or "do not reconnect" stops it, one that
  * says "retry" is retried. Real servers, real sockets.
  */
+
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { DuetClient, TransportName } from "../../src/client/index.js";
 import { API_KEY, api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
+import { sleep } from "../helpers/kit.js";
 import { clientFor, onlineOn, waitFor } from "./helpers.js";
 
 /** A fetch that counts the requests it makes, by "METHOD /path". */
@@ -60,7 +62,7 @@ describe("reconnect: no (user_banned, close 4004)", () => {
       await waitFor("offline", () => c.status.state === "offline", 10_000);
       assert.equal(c.status.error?.code, "user_banned");
       // Half a second more: the client stays down and makes no attempt.
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
       assert.equal(c.status.state, "offline");
       assert.equal(tokens, 1, "getToken was asked again: a new token cannot lift a ban");
       assert.ok(!states.includes("online"), `came back: ${states.join(" ")}`);
@@ -97,7 +99,7 @@ describe("retry: no (forbidden, 403)", () => {
     await Promise.all([onlineOn(a, "longpoll"), onlineOn(b, "longpoll")]);
     const m = await a.send({ to: "fb", text: "mine" });
     await assert.rejects(b.edit(m.id, "yours now"), { code: "forbidden", status: 403 });
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     assert.equal(counter.count("PATCH", `/v1/messages/${m.id}`), 1);
     assert.equal(b.status.state, "online", "a refused request leaves the connection alone");
     const [stored] = (await a.history("fb")).messages;

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { after, before, test } from "node:test";
 import type { DuetClient } from "../../src/client/index.js";
 import { api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
-import { at } from "../helpers/kit.js";
+import { at, freePort } from "../helpers/kit.js";
 import { clientFor, onlineOn, record, startProxy, type TestProxy, textsFrom, waitFor } from "./helpers.js";
 
 let server: TestServer;
@@ -87,12 +86,7 @@ test("a stream that never answers (a buffering proxy) times out and falls back t
 
 test("a server that cannot be reached is waited for on the best transport, not fallen back from", async () => {
   // A port with nothing listening: connections are refused outright.
-  const port = await new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
+  const port = await freePort();
   const a = await clientFor(`http://127.0.0.1:${port}`, "down-alice", {
     backoff: { initialMs: 50, maxMs: 200 },
   });

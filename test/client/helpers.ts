@@ -1,4 +1,5 @@
 /** Shared by the SDK tests: clients with test tokens, event recorders, condition waits, a proxy. */
+
 import { createServer, request, type Server } from "node:http";
 import { type AddressInfo, connect as netConnect } from "node:net";
 import {
@@ -9,6 +10,7 @@ import {
   type Status,
 } from "../../src/client/index.js";
 import { tokenFor } from "../helpers/duet.js";
+import { sleep } from "../helpers/kit.js";
 import { CheckedWebSocket, checkedFetch } from "../helpers/protocol-tap.js";
 
 /**
@@ -59,7 +61,7 @@ export async function waitFor(what: string, check: () => boolean, timeoutMs = 30
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
 }
 

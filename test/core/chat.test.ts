@@ -12,7 +12,7 @@ import { LocalPresence } from "../../src/core/local-presence.js";
 import type { Sink, TransportKind } from "../../src/core/ports/sink.js";
 import type { Message, SendInput } from "../../src/core/types.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
-import { at } from "../helpers/kit.js";
+import { at, sleep } from "../helpers/kit.js";
 
 /** A connection that records what reaches it. */
 class Recorder implements Listener {
@@ -192,7 +192,7 @@ describe("Chat", () => {
   it("conversations list peers by latest activity with unread counts", async () => {
     // Activity is ordered by ms timestamps: let the clock move between the two conversations.
     const first = await chat.send(text("bob", "alice", "b"));
-    while (Date.now() <= first.message.ts) await new Promise((resolve) => setTimeout(resolve, 1));
+    while (Date.now() <= first.message.ts) await sleep(1);
     await chat.send(text("carol", "alice", "c1"));
     const last = await chat.send(text("carol", "alice", "c2"));
     const list = await chat.conversations("alice", 10);

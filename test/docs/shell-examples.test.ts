@@ -10,6 +10,7 @@
  * docs name (8080, 6379, 7000-7005, ...) are replaced by free ones, and `npx duet` runs this
  * checkout's bin/duet.js (as it does in a clone).
  */
+
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -19,6 +20,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { listeningUrl } from "../helpers/duet.js";
+import { sleep } from "../helpers/kit.js";
 import { docFiles, shellBlocks } from "./shell-blocks.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -51,7 +53,7 @@ function killGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
 
 async function stopGroup(pgid: number): Promise<void> {
   killGroup(pgid, "SIGTERM");
-  for (let i = 0; i < 100 && killGroup(pgid, 0); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 100 && killGroup(pgid, 0); i++) await sleep(100);
   killGroup(pgid, "SIGKILL");
   groups.delete(pgid);
 }
@@ -157,7 +159,7 @@ async function waitListening(
     if (exitCode !== null && exitCode !== 0)
       throw new Error(`${what} exited with ${exitCode}:\n${started.output.join("")}`);
     if (Date.now() > deadline) throw new Error(`${what} did not start in time:\n${started.output.join("")}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

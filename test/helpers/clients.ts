@@ -9,7 +9,7 @@ import type { Socket } from "node:net";
 import { EventSource } from "eventsource";
 import { Agent, buildConnector, fetch } from "undici";
 import WebSocket from "ws";
-import { at } from "./kit.js";
+import { at, sleep } from "./kit.js";
 import { assertResponse, recordEvent, recordResponse, recordWsFrame } from "./protocol-check.js";
 import { parseFrame } from "./protocol-tap.js";
 
@@ -530,7 +530,7 @@ export class PollClient extends TestClient {
         this.cursor.since = answer.seq;
         this.cursor.epoch = answer.epoch;
         // A short-polling client asks again after a moment; a long-poll goes straight back.
-        if (timeout === 0) await new Promise((r) => setTimeout(r, 20));
+        if (timeout === 0) await sleep(20);
       }
       this.end({ reason: "stopped" });
     } catch (err) {

@@ -4,10 +4,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { SignJWT } from "jose";
 import { type Config, loadConfig } from "../../src/config.js";
 import { createLogger } from "../../src/log.js";
 import { type RunningServer, startServer } from "../../src/server.js";
+import { signToken } from "./kit.js";
 import { assertResponse } from "./protocol-check.js";
 
 export const SECRET = "test-secret-0123456789abcdef0123456789";
@@ -18,13 +18,9 @@ export function tempDbUrl(): string {
   return `sqlite:${join(mkdtempSync(join(tmpdir(), "duet-test-")), "duet.db")}`;
 }
 
-/** A token for `user`, signed like an app backend would (HS256, shared secret). */
-export async function tokenFor(user: string, ttlSeconds = 3600, secret = SECRET): Promise<string> {
-  return new SignJWT({})
-    .setProtectedHeader({ alg: "HS256" })
-    .setSubject(user)
-    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
-    .sign(new TextEncoder().encode(secret));
+/** A token for `user`, signed like an app backend would (HS256, the test secret unless given). */
+export function tokenFor(user: string, ttlSeconds = 3600, secret = SECRET): Promise<string> {
+  return signToken(user, secret, ttlSeconds);
 }
 
 export interface TestServer extends RunningServer {

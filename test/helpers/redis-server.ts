@@ -8,8 +8,7 @@ import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort } from "./free-port.js";
-import { at } from "./kit.js";
+import { at, freePort, sleep } from "./kit.js";
 
 const run = promisify(execFile);
 const live = new Set<RedisServer>();
@@ -24,8 +23,6 @@ export interface RedisServerOptions {
   /** Start with `--cluster-enabled yes` (on its own cluster bus port). */
   cluster?: boolean;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Answers true once the server replies +PONG (not -LOADING, not a refused connection). */
 function pingOnce(port: number): Promise<boolean> {

@@ -9,10 +9,8 @@ import type { ConversationSummary, Message } from "../../src/core/types.js";
 import type { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import { connect, TRANSPORTS } from "../helpers/clients.js";
 import { startDuet, type TestServer } from "../helpers/duet.js";
-import { at } from "../helpers/kit.js";
+import { at, sleep } from "../helpers/kit.js";
 import { client, expectError, names, waitFor } from "./util.js";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("PUT /v1/conversations/:peer/ttl", () => {
   let server: TestServer;

@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 import type { ConversationSummary, Message } from "../../src/core/types.js";
 import { API_KEY, startDuet, type TestServer } from "../helpers/duet.js";
-import { at } from "../helpers/kit.js";
+import { at, sleep } from "../helpers/kit.js";
 import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { client, expectError, names, openStream } from "./util.js";
 
@@ -110,7 +110,7 @@ describe("edit and unsend", () => {
         409,
         "edit_window_closed",
       );
-      await new Promise((r) => setTimeout(r, 1100));
+      await sleep(1100);
       expectError(await alice.call("DELETE", `/v1/messages/${m.id}`), 409, "unsend_window_closed");
     } finally {
       await off.close();
@@ -167,8 +167,7 @@ describe("receipts, settings, mute", () => {
     ws.send(JSON.stringify({ op: "delivered", ref: "d1", peer: a, upTo: m2.id }));
     ws.send(JSON.stringify({ op: "delivered", ref: "d2", peer: a, upTo: "nope" }));
     const deadline = Date.now() + 5000;
-    while (frames.filter((f) => f.ref !== undefined).length < 2 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
+    while (frames.filter((f) => f.ref !== undefined).length < 2 && Date.now() < deadline) await sleep(20);
     assert.deepEqual(
       frames.find((f) => f.ref === "d1"),
       { op: "result", ref: "d1", upTo: m2.id },

@@ -13,6 +13,7 @@ import type { ModerationRequest } from "../../src/core/safety/moderation.js";
 import type { Message } from "../../src/core/types.js";
 import { WsClient } from "../helpers/clients.js";
 import { startDuet, type TestServer } from "../helpers/duet.js";
+import { sleep } from "../helpers/kit.js";
 import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { client, expectError, names } from "./util.js";
 
@@ -205,7 +206,7 @@ describe("moderation hook, failing open (the default)", () => {
     const alice = await client(server.url, a);
     const carol = await client(server.url, c);
     const slow = alice.send(b, "slow one");
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     const start = performance.now();
     await carol.send(b, "quick one");
     const quick = performance.now() - start;

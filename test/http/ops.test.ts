@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { API_KEY, api, spawnDuet, startDuet, type TestServer, tempDbUrl, tokenFor } from "../helpers/duet.js";
-import { at } from "../helpers/kit.js";
+import { at, sleep } from "../helpers/kit.js";
 import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { client, expectError, names, openStream, waitFor } from "./util.js";
 
@@ -156,7 +156,7 @@ describe("send rate limit", () => {
 
     // Retry-After tells the truth: after waiting it, alice may send again.
     const retryAfter = Number(at(limited, 0).headers.get("retry-after"));
-    await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
+    await sleep(retryAfter * 1000);
     assert.equal((await alice.call("POST", "/v1/messages", { to: b, text: "later" })).status, 201);
   });
 

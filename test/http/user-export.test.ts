@@ -3,6 +3,7 @@
  * every record type with what it must (and must not) hold, hostile ids, who may call it; and
  * the streaming itself (backpressure, a client that goes away) on real sockets.
  */
+
 import assert from "node:assert/strict";
 import { createECDH, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
@@ -11,6 +12,7 @@ import { after, before, describe, it } from "node:test";
 import webpush from "web-push";
 import { streamChunks } from "../../src/http/user-data-routes.js";
 import { API_KEY, api, startDuet, type TestServer, tempDbUrl, tokenFor } from "../helpers/duet.js";
+import { sleep } from "../helpers/kit.js";
 import {
   type RedisCluster,
   type RedisServer,
@@ -226,18 +228,18 @@ describe("streamChunks", () => {
     socket.write("GET / HTTP/1.1\r\nhost: x\r\n\r\n");
     // Read nothing: the socket buffers fill and the writer must wait.
     socket.pause();
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     const held = s.pulled();
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     // Kernel buffers plus node's high-water mark hold a few MB at most: far from unbounded.
     assert.ok(held < 1000, `pulled ${held} chunks of 16 KiB from a reader that reads nothing`);
     assert.equal(s.pulled(), held, "it kept pulling while the reader read nothing");
     socket.destroy();
     const deadline = Date.now() + 5000;
-    while (!s.finished() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (!s.finished() && Date.now() < deadline) await sleep(20);
     assert.ok(s.finished(), "the generator was not closed after the client went away");
     const after = s.pulled();
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     assert.equal(s.pulled(), after);
     s.server.closeAllConnections();
     await new Promise((r) => s.server.close(r));

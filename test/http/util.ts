@@ -1,8 +1,10 @@
 /** Small helpers shared by the HTTP tests: unique users, raw sockets, NDJSON streams, waiting. */
+
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import type { Message } from "../../src/core/types.js";
 import { api, tokenFor } from "../helpers/duet.js";
+import { sleep } from "../helpers/kit.js";
 import { recordEvent, recordResponse } from "../helpers/protocol-check.js";
 
 let counter = 0;
@@ -63,7 +65,7 @@ export async function waitFor<T>(
     const value = await check();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
 }
 

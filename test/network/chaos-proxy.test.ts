@@ -1,11 +1,11 @@
 /** The chaos proxy itself, against plain TCP servers on loopback. */
+
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { ChaosProxy } from "../helpers/chaos-proxy.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from "../helpers/kit.js";
 
 /** Waits until `check` holds, polling; fails after `ms`. */
 async function until(check: () => boolean, ms = 10_000, what = "condition"): Promise<void> {

@@ -4,13 +4,15 @@
  * reloads state and nothing is shown twice), and a cap on the retry rate. Node has no window or
  * document, so each test installs stand-ins (EventTargets) on globalThis for the SDK to listen to.
  */
+
 import assert from "node:assert/strict";
 import { after, afterEach, describe, test } from "node:test";
 import WebSocket from "ws";
 import { type ConnectOptions, connect, type Message, type Status } from "../../src/client/index.js";
 import { ChaosProxy } from "../helpers/chaos-proxy.js";
 import { API_KEY, api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
-import { sleep, until } from "./wire.js";
+import { sleep } from "../helpers/kit.js";
+import { until } from "./wire.js";
 
 const DEADLINE = 60_000;
 

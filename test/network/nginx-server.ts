@@ -4,13 +4,14 @@
  * log and temp paths in a temp dir, on a free loopback port, in front of one duet. Its server block
  * includes docs/nginx/*.conf as they are, so the documented snippet is what the tests run.
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../helpers/free-port.js";
+import { freePort, sleep } from "../helpers/kit.js";
 
 export const NGINX_BIN = "/usr/sbin/nginx";
 export const SNIPPET_DIR = fileURLToPath(new URL("../../docs/nginx/", import.meta.url));
@@ -120,7 +121,7 @@ ${http(port)}
       proc.kill("SIGKILL");
       throw new Error(`nginx did not listen on ${port}:\n${errorLog()}`);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   return {
     url: `http://127.0.0.1:${port}`,

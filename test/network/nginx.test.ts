@@ -3,12 +3,14 @@
  * documented snippet (docs/nginx/*.conf, included as they are): streams deliver at once, long-polls
  * end before nginx gives up on them, WebSockets upgrade.
  */
+
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
+import { sleep } from "../helpers/kit.js";
 import { type Nginx, SNIPPET_DIR, startNginx } from "./nginx-server.js";
-import { StreamReader, sleep, until, type WireEvent, WsReader } from "./wire.js";
+import { StreamReader, until, type WireEvent, WsReader } from "./wire.js";
 
 /** Far longer than any wait below: an event that only shows up with a keep-alive never shows. */
 const STREAM_PING_MS = 600_000;

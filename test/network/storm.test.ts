@@ -12,9 +12,10 @@ import { test } from "node:test";
 import WebSocket from "ws";
 import { connect, type DuetClient } from "../../src/client/index.js";
 import { startDuet, tokenFor } from "../helpers/duet.js";
+import { sleep } from "../helpers/kit.js";
 import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { runStorm } from "./storm.js";
-import { sleep, until } from "./wire.js";
+import { until } from "./wire.js";
 
 const CLIENTS = 2_000;
 

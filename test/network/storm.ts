@@ -23,6 +23,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { TransportName } from "../../src/client/index.js";
 import { API_KEY, childEnv, listeningUrl, tempDbUrl } from "../helpers/duet.js";
+import { sleep } from "../helpers/kit.js";
 import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import type { FromWorker, ToWorker, WorkerReport } from "./storm-worker.js";
 
@@ -101,7 +102,6 @@ export interface StormResult {
 }
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TICKS = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
 
 function procStats(pid: number): { rssMb: number; cpuSeconds: number } {

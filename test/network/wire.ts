@@ -1,9 +1,9 @@
 /** Raw transport clients for the network tests: SSE/NDJSON line readers and a WebSocket. */
+
 import { WebSocket } from "ws";
+import { sleep } from "../helpers/kit.js";
 import { recordEvent, recordResponse, recordWsFrame } from "../helpers/protocol-check.js";
 import { parseFrame } from "../helpers/protocol-tap.js";
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until `check` holds, polling every 20 ms; throws after `ms` saying what it waited for. */
 export async function until(check: () => boolean, ms: number, what: string): Promise<void> {

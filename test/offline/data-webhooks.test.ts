@@ -2,13 +2,13 @@
  * SPEC 14 meets SPEC 11 and 15: the pair.unmatched webhook (server API and user unmatch, history
  * kept or deleted), signed and delivered from the outbox, on SQLite and Redis.
  */
+
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { API_KEY, api, startDuet, type TestServer, tempDbUrl, tokenFor } from "../helpers/duet.js";
+import { sleep } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 import { type Received, type Receiver, startReceiver, WEBHOOK_SECRET } from "../helpers/webhook-receiver.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let redis: RedisServer;
 before(async () => {

@@ -5,11 +5,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { api, startDuet, type TestServer, tempDbUrl, tokenFor } from "../helpers/duet.js";
-import { at } from "../helpers/kit.js";
+import { at, sleep } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 import { type Received, type Receiver, startReceiver, WEBHOOK_SECRET } from "../helpers/webhook-receiver.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let redis: RedisServer;
 before(async () => {

@@ -11,10 +11,8 @@ import { after, before, describe, it } from "node:test";
 import { jwtVerify } from "jose";
 import webpush from "web-push";
 import { api, startDuet, type TestServer, tempDbUrl, tokenFor } from "../helpers/duet.js";
-import { at } from "../helpers/kit.js";
+import { at, sleep } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Push {
   path: string;

@@ -3,15 +3,15 @@
  * the expired messages as tombstones, and when the sweeping process dies (SIGKILL, no goodbye)
  * the other takes over once the lease lapses; the texts end up in no key of Redis.
  */
+
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import type { Message } from "../../src/core/types.js";
 import { api, type ChildDuet, tokenFor } from "../helpers/duet.js";
+import { sleep } from "../helpers/kit.js";
 import { type RedisServer, startRedis } from "../helpers/redis-server.js";
 import { startDuets, stopEverything, userName } from "./scale.js";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function expiredCount(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();

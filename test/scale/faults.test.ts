@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import type { TransportName } from "../helpers/clients.js";
 import { type ChildDuet, tokenFor } from "../helpers/duet.js";
-import { at, take } from "../helpers/kit.js";
+import { at, sleep, take } from "../helpers/kit.js";
 import { type RedisServer, startRedis } from "../helpers/redis-server.js";
 import {
   eventually,
@@ -151,7 +151,7 @@ describe("faults under traffic", () => {
       [p0, p1].map(async (base) => {
         while (watching) {
           at(ready, base).push(await statusOf(`${base}/readyz`));
-          await new Promise((r) => setTimeout(r, 100));
+          await sleep(100);
         }
       }),
     );

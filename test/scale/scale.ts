@@ -9,11 +9,9 @@ import { join } from "node:path";
 import type { RedisStore } from "../../src/stores/redis/redis-store.js";
 import { connect, type TestClient, type TransportName, type WireEvent } from "../helpers/clients.js";
 import { type ChildDuet, spawnDuet, startDuet, tokenFor } from "../helpers/duet.js";
-import { at } from "../helpers/kit.js";
+import { at, sleep } from "../helpers/kit.js";
 import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { stopAllRedis } from "../helpers/redis-server.js";
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Generous: the machine is shared and loaded; a hang is what this guards against, not slowness. */
 export const CLIENT_TIMEOUT_MS = 15_000;

@@ -1,6 +1,8 @@
 /** Steady traffic for the fault tests: senders that send every ~50 ms until told to stop. */
+
 import { tokenFor } from "../helpers/duet.js";
-import { type PostResult, type Sent, sendUntilAccepted, sleep, track } from "./scale.js";
+import { sleep } from "../helpers/kit.js";
+import { type PostResult, type Sent, sendUntilAccepted, track } from "./scale.js";
 
 export interface SenderOptions {
   /** Where to send; the first is tried first, the next ones when a send must be retried. */

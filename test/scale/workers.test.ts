@@ -8,8 +8,7 @@ import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { connect, type WsClient } from "../helpers/clients.js";
 import { type ChildDuet, SECRET, spawnDuet, tempDbUrl, tokenFor } from "../helpers/duet.js";
-import { freePort } from "../helpers/free-port.js";
-import { at } from "../helpers/kit.js";
+import { at, freePort } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 import { eventually, exactlyOnce, historyIds, ownerOf, postMessage, SCALE_ENV, userName } from "./scale.js";
 

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { DuetError } from "../../src/core/errors.js";
 import type { Store } from "../../src/core/ports/store.js";
 import type { SendInput } from "../../src/core/types.js";
-import { at, take } from "../helpers/kit.js";
+import { at, sleep, take } from "../helpers/kit.js";
 
 export interface ContractOptions {
   /** Returns a fresh, empty store whose retention keeps at most `maxEvents` events per user. */
@@ -235,7 +235,7 @@ export function runStoreContract(name: string, options: ContractOptions): void {
       const [a, b, c] = users("alice", "bob", "carol");
       await store.send(text(b, a, "from bob 1"));
       await store.send(text(b, a, "from bob 2"));
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
       const last = await store.send(text(c, a, "from carol"));
       const list = await store.conversations(a, 50);
       assert.deepEqual(

@@ -11,7 +11,7 @@ import type { Store } from "../../src/core/ports/store.js";
 import type { Message, SendInput } from "../../src/core/types.js";
 import { expiryOf } from "../../src/stores/expiry.js";
 import { lifecycleOf } from "../../src/stores/lifecycle.js";
-import { at } from "../helpers/kit.js";
+import { at, sleep } from "../helpers/kit.js";
 
 export interface ExpiryContractOptions {
   /** A fresh, empty store; `messageTtlS` is the server-wide default ttl (absent: none). */
@@ -29,8 +29,6 @@ function users<const Names extends readonly string[]>(...names: Names): { [K in 
 function text(from: string, to: string, body: string, clientMsgId: string | null = null): SendInput {
   return { from, to, kind: "text", text: body, image: null, links: [], clientMsgId };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits until `at` (ms) has passed, by the clock of this process and of a Redis on this machine. */
 async function until(at: number): Promise<void> {

@@ -3,6 +3,7 @@
  * SQLite file (after a WAL checkpoint) and in no key of Redis (raw DUMP and contents); and on Redis
  * one sweeper at a time holds the lease, another takes over when it gives it up or dies.
  */
+
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -16,13 +17,13 @@ import { expiryOf } from "../../src/stores/expiry.js";
 import type { RedisExpiry } from "../../src/stores/redis/expiry.js";
 import { openRedisStore } from "../../src/stores/redis/redis-store.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
+import { sleep } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 
 function text(from: string, to: string, body: string): SendInput {
   return { from, to, kind: "text", text: body, image: null, links: [], clientMsgId: null };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 // Random, so no compression (Redis DUMP compresses long strings) hides it from a byte search.
 const secretOf = (tag: string) => `${tag}-SECRET-${randomBytes(6000).toString("base64")}-${tag}-END`;
 

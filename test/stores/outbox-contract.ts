@@ -7,9 +7,8 @@ import { after, before, describe, it } from "node:test";
 import type { OutboxStore } from "../../src/core/ports/outbox.js";
 import { PUSH_SUBSCRIPTIONS_PER_USER, type PushStore } from "../../src/core/ports/push-subscriptions.js";
 import type { Store } from "../../src/core/ports/store.js";
-import { at } from "../helpers/kit.js";
+import { at, sleep } from "../helpers/kit.js";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let counter = 0;
 
 export function runOutboxContract(name: string, makeStore: () => Promise<Store & OutboxStore>): void {

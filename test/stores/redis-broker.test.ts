@@ -2,9 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { BrokerMessage } from "../../src/core/ports/broker.js";
 import { openRedisBroker, type RedisBroker } from "../../src/stores/redis/redis-broker.js";
+import { sleep } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Collects what a broker hands its process. */
 function inbox(broker: RedisBroker): Array<[string, BrokerMessage]> {

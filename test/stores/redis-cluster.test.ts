@@ -7,7 +7,7 @@ import { bodyParts, randomIdPart } from "../../src/stores/redis/message-body.js"
 import { openRedisBroker } from "../../src/stores/redis/redis-broker.js";
 import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-store.js";
 import { Scripts } from "../../src/stores/redis/scripts.js";
-import { at } from "../helpers/kit.js";
+import { at, sleep } from "../helpers/kit.js";
 import { type RedisCluster, startRedisCluster, stopAllRedis } from "../helpers/redis-server.js";
 import { runBansContract } from "./bans-contract.js";
 import { runStoreContract } from "./contract.js";
@@ -24,7 +24,6 @@ before(async () => {
 after(stopAllRedis);
 
 const retention = { maxEvents: 100, maxAgeMs: 30 * 86_400_000 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 runStoreContract("redis cluster (3 masters, 3 replicas)", {
   makeStore: ({ maxEvents }) =>

@@ -5,10 +5,9 @@ import type { BrokerMessage } from "../../src/core/ports/broker.js";
 import type { SendInput } from "../../src/core/types.js";
 import { openRedisBroker, type RedisBroker } from "../../src/stores/redis/redis-broker.js";
 import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-store.js";
-import { at } from "../helpers/kit.js";
+import { at, sleep } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const retention = { maxEvents: 100, maxAgeMs: 86_400_000 };
 
 function text(from: string, to: string, body: string, clientMsgId: string | null = null): SendInput {

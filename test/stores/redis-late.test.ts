@@ -17,10 +17,9 @@ import { EventStream } from "../../src/core/stream.js";
 import type { Message, SendInput } from "../../src/core/types.js";
 import { openRedisBroker, type RedisBroker } from "../../src/stores/redis/redis-broker.js";
 import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-store.js";
-import { at } from "../helpers/kit.js";
+import { at, sleep } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const retention = { maxEvents: 100_000, maxAgeMs: 86_400_000 };
 
 async function eventually(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {

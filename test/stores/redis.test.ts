@@ -5,7 +5,7 @@ import type { SendInput } from "../../src/core/types.js";
 import { parseRedisUrl } from "../../src/stores/redis/connection.js";
 import { RedisKeys } from "../../src/stores/redis/keys.js";
 import { openRedisStore, type RedisStore } from "../../src/stores/redis/redis-store.js";
-import { at } from "../helpers/kit.js";
+import { at, sleep } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
 import { runBansContract } from "./bans-contract.js";
 import { runStoreContract } from "./contract.js";
@@ -55,8 +55,6 @@ runLifecycleContract("redis (standalone)", ({ maxEvents }) =>
 function text(from: string, to: string, body: string, clientMsgId: string | null = null): SendInput {
   return { from, to, kind: "text", text: body, image: null, links: [], clientMsgId };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 runPushContract("redis", () =>
   openRedisStore(server.url, { prefix: `t${++dataSets}:`, retention: { maxEvents: 100, maxAgeMs: MONTH } }),

@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import { WalCheckpointer } from "../../src/stores/sqlite/wal-checkpointer.js";
+import { sleep } from "../helpers/kit.js";
 
 const retention = { maxEvents: 10_000, maxAgeMs: 30 * 86_400_000 };
 const tempFile = () => join(mkdtempSync(join(tmpdir(), "duet-ckpt-")), "duet.db");
@@ -21,7 +22,7 @@ async function until(what: string, check: () => boolean, timeoutMs = 20_000): Pr
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
   }
 }
 
@@ -79,7 +80,7 @@ describe("sqlite checkpoints", () => {
         for (let i = 0; i < 20; i++) insert.run(`row ${rows++} ${"y".repeat(400)}`);
       })();
       checkpointer.wrote();
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      await sleep(1);
     };
     while (checkpointer.counts.thread === 0) await turn(); // the thread is up
     let largest = 0;

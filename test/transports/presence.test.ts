@@ -8,7 +8,7 @@ import { after, before, test } from "node:test";
 import { LocalPresence } from "../../src/core/local-presence.js";
 import { connect, PollClient, pollOnce, type TestClient, TRANSPORTS, waitUntil } from "../helpers/clients.js";
 import { api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
-import { at } from "../helpers/kit.js";
+import { at, sleep } from "../helpers/kit.js";
 
 let server: TestServer;
 let viewerToken: string;
@@ -81,7 +81,7 @@ test("the poll window: online for pollWindowMs after a poll, then lastSeen is th
   const guard = Date.now() + 10_000;
   let info = at(await local.query(["u"]), "u");
   while (info.online && Date.now() < guard) {
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
     info = at(await local.query(["u"]), "u");
   }
   assert.equal(info.online, false);
