@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import WebSocket from "ws";
 import { connect, type DuetClient, TRANSPORTS } from "../../src/client/index.js";
 import { api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
 import { at } from "../helpers/kit.js";
+import { CheckedWebSocket, checkedFetch } from "../helpers/protocol-tap.js";
 import { clientFor, onlineOn, record, textsFrom, waitFor } from "./helpers.js";
 
 let server: TestServer;
@@ -90,7 +90,8 @@ test("getToken is asked again when the server refuses the token (expired), on ev
     let calls = 0;
     const c = connect({
       url: server.url,
-      WebSocket,
+      WebSocket: CheckedWebSocket,
+      fetch: checkedFetch,
       transports: [transport],
       backoff: { initialMs: 50, maxMs: 200 },
       getToken: async () => (++calls === 1 ? tokenFor("tok-user", -60) : tokenFor("tok-user")),
@@ -107,7 +108,8 @@ test("getToken is asked again when the server refuses the token (expired), on ev
 test("a fixed token that is refused leaves the client offline with the reason (no endless retries)", async () => {
   const c = connect({
     url: server.url,
-    WebSocket,
+    WebSocket: CheckedWebSocket,
+    fetch: checkedFetch,
     token: await tokenFor("expired", -60),
     transports: ["sse"],
   });

@@ -3,12 +3,13 @@
  * reconnect storm): each attempt that runs out of time doubles the next one's allowance, so the
  * client gets through instead of abandoning and restarting the same attempt for ever.
  */
+
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import WebSocket from "ws";
 import { connect, type DuetClient, type TransportName } from "../../src/client/index.js";
 import { ChaosProxy } from "../helpers/chaos-proxy.js";
 import { api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
+import { CheckedWebSocket, checkedFetch } from "../helpers/protocol-tap.js";
 import { onlineOn, record, textsFrom, waitFor } from "./helpers.js";
 
 let server: TestServer;
@@ -35,7 +36,8 @@ for (const transport of ["ws", "sse"] as TransportName[]) {
     const client = connect({
       url: proxy.url,
       token: await tokenFor(user),
-      WebSocket: WebSocket as never,
+      WebSocket: CheckedWebSocket,
+      fetch: checkedFetch,
       transports: [transport],
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
       backoff: { initialMs: 50, maxMs: 200 },

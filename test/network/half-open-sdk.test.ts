@@ -4,12 +4,13 @@
  * to one server interval plus a grace; it drops the link, reconnects, and resumes from its cursor:
  * what was sent to it meanwhile arrives exactly once.
  */
+
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import WebSocket from "ws";
 import { connect, type DuetClient, type Status } from "../../src/client/index.js";
 import { ChaosProxy } from "../helpers/chaos-proxy.js";
 import { API_KEY, api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
+import { CheckedWebSocket, checkedFetch } from "../helpers/protocol-tap.js";
 import { until } from "./wire.js";
 
 const INTERVAL_MS = 500;
@@ -33,7 +34,8 @@ describe("the SDK finds a half-open link by its silence and resumes", () => {
       const client: DuetClient = connect({
         url: proxy.url,
         token: await tokenFor(user),
-        WebSocket: WebSocket as never,
+        WebSocket: CheckedWebSocket,
+        fetch: checkedFetch,
         transports: [transport],
         pingMs: INTERVAL_MS, // the WebSocket's liveness is the answer to its own pings
         idleTimeoutMs: INTERVAL_MS + GRACE_MS,

@@ -7,11 +7,11 @@
 
 import assert from "node:assert/strict";
 import { after, afterEach, describe, test } from "node:test";
-import WebSocket from "ws";
 import { type ConnectOptions, connect, type Message, type Status } from "../../src/client/index.js";
 import { ChaosProxy } from "../helpers/chaos-proxy.js";
 import { API_KEY, api, startDuet, type TestServer, tokenFor } from "../helpers/duet.js";
 import { sleep } from "../helpers/kit.js";
+import { CheckedWebSocket, checkedFetch } from "../helpers/protocol-tap.js";
 import { until } from "./wire.js";
 
 const DEADLINE = 60_000;
@@ -74,7 +74,13 @@ describe("mobile realities", () => {
     return { duet, proxy };
   };
   const clientFor = async (url: string, user: string, options: Partial<ConnectOptions> = {}) => {
-    const client = connect({ url, token: await tokenFor(user), WebSocket: WebSocket as never, ...options });
+    const client = connect({
+      url,
+      token: await tokenFor(user),
+      WebSocket: CheckedWebSocket,
+      fetch: checkedFetch,
+      ...options,
+    });
     cleanup.push(() => client.close());
     const texts: string[] = [];
     const statuses: Status[] = [];

@@ -9,11 +9,10 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import WebSocket from "ws";
 import { connect, type DuetClient } from "../../src/client/index.js";
 import { startDuet, tokenFor } from "../helpers/duet.js";
 import { sleep } from "../helpers/kit.js";
-import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
+import { CheckedWebSocket, checkedFetch, checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { runStorm } from "./storm.js";
 import { until } from "./wire.js";
 
@@ -49,7 +48,8 @@ test("past DUET_MAX_CONNECTIONS, attempts are shed with 503 and Retry-After; the
       const client = connect({
         url: duet.url,
         token: await tokenFor(user),
-        WebSocket: WebSocket as never,
+        WebSocket: CheckedWebSocket,
+        fetch: checkedFetch,
         backoff: { initialMs: 100, maxMs: 400 },
       });
       const entry = { client, user, texts: [] as string[] };
