@@ -154,3 +154,31 @@ describe("DUET_MESSAGE_TTL_S and the sweeper", () => {
     assert.equal(stored, JSON.stringify(at(history, 0)));
   });
 });
+
+describe("an expired message before any sweep", () => {
+  let server: TestServer;
+  before(async () => {
+    // The sweeper's first tick is a minute away: whatever is read here comes from unswept data.
+    server = await startDuet({ DUET_MESSAGE_TTL_S: "1", DUET_EXPIRY_SWEEP_MS: "60000" });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it("is a tombstone to history, edits and reports, though its text is still stored", async () => {
+    const [a, b] = names("alice", "bob");
+    const alice = await client(server.url, a);
+    const bob = await client(server.url, b);
+    const m = await alice.send(b, "not yet swept");
+    await sleep((m.expiresAt ?? 0) - Date.now() + 20);
+    const db = (server.chat.store as SqliteStore).db;
+    const stored = db.prepare("SELECT body FROM messages WHERE id = ?").pluck().get(m.id) as string;
+    assert.ok(stored.includes("not yet swept"), "the sweeper ran early");
+    const history = (await bob.call("GET", `/v1/conversations/${a}/messages`)).body.messages as Message[];
+    assert.equal(at(history, 0).kind, "deleted");
+    expectError(await alice.call("PATCH", `/v1/messages/${m.id}`, { text: "again" }), 409, "conflict");
+    const report = await bob.call("POST", "/v1/reports", { user: a, reason: "spam", messageIds: [m.id] });
+    assert.equal(report.status, 201, JSON.stringify(report.body));
+    assert.equal(JSON.stringify(report.body).includes("not yet swept"), false);
+  });
+});

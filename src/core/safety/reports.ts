@@ -1,4 +1,5 @@
 import { DuetError } from "../errors.js";
+import { expiredView } from "../expiry.js";
 import { MonotonicUlid } from "../ids.js";
 import type { Message, Report, ReportReason, ReportStatus } from "../types.js";
 import { asObject, isUserId, messageId, onlyKeys, SYSTEM_USER, userId } from "../validate.js";
@@ -129,7 +130,11 @@ export class ReportService {
     if (!isUserId(reporter)) throw new DuetError("invalid_input");
     let messages: Message[];
     if (input.messageIds.length > 0) {
-      messages = await this.sources.store.conversationMessages(reporter, input.user, input.messageIds);
+      // An expired message (SPEC 15) is evidence of nothing but its tombstone, as an unsent one.
+      const at = Date.now();
+      messages = (await this.sources.store.conversationMessages(reporter, input.user, input.messageIds)).map(
+        (m) => expiredView(m, at),
+      );
       const found = new Set(messages.map((m) => m.id));
       const missing = input.messageIds.find((id) => !found.has(id));
       // The same answer whether the id exists elsewhere or not at all: it reveals nothing.
