@@ -55,8 +55,8 @@ end
 
 -- User step of a sweep: the summary's last message, if erased, takes its tombstone, and every
 -- event carrying an erased message (its `message` and `edit` events) carries the tombstone
--- instead, keeping its seq. As for an unsend (erase_from_log in lifecycle-steps.lua) the log is
--- rebuilt, but once for all the messages of the batch. keys: log, last. `pairs`: {id, tombstone, ...}.
+-- instead, keeping its seq. As for an unsend (tombstone_in_log in lib.lua) the log is rebuilt,
+-- once for all the messages of the batch. keys: log, last. `pairs`: {id, tombstone, ...}.
 local function expire_in_log(keys, peer, pairs)
   local log, last = keys[1], keys[2]
   local tombstones = {}
@@ -70,36 +70,5 @@ local function expire_in_log(keys, peer, pairs)
       redis.call("HSET", last, peer, t)
     end
   end
-  local prefix = '"message":{"id":"'
-  local entries = redis.call("XRANGE", log, "-", "+")
-  local hit = false
-  for i = 1, #entries do
-    local e = entries[i][2][2]
-    local at = string.find(e, prefix, 1, true)
-    if at and tombstones[string.sub(e, at + #prefix, at + #prefix + 25)] then
-      hit = true
-      break
-    end
-  end
-  if not hit then
-    return
-  end
-  local ttl = redis.call("PTTL", log)
-  redis.call("DEL", log)
-  for i = 1, #entries do
-    local fields = entries[i][2]
-    local e = fields[2]
-    local at = string.find(e, prefix, 1, true)
-    if at then
-      local t = tombstones[string.sub(e, at + #prefix, at + #prefix + 25)]
-      if t then
-        -- The message is an event's last field: keep `..."message":`, then the tombstone and `}`.
-        e = string.sub(e, 1, at + 9) .. t .. "}"
-      end
-    end
-    redis.call("XADD", log, entries[i][1], "e", e, "t", fields[4])
-  end
-  if ttl > 0 then
-    redis.call("PEXPIRE", log, ttl)
-  end
+  tombstone_in_log(log, tombstones)
 end

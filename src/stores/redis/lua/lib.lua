@@ -98,3 +98,40 @@ local function advance_marker(meta, field, peer_ids, up_to)
   redis.call("HSET", meta, field, last)
   return last, true
 end
+
+-- Rewrites a user's log so every event that carries one of the messages in `tombstones` (id ->
+-- tombstone JSON: its `message` event, its `edit` events) keeps its seq and carries the tombstone
+-- instead. Stream entries cannot be changed in place, and XDEL only marks them deleted (the bytes
+-- stay in the stream's node), so the log is rebuilt with the same ids: O(log length), once per
+-- unsend or per sweep batch. A JSON string cannot hold an unescaped quote, so the needle only
+-- matches the event's own `message` field, which is its last.
+local MESSAGE_FIELD = '"message":{"id":"'
+
+local function tombstone_in_log(log, tombstones)
+  local entries = redis.call("XRANGE", log, "-", "+")
+  local found = {}
+  local hit = false
+  for i = 1, #entries do
+    local e = entries[i][2][2]
+    local at = string.find(e, MESSAGE_FIELD, 1, true)
+    if at then
+      local t = tombstones[string.sub(e, at + #MESSAGE_FIELD, at + #MESSAGE_FIELD + 25)]
+      if t then
+        found[i] = string.sub(e, 1, at + 9) .. t .. "}"
+        hit = true
+      end
+    end
+  end
+  if not hit then
+    return
+  end
+  local ttl = redis.call("PTTL", log)
+  redis.call("DEL", log)
+  for i = 1, #entries do
+    local fields = entries[i][2]
+    redis.call("XADD", log, entries[i][1], "e", found[i] or fields[2], "t", fields[4])
+  end
+  if ttl > 0 then
+    redis.call("PEXPIRE", log, ttl)
+  end
+end

@@ -19,40 +19,6 @@ local function change_body(keys, id, expected, body, erase)
   return true, current
 end
 
--- Rewrites a user's log without message `id`'s content: every event that carries it (its
--- `message` event, its `edit` events) keeps its seq and gets the tombstone instead. Stream
--- entries cannot be changed in place, and XDEL only marks them deleted (the bytes stay in the
--- stream's node), so the log is rebuilt with the same ids: O(log length), once per unsend.
-local function erase_from_log(log, id, tombstone)
-  local needle = '"message":{"id":"' .. id .. '"'
-  local entries = redis.call("XRANGE", log, "-", "+")
-  local hit = false
-  for i = 1, #entries do
-    if string.find(entries[i][2][2], needle, 1, true) then
-      hit = true
-      break
-    end
-  end
-  if not hit then
-    return
-  end
-  local ttl = redis.call("PTTL", log)
-  redis.call("DEL", log)
-  for i = 1, #entries do
-    local fields = entries[i][2]
-    local e = fields[2]
-    local at = string.find(e, needle, 1, true)
-    if at then
-      -- The message is an event's last field: keep `..."message":`, then the tombstone and `}`.
-      e = string.sub(e, 1, at + 9) .. tombstone .. "}"
-    end
-    redis.call("XADD", log, entries[i][1], "e", e, "t", fields[4])
-  end
-  if ttl > 0 then
-    redis.call("PEXPIRE", log, ttl)
-  end
-end
-
 -- Step 2 (one user's slot): the conversation summary's last message, if it is this one, takes
 -- the new body; an unsend erases the content from the log; then the change's event is appended.
 -- keys: seq, log, last. `prefix .. seq .. suffix` is the event's JSON. Returns the event's seq.
@@ -63,7 +29,7 @@ local function apply_change(keys, peer, id, body, erase, prefix, suffix, max_eve
     redis.call("HSET", last, peer, body)
   end
   if erase then
-    erase_from_log(log, id, body)
+    tombstone_in_log(log, { [id] = body })
   end
   local seq = append_event(seq_key, log, function(s)
     return prefix .. string.format("%d", s) .. suffix
