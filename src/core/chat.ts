@@ -176,16 +176,21 @@ export class Chat {
       const flagged = checked.flagged;
       if (flagged === null) return sent;
       return sent.then(async (result) => {
-        if (result.duplicate) return result;
-        this.onFlagged(result.message, flagged);
-        // Enqueued before the sender is answered, so an answered send's flag survives a crash. The
-        // message is stored already: an outbox that cannot take the entry costs the flag, not the send.
-        await this.outboxEvents
-          .emit("message.flagged", { message: result.message, reasons: flagged })
-          .catch(() => {});
+        if (!result.duplicate) await this.flag(result.message, flagged);
         return result;
       });
     });
+  }
+
+  /**
+   * A stored message (a send's or an edit's) the screen or the moderation flagged: logged, and the
+   * `message.flagged` webhook enqueued before the sender is answered, so an answered flag survives
+   * a crash. The message is stored already: an outbox that cannot take the entry costs the flag,
+   * not the message.
+   */
+  async flag(message: Message, reasons: FlagReason[]): Promise<void> {
+    this.onFlagged(message, reasons);
+    await this.outboxEvents.emit("message.flagged", { message, reasons }).catch(() => {});
   }
 
   /** A system message from the server API: not rate limited, not subject to blocks. */

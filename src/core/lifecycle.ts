@@ -17,6 +17,7 @@ import {
 import { DEFAULT_SETTINGS, type LifecycleStore, type PrivacyPort } from "./ports/lifecycle.js";
 import type { NotificationPreferences } from "./ports/notification-preferences.js";
 import type { ReadResult, UserEvent } from "./ports/store.js";
+import type { FlagReason } from "./safety/send-gate.js";
 import type { ConversationSummary, Message, Settings } from "./types.js";
 
 /** Checks other parts add to lifecycle actions (pairs: not_matched; safety: screen and moderation). */
@@ -26,9 +27,12 @@ export interface LifecycleGuards {
   /**
    * The text an edit of `message` stores, after screening and moderation (as a send's): may
    * rewrite it, or throw (422 message_rejected, 503 moderation_unavailable). `extra` fields
-   * (`screened`, `moderated`) go on the message.
+   * (`screened`, `moderated`) go on the message; `flagged`, why the edit is flagged (as a send's).
    */
-  screenEdit?(message: Message, text: string): Promise<{ text: string; extra?: Partial<Message> }>;
+  screenEdit?(
+    message: Message,
+    text: string,
+  ): Promise<{ text: string; extra?: Partial<Message>; flagged?: FlagReason[] | null }>;
 }
 
 /** Listeners for other parts (webhooks `message.updated` / `message.deleted`, notifications). */
@@ -67,7 +71,7 @@ export class Lifecycle implements PrivacyPort, NotificationPreferences {
         const extra: Partial<Message> = {};
         if (checked.screened !== undefined) extra.screened = checked.screened;
         if (checked.moderated === true) extra.moderated = true;
-        return { text: checked.text, extra };
+        return { text: checked.text, extra, flagged: checked.flagged };
       };
     }
     // Webhooks (SPEC 14), through the chat's outbox at the moment of the change (the offline
@@ -114,6 +118,7 @@ export class Lifecycle implements PrivacyPort, NotificationPreferences {
   async edit(user: string, id: string, text: string): Promise<Message> {
     let stored = text;
     let extra: Partial<Message> | undefined;
+    let flagged: FlagReason[] | null = null;
     const screen = this.guards.screenEdit;
     const check = this.guards.mayInteract;
     if (screen !== undefined || check !== undefined) {
@@ -124,6 +129,7 @@ export class Lifecycle implements PrivacyPort, NotificationPreferences {
         const screened = await screen(current, text);
         stored = screened.text;
         extra = screened.extra;
+        flagged = screened.flagged ?? null;
       }
     }
     const result = await this.update(user, id, (current) => {
@@ -131,7 +137,10 @@ export class Lifecycle implements PrivacyPort, NotificationPreferences {
       if (change !== null && extra !== undefined) Object.assign(change.message, extra);
       return change;
     });
-    if (result.changed) for (const l of this.listeners) await l.edited?.(result.message);
+    if (result.changed) {
+      for (const l of this.listeners) await l.edited?.(result.message);
+      if (flagged !== null) await this.chat.flag(result.message, flagged);
+    }
     return result.message;
   }
 

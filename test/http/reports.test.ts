@@ -247,4 +247,34 @@ describe("reports", () => {
     );
     assert.deepEqual(flag.data, { message: flagged, reasons: ["contact_info"] });
   });
+
+  it("sends message.flagged for an edit the screen flags, and none for a clean one", async () => {
+    const [a, b] = names("ann", "ben");
+    await client(server.url, a);
+    const ben = await client(server.url, b);
+    const clean = await ben.send(a, "see you at eight");
+    const tidy = await ben.call("PATCH", `/v1/messages/${clean.id}`, { text: "see you at nine" });
+    assert.equal(tidy.status, 200);
+    const edited = await ben.call("PATCH", `/v1/messages/${clean.id}`, { text: "call me on 555-123-4567" });
+    assert.equal(edited.status, 200);
+    const message = edited.body.message as Message;
+    assert.deepEqual(message.screened, ["phone"]);
+    const flag = await waitFor("message.flagged", () =>
+      receiver.received.find(
+        (w) => w.type === "message.flagged" && (w.data.message as Message).id === clean.id,
+      ),
+    );
+    assert.deepEqual(flag.data, { message, reasons: ["contact_info"] });
+    // The clean edit before it was not flagged: one flag for this message, the screened edit's.
+    await ben.send(a, "marker");
+    await waitFor("message.created marker", () =>
+      receiver.received.find(
+        (w) => w.type === "message.created" && (w.data.message as Message).text === "marker",
+      ),
+    );
+    const flags = receiver.received.filter(
+      (w) => w.type === "message.flagged" && (w.data.message as Message).id === clean.id,
+    );
+    assert.equal(flags.length, 1);
+  });
 });
