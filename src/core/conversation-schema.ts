@@ -16,6 +16,11 @@ export const ConversationSummarySchema = Type.Object(
       Nullable(MessageId("The last of my messages the peer's device acknowledged (null: none, or off).")),
     ),
     muted: Type.Optional(Type.Boolean({ description: "Whether I muted this conversation's notifications." })),
+    ttl: Type.Integer({
+      minimum: 0,
+      description:
+        "SPEC 15: the conversation's own disappearing-messages ttl in seconds (PUT .../ttl); 0 when it has none. The server-wide default (DUET_MESSAGE_TTL_S) is not shown here: a message's own expiresAt says when it goes.",
+    }),
   },
   { title: "ConversationSummary" },
 );

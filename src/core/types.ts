@@ -182,6 +182,8 @@ export interface ConversationSummary {
   peerDeliveredUpTo?: string | null;
   /** Whether I muted the conversation's notifications. */
   muted?: boolean;
+  /** SPEC 15: the conversation's own message ttl in seconds; 0: none (the server default is not shown). */
+  ttl: number;
 }
 
 /** SPEC 13: what a user lets peers learn, and whether they get notifications. */

@@ -216,6 +216,7 @@ test("ticks come from the conversation list's markers and only move forward", ()
     unread: 0,
     lastMessage: M4,
     updatedAt: 1,
+    ttl: 0,
     peerReadUpTo: "M01",
     peerDeliveredUpTo: "M03",
   };

@@ -63,10 +63,18 @@ describe("PUT /v1/conversations/:peer/ttl", () => {
       history.map((x) => x.expiresAt),
       [undefined, m.ts + 3_600_000],
     );
+    // The conversation list shows it on both sides (a new device learns it without the log).
+    const ttlIn = async (user: typeof alice, peer: string) =>
+      ((await user.call("GET", "/v1/conversations")).body.conversations as ConversationSummary[]).find(
+        (c) => c.peer === peer,
+      )?.ttl;
+    assert.equal(await ttlIn(alice, b), 3600);
+    assert.equal(await ttlIn(bob, a), 3600);
     // 0 turns it off.
     const off = await bob.call("PUT", `/v1/conversations/${a}/ttl`, { seconds: 0 });
     assert.deepEqual(off.body, { peer: a, seconds: 0 });
     assert.equal((await alice.send(b, "forever")).expiresAt, undefined);
+    assert.equal(await ttlIn(alice, b), 0);
   });
 
   it("refuses hostile values with 400 invalid_input, and changes nothing", async () => {
@@ -134,6 +142,8 @@ describe("DUET_MESSAGE_TTL_S and the sweeper", () => {
     assert.equal(m.expiresAt, m.ts + 1000);
     const unread = (await bob.call("GET", "/v1/conversations")).body.conversations as ConversationSummary[];
     assert.equal(at(unread, 0).unread, 1);
+    // The server default is not the conversation's own ttl: the list says 0.
+    assert.equal(at(unread, 0).ttl, 0);
     await sleep((m.expiresAt ?? 0) - Date.now() + 20);
     // Hidden from the moment it expires, swept or not.
     const history = (await bob.call("GET", `/v1/conversations/${a}/messages`)).body.messages as Message[];

@@ -231,6 +231,25 @@ export function runExpiryContract(name: string, options: ExpiryContractOptions):
       assert.equal((await plain.send(text(a, b, "fresh start"))).message.expiresAt, undefined);
     });
 
+    it("the conversation list shows each conversation's own ttl on both sides (0: none, the default not shown)", async () => {
+      const [a, b, c, d] = users("alice", "bob", "carol", "dave");
+      await plain.send(text(a, b, "to bob"));
+      await plain.send(text(a, c, "to carol"));
+      await plain.send(text(d, a, "from dave"));
+      await px.setTtl(b, a, 3600);
+      await px.setTtl(a, c, 60);
+      const ttls = async (store: Store, user: string) =>
+        Object.fromEntries((await store.conversations(user, 10)).map((s) => [s.peer, s.ttl]));
+      assert.deepEqual(await ttls(plain, a), { [b]: 3600, [c]: 60, [d]: 0 });
+      assert.deepEqual(await ttls(plain, b), { [a]: 3600 });
+      assert.deepEqual(await ttls(plain, c), { [a]: 60 });
+      await px.setTtl(c, a, 0);
+      assert.deepEqual(await ttls(plain, a), { [b]: 3600, [c]: 0, [d]: 0 });
+      // The server-wide default is not the conversation's own: it reads 0.
+      await expiring.send(text(a, b, "default only"));
+      assert.equal(at(await expiring.conversations(a, 10), 0).ttl, 0);
+    });
+
     it("a conversation's own ttl wins over the server default; 0 falls back to the default", async () => {
       const [a, b] = users("alice", "bob");
       await ex.setTtl(a, b, 120);

@@ -34,15 +34,22 @@ export async function conversations(
     [before === undefined ? "+inf" : String(before), limit],
   );
   const summaries = conversationRows(rows);
-  // Unread counts live with each conversation (another slot each): one pipelined batch.
+  // Unread counts and ttls live with each conversation (another slot each): one pipelined batch,
+  // the ttl read by the same script as the count (the `ttl` field of the conversation's meta hash).
   const counts = await Promise.all(
     summaries.map((s) => {
       const conv = ctx.keys.conversation(user, s.peer);
-      return ctx.run.script<number>("duetUnreadCount", [conv.meta, conv.from(s.peer), conv.exp], [user]);
+      return ctx.run.script<[number, number]>(
+        "duetUnreadCount",
+        [conv.meta, conv.from(s.peer), conv.exp],
+        [user],
+      );
     }),
   );
   summaries.forEach((s, i) => {
-    s.unread = Number(counts[i]);
+    const [count, ttl] = counts[i] ?? [0, 0];
+    s.unread = Number(count);
+    s.ttl = Number(ttl);
   });
   return summaries.sort(
     (a, b) => b.updatedAt - a.updatedAt || (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0),

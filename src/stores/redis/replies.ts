@@ -103,7 +103,7 @@ export function historyPage(r: unknown[]): { messages: Message[]; hasMore: boole
   return { messages: messagesOf(r.slice(1)), hasMore: Number(r[0]) === 1 };
 }
 
-/** duetConversations' reply {peer, updatedAt, last body (when any)}..., with the unread counts still 0. */
+/** duetConversations' reply {peer, updatedAt, last body (when any)}..., with unread and ttl still 0. */
 export function conversationRows(rows: unknown[]): ConversationSummary[] {
   const summaries: ConversationSummary[] = [];
   const now = Date.now();
@@ -114,6 +114,7 @@ export function conversationRows(rows: unknown[]): ConversationSummary[] {
       unread: 0,
       lastMessage: typeof body === "string" ? expiredView(JSON.parse(body) as Message, now) : null,
       updatedAt: Number(rows[i + 1]),
+      ttl: 0,
     });
   }
   return summaries;

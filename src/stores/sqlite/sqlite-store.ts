@@ -621,6 +621,8 @@ export class SqliteStore implements Store, OutboxStore {
           unread,
           lastMessage: body === undefined ? null : expiredView(JSON.parse(body) as Message, now),
           updatedAt: Number(row.updated_at),
+          // SPEC 15: the conversation's own ttl, from the map the send path reads (no query).
+          ttl: this.ttls.get(conv) ?? 0,
         };
       });
     });
