@@ -241,6 +241,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     lifecycle: lifecycleStore,
     data: userData,
     push: isPushStore(backend.store) ? backend.store.push : null,
+    outbox: isOutboxStore(backend.store) ? backend.store.outbox : null,
     version: VERSION,
   });
   userDataRoutes(router, { data: userDataService, apiKey: config.apiKey });

@@ -1,7 +1,9 @@
 import type { Chat } from "./chat.js";
 import type { ErasureService } from "./erasures.js";
 import { DuetError } from "./errors.js";
+import { scrubOutbox } from "./outbox/erase-scrub.js";
 import { DEFAULT_SETTINGS, type LifecycleStore } from "./ports/lifecycle.js";
+import type { Outbox } from "./ports/outbox.js";
 import type { PushSubscriptions } from "./ports/push-subscriptions.js";
 import type { Store } from "./ports/store.js";
 import type { UserDataStore } from "./ports/user-data.js";
@@ -23,6 +25,8 @@ export interface UserDataDeps {
   data: UserDataStore;
   /** Null when the store keeps no Web Push subscriptions. */
   push: PushSubscriptions | null;
+  /** Null when the store has no outbox: webhooks and pushes waiting there are scrubbed by the erase. */
+  outbox: Outbox | null;
   /** duet's version, for the export's first line. */
   version: string;
 }
@@ -107,7 +111,8 @@ export class UserData {
    *    the `pair.unmatched` webhook goes, pending notifications both ways are dropped), then the
    *    pair's record forgotten and the peer crossed off the list;
    * 4. the user's blocks, push subscriptions, settings, mutes, event log and pending
-   *    notifications; 5. the `user.erased` webhook.
+   *    notifications; 5. the outbox's webhooks and pushes (pending or failed) that carry their
+   *    conversations' texts or previews (scrubOutbox); 6. the `user.erased` webhook.
    * Reports filed by or about the user stay (their evidence until resolved): see docs/PRIVACY.md.
    */
   async erase(user: string): Promise<{ messages: number; pairs: number }> {
@@ -135,6 +140,8 @@ export class UserData {
         await push.removePushSubscription(user, sub.endpoint);
     await data.eraseRest(user);
     await chat.dropPendingNotifications(user);
+    // After the drop marks and the conversations' end: no new entry of theirs comes after it.
+    if (this.d.outbox !== null) await scrubOutbox(this.d.outbox, user);
     // Again at the end: a connection another process let in before its marks refreshed.
     erasures.disconnect(user);
     const erased = { messages, pairs: peers.length };

@@ -228,3 +228,102 @@ for (const storeName of ["sqlite", "redis", "cluster"] as const) {
     });
   });
 }
+
+/**
+ * Webhooks and pushes still waiting in the outbox, or failed, carry the user's texts (message
+ * webhooks, notification previews): the erase removes them there too (src/core/outbox/erase-scrub.ts).
+ * The receiver answers 500 and the push service is unreachable, so entries stay pending and failed.
+ */
+for (const storeName of ["sqlite", "redis"] as const) {
+  describe(`erase scrubs the outbox on ${storeName}`, () => {
+    let server: TestServer;
+    let failing: Receiver;
+    let store = "";
+    before(async () => {
+      failing = await startReceiver();
+      failing.fallback = { status: 500 };
+      store = storeName === "sqlite" ? tempDbUrl() : redis.url;
+      const vapid = webPushKeys.generateVAPIDKeys();
+      server = await startDuet({
+        DUET_STORE: store,
+        DUET_WEBHOOK_URL: failing.url,
+        DUET_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        DUET_WEBHOOK_EVENTS: "message.created,message.updated,notification,pair.unmatched,user.erased",
+        DUET_WEBHOOK_RETRY_S: "1",
+        DUET_NOTIFY_DELAY_S: "1",
+        DUET_NOTIFY_GROUP_S: "1",
+        DUET_SEND_RATE: "10000",
+        DUET_SEND_BURST: "10000",
+        DUET_VAPID_PUBLIC_KEY: vapid.publicKey,
+        DUET_VAPID_PRIVATE_KEY: vapid.privateKey,
+        DUET_VAPID_SUBJECT: "mailto:ops@example.com",
+      });
+    });
+    after(async () => {
+      await server.close();
+      await failing.close();
+    });
+
+    it("removes queued and failed webhooks and pushes with their texts; user.erased still goes", async () => {
+      const marker = `OKAPI${randomBytes(6).toString("hex")}`;
+      const [u, p, x, y] = names("obu", "obp", "obx", "oby");
+      const me = await client(server.url, u);
+      const peer = await client(server.url, p);
+      const other = await client(server.url, x);
+      for (const c of [me, peer])
+        assert.equal((await c.call("POST", "/v1/push/subscriptions", subscription())).status, 201);
+      await me.send(p, `${marker} from the user`);
+      await peer.send(u, `${marker} to the user`);
+      await other.send(y, "an unrelated conversation");
+      const failed = async () =>
+        JSON.stringify((await admin(server, "GET", "/v1/admin/webhooks/failed?limit=1000")).body);
+      // Failed: the message webhooks, the notifications and the pushes, with their texts.
+      await waitFor(
+        "failed entries holding the texts",
+        async () => {
+          const list = await failed();
+          return (
+            ["message.created", "notification", "push"].every((t) => list.includes(`"type":"${t}"`)) &&
+            list.includes(marker)
+          );
+        },
+        20_000,
+      );
+      // And pending ones: just sent, not yet failed.
+      await me.send(p, `${marker} queued`);
+      const edited = await peer.send(u, `${marker} queued too`);
+      assert.equal(
+        (await peer.call("PATCH", `/v1/messages/${edited.id}`, { text: `${marker} edited` })).status,
+        200,
+      );
+
+      const r = await admin(server, "DELETE", `/v1/admin/users/${u}`);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.deepEqual(r.body, { erased: { messages: 4, pairs: 1 } });
+      assert.ok(!(await failed()).includes(marker), "the failed list holds no text of theirs");
+      // The erase's own webhook still goes out once the receiver is back.
+      const before = failing.received.length;
+      failing.fallback = { status: 200 };
+      await waitFor(
+        "user.erased",
+        () => failing.received.some((w) => w.body.type === "user.erased" && w.body.data.user === u),
+        20_000,
+      );
+      assert.ok(
+        failing.received.slice(before).every((w) => !w.raw.includes(marker)),
+        "no webhook with their texts after the erase",
+      );
+      // A repeat finds nothing more to do, and the texts are nowhere in the store.
+      assert.deepEqual((await admin(server, "DELETE", `/v1/admin/users/${u}`)).body, {
+        erased: { messages: 0, pairs: 0 },
+      });
+      if (storeName === "sqlite") {
+        await server.close();
+        sqliteHasNo(store, marker, "an unrelated conversation");
+        server = await startDuet({ DUET_STORE: store });
+      } else {
+        await redisHasNo([redis.url], marker, "an unrelated conversation");
+      }
+    });
+  });
+}

@@ -83,6 +83,14 @@ export interface Outbox {
   nextDue(): Promise<number | null>;
   getMark(key: string): Promise<string | null>;
   setMark(key: string, value: string, ttlMs: number): Promise<void>;
+  /**
+   * One page of every entry, pending or failed, in no particular order (for the erase's scrub,
+   * src/core/outbox/erase-scrub.ts): `cursor` null first, then the answer's `next`, until `next`
+   * is null. At most about `limit` entries per call; an entry may come twice.
+   */
+  scan(cursor: string | null, limit: number): Promise<{ entries: OutboxEntry[]; next: string | null }>;
+  /** Removes these entries, pending or failed (unknown ids are skipped); answers how many went. */
+  remove(ids: string[]): Promise<number>;
 }
 
 /**

@@ -134,4 +134,19 @@ export class RedisOutbox implements Outbox {
   async setMark(key: string, value: string, ttlMs: number): Promise<void> {
     await this.call(() => this.client.set(this.keys.mark + key, value, "PX", Math.max(1, Math.floor(ttlMs))));
   }
+
+  /** HSCAN of the entries hash: bounded per call (COUNT is a hint of the work, not a promise). */
+  async scan(cursor: string | null, limit: number): Promise<{ entries: OutboxEntry[]; next: string | null }> {
+    const [next, flat] = await this.call(() =>
+      this.client.hscan(this.keys.entries, cursor ?? "0", "COUNT", limit),
+    );
+    return { entries: pairs(flat), next: next === "0" ? null : next };
+  }
+
+  async remove(ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    return Number(
+      await this.script("duetOutboxRemove", [this.keys.due, this.keys.entries, this.keys.failed], ids),
+    );
+  }
 }

@@ -39,6 +39,7 @@ const SCRIPTS = {
   duetOutboxRetry: { files: ["outbox-steps", "outbox-retry"], keys: 3 },
   duetOutboxFailed: { files: ["outbox-failed"], keys: 2 },
   duetOutboxDepth: { files: ["outbox-depth"], keys: 2 },
+  duetOutboxRemove: { files: ["outbox-remove"], keys: 3 },
   duetPushAdd: { files: ["push-add"], keys: 1 },
   duetTtlSet: { files: ["lib", "expiry-steps", "ttl-set"], keys: 5 },
   duetTtlChange: { files: ["lib", "expiry-steps", "ttl-change"], keys: 1 },

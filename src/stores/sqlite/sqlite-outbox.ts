@@ -99,6 +99,11 @@ export class SqliteOutbox implements Outbox {
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
       ),
       dropExpiredMarks: db.prepare("DELETE FROM outbox_marks WHERE expires_at <= ?"),
+      scan: db.prepare(
+        `SELECT id, type, data, created_at, attempts, last_error FROM outbox
+         WHERE id > ? ORDER BY id LIMIT ?`,
+      ),
+      remove: db.prepare("DELETE FROM outbox WHERE id = ?"),
     };
   }
 
@@ -176,6 +181,23 @@ export class SqliteOutbox implements Outbox {
       const now = Date.now();
       this.stmt.dropExpiredMarks.run(now);
       this.stmt.setMark.run(key, value, now + ttlMs);
+    });
+  }
+
+  scan(cursor: string | null, limit: number): Promise<{ entries: OutboxEntry[]; next: string | null }> {
+    return this.read(() => {
+      const rows = this.stmt.scan.all(cursor ?? "", limit) as Row[];
+      const last = rows.at(-1);
+      return { entries: rows.map(entryOf), next: rows.length < limit || last === undefined ? null : last.id };
+    });
+  }
+
+  remove(ids: string[]): Promise<number> {
+    if (ids.length === 0) return Promise.resolve(0);
+    return this.write(() => {
+      let n = 0;
+      for (const id of ids) n += this.stmt.remove.run(id).changes;
+      return n;
     });
   }
 }
