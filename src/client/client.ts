@@ -331,6 +331,7 @@ export class DuetClient {
       this.acks.close();
       this.outbox.close();
     });
+    this.views.close();
     this.emitter.clear();
   }
 

@@ -9,7 +9,9 @@
  * - content (text, image, links) is last-writer-wins by `editedAt`, and a tombstone absorbs all;
  * - a reaction is one register per (emoji, user), last-writer-wins by the event's `seq`, laid
  *   over the reactions the message carried when it was last seen whole;
- * - receipt markers only move forward (message ids sort in conversation order).
+ * - receipt markers only move forward (message ids sort in conversation order);
+ * - a message with `expiresAt` (SPEC 15) becomes its tombstone at that time by the view's own
+ *   clock: the server sends no event for it. One timer per view, for the earliest expiry.
  */
 import type {
   ConversationSummary,
@@ -22,6 +24,7 @@ import type {
   ReactionEvent,
   ReadEvent,
   StoredEvent,
+  TtlEvent,
 } from "../core/types.js";
 import { Emitter } from "./emitter.js";
 
@@ -82,6 +85,9 @@ function maxId(a: string | null, b: string | null | undefined): string | null {
 
 const CONTENT_FIELDS = ["text", "image", "links", "editedAt", "screened", "moderated"] as const;
 
+/** The longest delay a timer takes (setTimeout's limit, ~24.8 days); a later expiry re-arms it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The state of one conversation. Get it with `client.view(peer)`; call `load()` once. */
 export class ConversationView {
   readonly peer: string;
@@ -100,6 +106,15 @@ export class ConversationView {
   private pending: Set<string> | null = null;
   private dirty = false;
   private cache: ViewMessage[] | null = null;
+  /** SPEC 15: the conversation's own ttl (s; 0: none), and the seq of the event that set it. */
+  private ttlSeconds = 0;
+  private ttlSeq = 0;
+  /** Ids of the messages with an expiresAt still to come (shown whole until then). */
+  private readonly expiring = new Set<string>();
+  /** The one timer of this view, armed for the earliest of them (`timerAt`). */
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private timerAt = 0;
+  private closed = false;
 
   constructor(peer: string, source: ViewSource | null = null) {
     this.peer = peer;
@@ -144,6 +159,14 @@ export class ConversationView {
   /** The last of the peer's messages the user has read (on any device). */
   get readUpTo(): string | null {
     return this.myRead;
+  }
+
+  /**
+   * SPEC 15: the conversation's own disappearing-messages ttl in seconds (0: none; the server's
+   * default, if any, is not shown). From the conversation list, then from `ttl` events.
+   */
+  get ttl(): number {
+    return this.ttlSeconds;
   }
 
   /** Whether `load()` has completed once. */
@@ -225,10 +248,15 @@ export class ConversationView {
     });
   }
 
-  /** A conversation-list entry: its receipt markers and last message. */
+  /** A conversation-list entry: its receipt markers, ttl and last message. */
   seedSummary(summary: ConversationSummary): void {
     this.batch(() => {
       this.markers(summary.peerReadUpTo ?? null, summary.peerDeliveredUpTo ?? null);
+      // A ttl event seen on the stream is newer than a list read whose time is unknown.
+      if (this.ttlSeq === 0 && typeof summary.ttl === "number" && summary.ttl !== this.ttlSeconds) {
+        this.ttlSeconds = summary.ttl;
+        this.announce();
+      }
       if (summary.lastMessage !== null) this.mergeBase(summary.lastMessage, 0);
     });
   }
@@ -255,15 +283,28 @@ export class ConversationView {
         case "delivered":
           this.onDelivered(event);
           return;
+        case "ttl":
+          this.onTtl(event);
+          return;
         default:
           return; // pair events concern the conversation, not its messages
       }
     });
   }
 
+  /** Stops the view's expiry timer for good (the client closed); the state stays readable. */
+  close(): void {
+    this.closed = true;
+    this.disarm();
+  }
+
   /** Forgets everything (the server's log was reset, or the conversation erased). */
   clear(): void {
     this.entries.clear();
+    this.expiring.clear();
+    this.disarm();
+    this.ttlSeconds = 0;
+    this.ttlSeq = 0;
     this.order = [];
     this.peerRead = null;
     this.peerDelivered = null;
@@ -294,6 +335,7 @@ export class ConversationView {
     entry.seen.add(event.seq);
     if (entry.deletedAt !== null) return;
     entry.deletedAt = entry.base?.deletedAt ?? Date.now();
+    this.expiring.delete(entry.id);
     this.touched(entry);
   }
 
@@ -323,6 +365,75 @@ export class ConversationView {
 
   private onDelivered(event: DeliveredEvent): void {
     this.markers(null, event.upTo);
+  }
+
+  private onTtl(event: TtlEvent): void {
+    if (event.seq <= this.ttlSeq) return; // a replay, or older than one seen
+    this.ttlSeq = event.seq;
+    if (this.ttlSeconds === event.seconds) return;
+    this.ttlSeconds = event.seconds;
+    this.announce();
+  }
+
+  // ---- expiry (SPEC 15) -----------------------------------------------------------------------
+
+  /** After a merge: an expired message becomes its tombstone now; a later one is watched. */
+  private watchExpiry(entry: Entry): void {
+    const at = entry.base?.expiresAt;
+    if (entry.deletedAt !== null || at === undefined) {
+      this.expiring.delete(entry.id);
+      return;
+    }
+    if (at <= Date.now()) {
+      this.expiring.delete(entry.id);
+      entry.deletedAt = at;
+      this.touched(entry);
+    } else this.expiring.add(entry.id);
+  }
+
+  /** Every watched message whose time has come becomes its tombstone (deletedAt = expiresAt). */
+  private expireDue(): void {
+    const now = Date.now();
+    for (const id of [...this.expiring]) {
+      const entry = this.entries.get(id);
+      const at = entry?.base?.expiresAt;
+      if (entry === undefined || entry.deletedAt !== null || at === undefined) this.expiring.delete(id);
+      else if (at <= now) {
+        this.expiring.delete(id);
+        entry.deletedAt = at;
+        this.touched(entry);
+      }
+    }
+  }
+
+  /** Arms the one timer for the earliest expiry still to come (or none). */
+  private arm(): void {
+    if (this.closed) return;
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const id of this.expiring) {
+      const at = this.entries.get(id)?.base?.expiresAt;
+      if (at !== undefined && at < earliest) earliest = at;
+    }
+    if (earliest === Number.POSITIVE_INFINITY) {
+      this.disarm();
+      return;
+    }
+    if (this.timer !== null && this.timerAt === earliest) return;
+    this.disarm();
+    this.timerAt = earliest;
+    const delay = Math.min(Math.max(earliest - Date.now(), 0), MAX_TIMER_MS);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.batch(() => this.expireDue()); // re-arms for the next one as it ends
+    }, delay);
+    // A view's timer alone should not keep a Node process running.
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  private disarm(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = 0;
   }
 
   /** Moves the peer's receipt markers forward; the messages whose tick changed are announced. */
@@ -356,12 +467,14 @@ export class ConversationView {
       if (entry.deletedAt === null) entry.deletedAt = m.deletedAt ?? Date.now();
       else if (m.deletedAt !== undefined) entry.deletedAt = m.deletedAt;
       this.touched(entry);
+      this.watchExpiry(entry);
       return;
     }
     if (base === null) {
       entry.base = { ...m };
       entry.baseSeq = seq;
       this.touched(entry);
+      this.watchExpiry(entry);
       return;
     }
     let changed = false;
@@ -387,6 +500,7 @@ export class ConversationView {
       if (JSON.stringify(reactions ?? {}) !== before) changed = true;
     }
     if (changed) this.touched(entry);
+    this.watchExpiry(entry);
   }
 
   private entry(id: string): Entry {
@@ -492,6 +606,7 @@ export class ConversationView {
       const dirty = this.dirty;
       this.pending = null;
       this.dirty = false;
+      this.arm();
       if (dirty) this.emitter.emit("change", { peer: this.peer, ids });
     }
   }
@@ -506,6 +621,7 @@ export interface ViewFeed {
   delete: DeleteEvent;
   reaction: ReactionEvent;
   delivered: DeliveredEvent;
+  ttl: TtlEvent;
   reset: { reason: "initial" | "reset" };
 }
 
@@ -543,7 +659,7 @@ export class MessageViews {
   /** Feeds the views from the client's own (deduplicated, ordered) events. */
   listen(on: <K extends keyof ViewFeed>(type: K, listener: (value: ViewFeed[K]) => void) => unknown): void {
     const apply = (event: StoredEvent) => this.apply(event);
-    for (const type of ["message", "read", "pair", "edit", "delete", "reaction", "delivered"] as const)
+    for (const type of ["message", "read", "pair", "edit", "delete", "reaction", "delivered", "ttl"] as const)
       on(type, apply);
     on("reset", (e) => {
       if (e.reason === "reset") this.reset();
@@ -585,6 +701,11 @@ export class MessageViews {
     const me = this.me();
     for (const p of me !== null ? [m.from === me ? m.to : m.from] : [m.from, m.to])
       this.views.get(p)?.seedMessages([m]);
+  }
+
+  /** The client closed: every view's expiry timer stops. */
+  close(): void {
+    for (const view of this.views.values()) view.close();
   }
 
   /** The server could not resume: every view reloads from the server's current state. */

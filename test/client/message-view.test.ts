@@ -258,3 +258,97 @@ test("one change per batch: a history page announces once, with every id", () =>
   view.seedMessages([M1, M2]);
   assert.equal(changes.length, 1, "the same messages again: no change");
 });
+
+/** Resolves once `check` holds, polling; fails after a generous bound (no timing asserted). */
+async function eventually(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+test("SPEC 15: a message turns into its tombstone at expiresAt by itself, announced by a change", async () => {
+  const view = new ConversationView(PEER);
+  const changes: ViewChange[] = [];
+  view.on("change", (c) => changes.push(c));
+  const now = Date.now();
+  const soon = msg("M01", PEER, "gone soon", { expiresAt: now + 100 });
+  const later = msg("M02", ME, "gone later", { expiresAt: now + 250 });
+  const kept = msg("M03", PEER, "kept");
+  const unsent = msg("M04", ME, "unsent first", { expiresAt: now + 150 });
+  view.seedMessages([soon, later, kept, unsent]);
+  view.apply({ type: "delete", seq: 3, id: "M04", peer: PEER });
+  assert.deepEqual(
+    view.messages.map((m) => m.kind),
+    ["text", "text", "text", "deleted"],
+  );
+  const unsentAt = view.message("M04")?.deletedAt;
+  await eventually("both expiries", () => view.messages.filter((m) => m.kind === "deleted").length === 3);
+  const [first, second, third] = view.messages;
+  assert.deepEqual(first, {
+    id: "M01",
+    from: PEER,
+    to: ME,
+    ts: soon.ts,
+    kind: "deleted",
+    text: null,
+    image: null,
+    links: [],
+    clientMsgId: null,
+    deletedAt: soon.expiresAt,
+    mine: false,
+    tick: null,
+  });
+  assert.equal(second?.kind, "deleted");
+  assert.equal(second?.deletedAt, later.expiresAt);
+  assert.equal(third?.kind, "text", "a message without expiresAt stays");
+  assert.equal(view.message("M04")?.deletedAt, unsentAt, "an unsent message is not touched again");
+  // Each expiry was announced with its id; the unsent one was not announced again.
+  const announced = changes.flatMap((c) => c.ids);
+  assert.ok(announced.includes("M01") && announced.includes("M02"));
+  assert.equal(announced.filter((id) => id === "M04").length, 2, "its seed and its unsend only");
+  // A replayed whole message (a resume) does not bring the expired text back.
+  view.apply({ type: "message", seq: 1, message: soon });
+  assert.equal(view.message("M01")?.kind, "deleted");
+  view.close();
+});
+
+test("SPEC 15: a message already past expiresAt is shown as its tombstone at once", () => {
+  const view = new ConversationView(PEER);
+  const past = msg("M01", PEER, "too late", { expiresAt: Date.now() - 1_000 });
+  view.seedMessages([past]);
+  assert.equal(view.message("M01")?.kind, "deleted");
+  assert.equal(view.message("M01")?.text, null);
+  assert.equal(view.message("M01")?.deletedAt, past.expiresAt);
+  view.close();
+});
+
+test("SPEC 15: a closed view's timer is gone (its messages stay as they were)", async () => {
+  const view = new ConversationView(PEER);
+  view.seedMessages([msg("M01", PEER, "timer stopped", { expiresAt: Date.now() + 50 })]);
+  view.close();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(view.message("M01")?.kind, "text");
+});
+
+test("SPEC 15: the view's ttl comes from the conversation list, then from ttl events (newest seq wins)", () => {
+  const view = new ConversationView(PEER);
+  const changes: ViewChange[] = [];
+  view.on("change", (c) => changes.push(c));
+  assert.equal(view.ttl, 0);
+  view.seedSummary({ peer: PEER, unread: 0, lastMessage: null, updatedAt: 1, ttl: 3600 });
+  assert.equal(view.ttl, 3600);
+  assert.deepEqual(changes, [{ peer: PEER, ids: [] }]);
+  view.apply({ type: "ttl", seq: 7, peer: PEER, seconds: 60 });
+  assert.equal(view.ttl, 60);
+  view.apply({ type: "ttl", seq: 5, peer: PEER, seconds: 600 });
+  assert.equal(view.ttl, 60, "an older event, late, changes nothing");
+  view.seedSummary({ peer: PEER, unread: 0, lastMessage: null, updatedAt: 1, ttl: 3600 });
+  assert.equal(view.ttl, 60, "a list read of unknown time does not undo an event");
+  view.apply({ type: "ttl", seq: 9, peer: PEER, seconds: 0 });
+  assert.equal(view.ttl, 0);
+  view.clear();
+  view.seedSummary({ peer: PEER, unread: 0, lastMessage: null, updatedAt: 1, ttl: 120 });
+  assert.equal(view.ttl, 120, "after a reset the list seeds it again");
+});
