@@ -59,9 +59,12 @@ export class PairService {
     return { pair: result.pair, created: result.created };
   }
 
-  /** Ends the pair for both (404 when they are not matched); `erase` deletes the conversation. */
-  async unmatch(a: string, b: string, erase: boolean): Promise<UnmatchResult> {
-    const result = await this.store.unmatch(a, b, erase);
+  /**
+   * Ends the pair for both (404 when they are not matched); `erase` deletes the conversation;
+   * `force` (the erase of a user) ends it whatever the pair's state (PairStore.unmatch).
+   */
+  async unmatch(a: string, b: string, erase: boolean, force = false): Promise<UnmatchResult> {
+    const result = await this.store.unmatch(a, b, erase, force);
     this.publish(result.events);
     // Best effort: the pair is over whatever happens here, and a retry would only be a 404.
     await this.onUnmatch(a, b, erase).catch(() => {});

@@ -63,8 +63,13 @@ export interface PairStore {
   pair(a: string, b: string): Promise<Pair | null>;
   /** The user's current pairs, newest first. */
   pairsOf(user: string): Promise<Pair[]>;
-  /** Throws not_found when the two are not matched now. */
-  unmatch(a: string, b: string, erase: boolean): Promise<UnmatchResult>;
+  /**
+   * Throws not_found when the two are not matched now. `force` (with `erase`; SPEC 15's erase of
+   * a user) ends the conversation whatever the pair's state (none in `open` mode, or unmatched
+   * with its history kept), without matching it first: each side whose pair or listed
+   * conversation it ends gets one `unmatched` event (historyDeleted), a side with neither none.
+   */
+  unmatch(a: string, b: string, erase: boolean, force?: boolean): Promise<UnmatchResult>;
   relation(a: string, b: string): Promise<Relation>;
 }
 

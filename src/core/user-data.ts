@@ -1,6 +1,5 @@
 import type { Chat } from "./chat.js";
 import type { ErasureService } from "./erasures.js";
-import { DuetError } from "./errors.js";
 import { scrubOutbox } from "./outbox/erase-scrub.js";
 import { DEFAULT_SETTINGS, type LifecycleStore } from "./ports/lifecycle.js";
 import type { Outbox } from "./ports/outbox.js";
@@ -152,19 +151,10 @@ export class UserData {
   /**
    * Ends the conversation of `user` and `peer` as an unmatch with history deleted, whatever the
    * pair's state: a conversation with no current pair (open mode, or unmatched with its history
-   * kept, or left half-erased by a crash) is matched in the store first, without telling anyone,
-   * so the one tested erasure path removes it. Answers the messages erased.
+   * kept, or left half-erased by a crash) is ended directly (a forced unmatch), never matched
+   * first, so no peer's log gains a `matched` event. Answers the messages erased.
    */
   private async endConversation(user: string, peer: string): Promise<number> {
-    const pairs = this.d.chat.pairs;
-    for (let attempt = 1; ; attempt++) {
-      if ((await pairs.pair(user, peer)) === null) await this.d.store.pairs.match(user, peer, undefined);
-      try {
-        return (await pairs.unmatch(user, peer, true)).erased;
-      } catch (err) {
-        // Unmatched by someone else between the two calls (perhaps keeping the history): again.
-        if (!(err instanceof DuetError && err.code === "not_found") || attempt === 3) throw err;
-      }
-    }
+    return (await this.d.chat.pairs.unmatch(user, peer, true, true)).erased;
   }
 }

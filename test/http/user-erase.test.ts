@@ -129,6 +129,13 @@ for (const storeName of ["sqlite", "redis", "cluster"] as const) {
       await stream.next((e) => e.type === "hello");
       const peerWs = await openWs(server.url, peer1.token);
       const oldToken = me.token;
+      // Each peer's cursor before the erase: a device resuming from it must see one `unmatched`
+      // and no `matched` (open mode and kept-history conversations are not matched first).
+      const cursorOf = async (c: typeof me) => {
+        const events = (await c.call("GET", "/v1/poll?since=0&timeout=0")).body.events as { seq: number }[];
+        return Math.max(0, ...events.map((e) => e.seq));
+      };
+      const cursors = [await cursorOf(peer1), await cursorOf(peer2), await cursorOf(peer3)];
 
       const r = await admin(server, "DELETE", `/v1/admin/users/${u}`);
       assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -142,6 +149,20 @@ for (const storeName of ["sqlite", "redis", "cluster"] as const) {
       const pairEvent = peerWs.frames.find((f) => f.type === "pair" && f.state === "unmatched");
       assert.equal(pairEvent?.historyDeleted, true);
       peerWs.ws.close();
+      for (const [i, peer] of [peer1, peer2, peer3].entries()) {
+        const resumed = (await peer.call("GET", `/v1/poll?since=${cursors[i]}&timeout=0`)).body.events as {
+          type: string;
+          peer?: string;
+          state?: string;
+          historyDeleted?: boolean;
+        }[];
+        const pairEvents = resumed.filter((e) => e.type === "pair" && e.peer === u);
+        assert.deepEqual(
+          pairEvents.map((e) => [e.state, e.historyDeleted]),
+          [["unmatched", true]],
+          `peer ${i + 1} resuming: ${JSON.stringify(resumed).slice(0, 300)}`,
+        );
+      }
 
       // Tokens from before: refused everywhere; one issued after the erase is accepted.
       expectError(await api(server.url, oldToken, "GET", "/v1/conversations"), 401, "user_erased");

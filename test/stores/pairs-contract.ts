@@ -206,6 +206,51 @@ export function runPairsContract(name: string, options: PairsContractOptions): v
       await assert.rejects(matched.send(text(a, b, "no")), isCode("not_matched"));
     });
 
+    it("a forced unmatch (SPEC 15's erase) ends an unpaired or kept conversation with no matched event", async () => {
+      // What a device resuming from `since` sees (from 0 a store may answer `reset`: the log's
+      // start was erased).
+      const resumed = async (store: Store, user: string, since: number) =>
+        (await store.eventsSince(user, since, 10_000)).events;
+      const headOf = async (store: Store, user: string) => (await store.eventsSince(user, 0, 10_000)).head;
+      const pairStates = (events: StoredEvent[]) =>
+        events.flatMap((e) => (e.type === "pair" ? [[e.state, e.historyDeleted]] : []));
+      // Open mode, never paired: one `unmatched` each side, the history gone, nothing matched.
+      const [a, b] = users("alice", "bob");
+      await open.send(text(a, b, "open one"));
+      await open.send(text(b, a, "open two"));
+      await assert.rejects(open.pairs.unmatch(a, b, true), isCode("not_found"));
+      await assert.rejects(open.pairs.unmatch(a, b, false, true), isCode("not_found"));
+      const cursor = await headOf(open, b);
+      const forced = await open.pairs.unmatch(a, b, true, true);
+      assert.equal(forced.erased, 2);
+      assert.deepEqual(
+        forced.events.map((e) => [e.user, e.event.type === "pair" && e.event.state]).sort(),
+        [
+          [a, "unmatched"],
+          [b, "unmatched"],
+        ].sort(),
+      );
+      const seen = await resumed(open, b, cursor);
+      assert.deepEqual(pairStates(seen), [["unmatched", true]]);
+      assert.deepEqual(texts(seen), []);
+      assert.deepEqual((await open.history(b, a, { limit: 10 })).messages, []);
+      assert.equal(await open.pairs.pair(a, b), null);
+      // A repeat finds nothing to end: no event, nothing erased.
+      const again = await open.pairs.unmatch(a, b, true, true);
+      assert.deepEqual([again.erased, again.events.length], [0, 0]);
+      // Unmatched with the history kept: the side still listing it is told once more, nothing matched.
+      const [c, d] = users("carol", "dave");
+      await matched.pairs.match(c, d, undefined);
+      await matched.send(text(c, d, "kept then erased"));
+      await matched.pairs.unmatch(c, d, false);
+      const kept = await headOf(matched, d);
+      const ended = await matched.pairs.unmatch(c, d, true, true);
+      assert.equal(ended.erased, 1);
+      assert.deepEqual(pairStates(await resumed(matched, d, kept)), [["unmatched", true]]);
+      assert.deepEqual(texts(await resumed(matched, d, 0)), []);
+      assert.deepEqual((await matched.history(d, c, { limit: 10 })).messages, []);
+    });
+
     it("erases a conversation longer than one erasure step, and only that one", async () => {
       const [a, b, c] = users("alice", "bob", "carol");
       await open.pairs.match(a, b, undefined);

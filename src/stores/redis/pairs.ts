@@ -140,7 +140,9 @@ export class RedisPairs implements PairStore {
     };
   }
 
-  async unmatch(a: string, b: string, erase: boolean): Promise<UnmatchResult> {
+  async unmatch(a: string, b: string, erase: boolean, forced = false): Promise<UnmatchResult> {
+    // Only with erase (PairStore.unmatch): a forced unmatch that kept the history would be a no-op.
+    const force = forced && erase;
     const [lo, hi] = a < b ? [a, b] : [b, a];
     const conv = this.h.keys.conversation(lo, hi);
     const convKeys = [conv.pair, conv.meta, conv.msg, conv.ids, conv.from(lo), conv.from(hi), conv.cmid];
@@ -153,14 +155,14 @@ export class RedisPairs implements PairStore {
       const r = await this.h.script(
         "duetPairUnmatch",
         [...convKeys, ...this.userKeys(lo), ...this.userKeys(hi)],
-        [lo, hi, erase ? "1" : "0", maxEvents, maxAge],
+        [lo, hi, erase ? "1" : "0", maxEvents, maxAge, force ? "1" : "0"],
       );
       if (r[0] !== "ok") throw new DuetError("not_found", "These two users are not matched.");
       erased = Number(r[1]);
       s1 = Number(r[2]);
       s2 = Number(r[3]);
     } else {
-      const r = await this.h.script("duetPairUnmatchStep", convKeys, [erase ? "1" : "0"]);
+      const r = await this.h.script("duetPairUnmatchStep", convKeys, [erase ? "1" : "0", force ? "1" : "0"]);
       if (r[0] === "notfound") throw new DuetError("not_found", "These two users are not matched.");
       // A retry of an unmatch a crash interrupted: completed as it was asked the first time.
       if (r[0] === "resume") doErase = r[2] === "1";
@@ -174,6 +176,7 @@ export class RedisPairs implements PairStore {
           doErase ? "1" : "0",
           maxEvents,
           maxAge,
+          force ? "1" : "0",
         ]);
       const [first, second] = await Promise.all([apply(lo, hi), apply(hi, lo)]);
       [s1, s2] = [Number(first), Number(second)];

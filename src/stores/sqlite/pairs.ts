@@ -231,21 +231,26 @@ export class SqlitePairs implements PairStore {
    * chunks of ERASE_CHUNK, each its own transaction, so other writes interleave. The answer
    * comes once the last chunk is gone.
    */
-  async unmatch(a: string, b: string, erase: boolean): Promise<UnmatchResult> {
+  async unmatch(a: string, b: string, erase: boolean, force = false): Promise<UnmatchResult> {
     const conv = conversationKey(a, b);
     const events = await this.host.enqueue(() => {
       const state = this.stmt.state.get(conv) as string | undefined;
-      if (state !== "m") throw new DuetError("not_found", "These two users are not matched.");
+      const matched = state === "m";
+      // force (SPEC 15's erase, always with erase): any state, never matched first.
+      if (!matched && !(force && erase)) throw new DuetError("not_found", "These two users are not matched.");
       this.stmt.unmatch.run(conv);
+      // Who gets the `pair` event: both when the pair was matched; forced, each side that still
+      // lists the conversation (a repeat, with nothing left, tells no one again).
+      const told = new Set<string>(matched ? [a, b] : []);
       if (erase) {
         this.host.writeSummaries();
         for (const [user, peer] of [
           [a, b],
           [b, a],
-        ]) {
+        ] as const) {
           this.stmt.dropMessageEvents.run(user, conv);
           this.stmt.dropOtherEvents.run({ user, peer });
-          this.stmt.dropConversation.run(user, peer);
+          if (this.stmt.dropConversation.run(user, peer).changes > 0) told.add(user);
           this.lifecycle()?.delivered.run(user, peer);
         }
         this.lifecycle()?.unsent.run(conv);
@@ -253,7 +258,10 @@ export class SqlitePairs implements PairStore {
         this.stmt.startErasure.run(conv);
       }
       const ts = Date.now();
-      return [this.pairEvent(a, b, ts, "unmatched", erase), this.pairEvent(b, a, ts, "unmatched", erase)];
+      return [
+        ...(told.has(a) ? [this.pairEvent(a, b, ts, "unmatched", erase)] : []),
+        ...(told.has(b) ? [this.pairEvent(b, a, ts, "unmatched", erase)] : []),
+      ];
     });
     const erased = erase ? await this.eraseMessages(conv) : 0;
     return { events, erased };

@@ -28,14 +28,18 @@ end
 -- steps follow in other calls) the pair remembers it, so a retry after a crash completes them.
 -- keys: pair, meta, msg, ids, from_a, from_b, cmid. Returns {"ok", messages erased},
 -- {"resume", 0, "1"|"0" erase} (a pending unmatch to complete) or {"notfound"}.
-local function unmatch_pair(keys, erase, pending)
+-- force (SPEC 15's erase): ends the conversation whatever the pair's state (none in open mode,
+-- or unmatched with its history kept) instead of answering notfound, never matching it first.
+local function unmatch_pair(keys, erase, pending, force)
   local pair = keys[1]
   if redis.call("HGET", pair, "state") ~= "m" then
     local pending = redis.call("HGET", pair, "pending")
     if pending then
       return { "resume", 0, pending }
     end
-    return { "notfound" }
+    if not force then
+      return { "notfound" }
+    end
   end
   redis.call("HSET", pair, "state", "u")
   if pending then
@@ -64,10 +68,12 @@ local function apply_pair(keys, args, now)
     -- Listed at once, with no last message: "new match, say hi".
     redis.call("ZADD", convs, "NX", since, peer)
   else
-    if not redis.call("ZSCORE", pairs, peer) then
+    -- args[8] "1" (force, the erase): a conversation listed without a pair ends too; with
+    -- neither a pair nor a listed conversation there is nothing to tell (a retry appends nothing).
+    local paired = redis.call("ZREM", pairs, peer) == 1
+    if not paired and not (args[8] == "1" and erase == "1" and redis.call("ZSCORE", convs, peer)) then
       return 0
     end
-    redis.call("ZREM", pairs, peer)
     if erase == "1" then
       redis.call("ZREM", convs, peer)
       redis.call("HDEL", last, peer)
