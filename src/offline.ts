@@ -83,6 +83,7 @@ export function startOffline(
       url: config.webhookUrl,
       secret: webhookSecretBytes(config.webhookSecret),
       timeoutMs: ATTEMPT_TIMEOUT_MS,
+      connections: config.outboxConcurrency,
     });
     for (const type of types) handlers[type] = send;
   }

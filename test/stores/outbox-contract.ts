@@ -1,6 +1,7 @@
 /**
  * The outbox contract (src/core/ports/outbox.ts), run unchanged against every store by its test
- * file: runOutboxContract with a factory that returns a fresh, empty store.
+ * file: runOutboxContract with a factory that returns a fresh, empty store, and (where a store
+ * can be shared by processes, Redis) one that opens a second instance on the last store's data.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -11,13 +12,23 @@ import { at, sleep } from "../helpers/kit.js";
 
 let counter = 0;
 
-export function runOutboxContract(name: string, makeStore: () => Promise<Store & OutboxStore>): void {
+export function runOutboxContract(
+  name: string,
+  makeStore: () => Promise<Store & OutboxStore>,
+  makePeer?: () => Promise<Store & OutboxStore>,
+): void {
   describe(`outbox contract: ${name}`, () => {
     let store: Store & OutboxStore;
+    /** A second instance on the same data (another process), or the store itself. */
+    let peer: Store & OutboxStore;
     before(async () => {
       store = await makeStore();
+      peer = makePeer === undefined ? store : await makePeer();
     });
-    after(() => store.close());
+    after(async () => {
+      if (peer !== store) await peer.close();
+      await store.close();
+    });
 
     /** Claims everything due, acknowledging it: each test starts with an empty queue. */
     const drain = async () => {
@@ -197,6 +208,66 @@ export function runOutboxContract(name: string, makeStore: () => Promise<Store &
       for (const e of left) await store.outbox.ack(e.id);
       await store.outbox.retryFailed();
       for (const e of await store.outbox.claim(100, 60_000)) await store.outbox.ack(e.id);
+    });
+
+    it("claims in batches: concurrent claims (from two instances where shared) never hand out an entry twice while leased", async () => {
+      await drain();
+      const p = `B${++counter}`;
+      const now = Date.now();
+      const ids = Array.from({ length: 60 }, (_, i) => `${p}-${String(i).padStart(2, "0")}`);
+      await store.outbox.enqueue(ids.map((id, i) => ({ id, type: "t", data: "{}", dueAt: now - 1000 + i })));
+      const claims = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? store : peer).outbox.claim(9, 60_000)),
+      );
+      const got = claims.flat().map((e) => e.id);
+      assert.equal(got.length, 60, "8 claims of at most 9 take all 60 due entries");
+      assert.equal(new Set(got).size, 60, "no entry is handed out twice");
+      assert.deepEqual([...got].sort(), ids);
+      for (const claim of claims) assert.ok(claim.length <= 9, "limit bounds each claim");
+      assert.deepEqual(await peer.outbox.claim(100, 60_000), [], "all are leased");
+      assert.deepEqual(await store.outbox.claim(100, 60_000), [], "all are leased");
+      await store.outbox.settle(ids.map((id) => ({ id, action: "ack" as const })));
+      assert.deepEqual(await store.outbox.depth(), { pending: 0, failed: 0 });
+    });
+
+    it("settles a batch in one call: acks, reschedules and fails, each a no-op once not pending", async () => {
+      await drain();
+      const p = `S${++counter}`;
+      await store.outbox.enqueue(
+        ["a", "b", "c", "d"].map((x) => ({ id: `${p}-${x}`, type: "t", data: `"${x}"` })),
+      );
+      assert.equal((await store.outbox.claim(10, 60_000)).length, 4);
+      await store.outbox.settle([]);
+      await peer.outbox.settle([
+        { id: `${p}-a`, action: "ack" },
+        { id: `${p}-b`, action: "reschedule", dueAt: Date.now() - 1, lastError: "HTTP 503\nbusy" },
+        { id: `${p}-c`, action: "fail", lastError: "HTTP 410" },
+        { id: `${p}-a`, action: "ack" },
+        { id: `${p}-nope`, action: "fail", lastError: "x" },
+        { id: `${p}-c`, action: "reschedule", dueAt: Date.now(), lastError: "after fail" },
+      ]);
+      assert.deepEqual(await store.outbox.depth(), { pending: 2, failed: 1 });
+      const back = await store.outbox.claim(10, 60_000);
+      assert.deepEqual(
+        back.map((e) => e.id),
+        [`${p}-b`],
+        "the rescheduled entry is due again; the unsettled one stays leased",
+      );
+      assert.equal(at(back, 0).attempts, 1);
+      assert.match(at(back, 0).lastError ?? "", /^HTTP 503/);
+      const failed = await store.outbox.listFailed(10);
+      assert.deepEqual(
+        failed.map((e) => [e.id, e.attempts, e.lastError]),
+        [[`${p}-c`, 1, "HTTP 410"]],
+      );
+      await store.outbox.settle([
+        { id: `${p}-b`, action: "ack" },
+        { id: `${p}-d`, action: "ack" },
+      ]);
+      assert.deepEqual(await store.outbox.depth(), { pending: 0, failed: 1 });
+      await store.outbox.retryFailed();
+      for (const e of await store.outbox.claim(10, 60_000)) await store.outbox.ack(e.id);
+      assert.deepEqual(await store.outbox.depth(), { pending: 0, failed: 0 });
     });
 
     it("keeps marks until they expire", async () => {

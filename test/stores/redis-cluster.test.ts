@@ -39,8 +39,15 @@ runPairsContract("redis cluster", {
   makeStore: ({ maxEvents, pairs }) =>
     openRedisStore(cluster.url, { prefix: `t${++dataSets}:`, retention: { ...retention, maxEvents }, pairs }),
 });
-runOutboxContract("redis cluster", () =>
-  openRedisStore(cluster.url, { prefix: `t${++dataSets}:`, retention }),
+let outboxPrefix = "";
+runOutboxContract(
+  "redis cluster",
+  () => {
+    outboxPrefix = `t${++dataSets}:`;
+    return openRedisStore(cluster.url, { prefix: outboxPrefix, retention });
+  },
+  // A second process on the same data: leases and batches must hold across instances.
+  () => openRedisStore(cluster.url, { prefix: outboxPrefix, retention }),
 );
 
 runLifecycleContract("redis cluster", ({ maxEvents }) =>

@@ -44,8 +44,18 @@ runPairsContract("redis (standalone)", {
       pairs,
     }),
 });
-runOutboxContract("redis (standalone)", () =>
-  openRedisStore(server.url, { prefix: `t${++dataSets}:`, retention: { maxEvents: 100, maxAgeMs: MONTH } }),
+let outboxPrefix = "";
+runOutboxContract(
+  "redis (standalone)",
+  () => {
+    outboxPrefix = `t${++dataSets}:`;
+    return openRedisStore(server.url, {
+      prefix: outboxPrefix,
+      retention: { maxEvents: 100, maxAgeMs: MONTH },
+    });
+  },
+  // A second process on the same data: leases and batches must hold across instances.
+  () => openRedisStore(server.url, { prefix: outboxPrefix, retention: { maxEvents: 100, maxAgeMs: MONTH } }),
 );
 
 runLifecycleContract("redis (standalone)", ({ maxEvents }) =>

@@ -1,5 +1,6 @@
-import type { Outbox, OutboxEntry } from "../ports/outbox.js";
+import type { Outbox, OutboxEntry, OutboxOutcome } from "../ports/outbox.js";
 import { budgetSpent, retryDelayMs } from "./retry.js";
+import { SettleBatch } from "./settle-batch.js";
 
 /** What a handler reports when an attempt did not deliver. */
 export class DeliveryError extends Error {
@@ -34,7 +35,12 @@ export interface DispatcherOptions {
   retryBudgetMs: number;
   /** How often to look for due entries when nothing pokes (other processes' entries, scheduled ones). */
   pollMs: number;
+  /** How long an attempt's outcome waits for others to share its store write (ms); 0 writes at once. */
+  settleDelayMs?: number;
 }
+
+/** The default of DispatcherOptions.settleDelayMs: short next to a delivery, long enough to batch. */
+const SETTLE_DELAY_MS = 5;
 
 export interface DispatcherObserver {
   attempt(type: string, outcome: "delivered" | "retry" | "failed"): void;
@@ -61,6 +67,7 @@ export class Dispatcher {
   private pumping = false;
   private again = false;
   private stopped = true;
+  private readonly settled: SettleBatch;
 
   constructor(
     outbox: Outbox,
@@ -72,6 +79,12 @@ export class Dispatcher {
     this.handlers = new Map(Object.entries(handlers));
     this.options = options;
     this.observer = observer;
+    this.settled = new SettleBatch(
+      outbox,
+      options.concurrency,
+      options.settleDelayMs ?? SETTLE_DELAY_MS,
+      (err) => observer.error(err),
+    );
   }
 
   /** Adds (or replaces) the handler of one type. */
@@ -137,40 +150,46 @@ export class Dispatcher {
     this.running.add(task);
   }
 
+  /**
+   * Runs one attempt and hands its outcome to the settle batch: the slot frees as soon as the
+   * handler is done, and the outcome is written with others (the entry's lease covers the gap, so
+   * no other claim gets it meanwhile).
+   */
   private async attempt(entry: OutboxEntry): Promise<void> {
-    const handler = this.handlers.get(entry.type);
     try {
-      if (handler === undefined) {
-        // A type this process does not deliver (not subscribed any more): dropped, not retried.
-        await this.outbox.ack(entry.id);
-        return;
-      }
-      try {
-        await handler(entry);
-      } catch (err) {
-        if (err instanceof Deferred) {
-          await this.outbox.reschedule(entry.id, err.until, "deferred");
-          return;
-        }
-        const failure =
-          err instanceof DeliveryError ? err : new DeliveryError((err as Error).message ?? String(err));
-        const failures = entry.attempts + 1;
-        if (!failure.retry || budgetSpent(failures, this.options.retryBudgetMs)) {
-          this.observer.attempt(entry.type, "failed");
-          await this.outbox.fail(entry.id, failure.message);
-        } else {
-          this.observer.attempt(entry.type, "retry");
-          await this.outbox.reschedule(entry.id, Date.now() + retryDelayMs(failures), failure.message);
-        }
-        return;
-      }
-      this.observer.attempt(entry.type, "delivered");
-      this.observer.delivered(entry.type, Math.max(0, Date.now() - entry.createdAt) / 1000);
-      await this.outbox.ack(entry.id);
+      this.settled.add(await this.outcome(entry));
     } catch (err) {
-      // The outbox could not record the outcome: the lease runs out and the entry is tried again.
       this.observer.error(err);
     }
+  }
+
+  private async outcome(entry: OutboxEntry): Promise<OutboxOutcome> {
+    const handler = this.handlers.get(entry.type);
+    // A type this process does not deliver (not subscribed any more): dropped, not retried.
+    if (handler === undefined) return { id: entry.id, action: "ack" };
+    try {
+      await handler(entry);
+    } catch (err) {
+      if (err instanceof Deferred)
+        return { id: entry.id, action: "reschedule", dueAt: err.until, lastError: "deferred" };
+      const failure =
+        err instanceof DeliveryError ? err : new DeliveryError((err as Error).message ?? String(err));
+      const failures = entry.attempts + 1;
+      if (!failure.retry || budgetSpent(failures, this.options.retryBudgetMs)) {
+        this.observer.attempt(entry.type, "failed");
+        return { id: entry.id, action: "fail", lastError: failure.message };
+      }
+      this.observer.attempt(entry.type, "retry");
+      return {
+        id: entry.id,
+        action: "reschedule",
+        dueAt: Date.now() + retryDelayMs(failures),
+        lastError: failure.message,
+      };
+    }
+    this.observer.attempt(entry.type, "delivered");
+    this.observer.delivered(entry.type, Math.max(0, Date.now() - entry.createdAt) / 1000);
+    return { id: entry.id, action: "ack" };
   }
 
   /** Stops claiming and waits (at most `waitMs`) for attempts in flight; leases cover the rest. */
@@ -178,10 +197,12 @@ export class Dispatcher {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.running.size === 0) return;
-    await Promise.race([
-      Promise.allSettled([...this.running]),
-      new Promise((resolve) => setTimeout(resolve, waitMs).unref()),
-    ]);
+    if (this.running.size > 0)
+      await Promise.race([
+        Promise.allSettled([...this.running]),
+        new Promise((resolve) => setTimeout(resolve, waitMs).unref()),
+      ]);
+    // The outcomes of the attempts that finished are written before the store closes.
+    await this.settled.drain();
   }
 }

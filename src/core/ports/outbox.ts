@@ -47,6 +47,12 @@ export interface NewOutboxEntry {
   createdAt?: number;
 }
 
+/** One attempt's outcome, for `Outbox.settle`. */
+export type OutboxOutcome =
+  | { id: string; action: "ack" }
+  | { id: string; action: "reschedule"; dueAt: number; lastError: string }
+  | { id: string; action: "fail"; lastError: string };
+
 export interface OutboxDepth {
   /** Waiting or being delivered. */
   pending: number;
@@ -64,6 +70,8 @@ export interface OutboxDepth {
  * - `ack` removes; `reschedule` counts an attempt, records the error and makes the entry due at
  *   `dueAt`; `fail` counts an attempt and moves it to the failed list. All three are no-ops for an
  *   id no longer pending (another process finished it after this one's lease ran out).
+ * - `settle` does what those three do, for many entries in one store write (the dispatcher
+ *   collects its outcomes for a few ms, so a busy outbox costs one write per batch, not per entry).
  * - `retryFailed` makes failed entries due now with a fresh retry budget (createdAt is kept, so
  *   the webhook's timestamp and id do not change).
  * - `marks` are small values with an expiry (the notifier's per-conversation state).
@@ -74,6 +82,8 @@ export interface Outbox {
   ack(id: string): Promise<void>;
   reschedule(id: string, dueAt: number, lastError: string): Promise<void>;
   fail(id: string, lastError: string): Promise<void>;
+  /** Acks, reschedules and fails many entries in one store write, in order; same rules as the single calls. */
+  settle(outcomes: OutboxOutcome[]): Promise<void>;
   /** Failed entries, oldest failure first, at most `limit`. */
   listFailed(limit: number): Promise<OutboxEntry[]>;
   /** All failed entries (ids absent) or those named; answers how many were made due again. */

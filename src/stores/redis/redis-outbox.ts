@@ -1,4 +1,10 @@
-import type { NewOutboxEntry, Outbox, OutboxDepth, OutboxEntry } from "../../core/ports/outbox.js";
+import type {
+  NewOutboxEntry,
+  Outbox,
+  OutboxDepth,
+  OutboxEntry,
+  OutboxOutcome,
+} from "../../core/ports/outbox.js";
 import type { RedisClient } from "./connection.js";
 import type { OutboxKeys } from "./keys.js";
 import type { ScriptArg, ScriptName, Scripts } from "./scripts.js";
@@ -74,24 +80,29 @@ export class RedisOutbox implements Outbox {
     return pairs(reply);
   }
 
-  private async settle(id: string, action: string, dueAt: number, lastError: string): Promise<void> {
-    await this.script(
-      "duetOutboxSettle",
-      [this.keys.due, this.keys.entries, this.keys.failed],
-      [id, action, Date.now(), Math.floor(dueAt), oneLine(lastError)],
-    );
-  }
-
   ack(id: string): Promise<void> {
-    return this.settle(id, "ack", 0, "");
+    return this.settle([{ id, action: "ack" }]);
   }
 
   reschedule(id: string, dueAt: number, lastError: string): Promise<void> {
-    return this.settle(id, "reschedule", dueAt, lastError);
+    return this.settle([{ id, action: "reschedule", dueAt, lastError }]);
   }
 
   fail(id: string, lastError: string): Promise<void> {
-    return this.settle(id, "fail", 0, lastError);
+    return this.settle([{ id, action: "fail", lastError }]);
+  }
+
+  /** One script call for the whole batch (every outbox key is in the {ob} slot). */
+  async settle(outcomes: OutboxOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    const args: ScriptArg[] = [Date.now()];
+    for (const o of outcomes) {
+      if (o.action === "ack") args.push(o.id, "ack", 0, "");
+      else if (o.action === "reschedule")
+        args.push(o.id, "reschedule", Math.floor(o.dueAt), oneLine(o.lastError));
+      else args.push(o.id, "fail", 0, oneLine(o.lastError));
+    }
+    await this.script("duetOutboxSettle", [this.keys.due, this.keys.entries, this.keys.failed], args);
   }
 
   async listFailed(limit: number): Promise<OutboxEntry[]> {

@@ -1,5 +1,11 @@
 import type Database from "better-sqlite3";
-import type { NewOutboxEntry, Outbox, OutboxDepth, OutboxEntry } from "../../core/ports/outbox.js";
+import type {
+  NewOutboxEntry,
+  Outbox,
+  OutboxDepth,
+  OutboxEntry,
+  OutboxOutcome,
+} from "../../core/ports/outbox.js";
 
 type Row = {
   id: string;
@@ -144,6 +150,19 @@ export class SqliteOutbox implements Outbox {
   fail(id: string, lastError: string): Promise<void> {
     return this.write(() => {
       this.stmt.fail.run(Date.now(), lastError, id);
+    });
+  }
+
+  settle(outcomes: OutboxOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return Promise.resolve();
+    // One write transaction for the whole batch (the store's write queue), not one per entry.
+    return this.write(() => {
+      const now = Date.now();
+      for (const o of outcomes) {
+        if (o.action === "ack") this.stmt.ack.run(o.id);
+        else if (o.action === "reschedule") this.stmt.reschedule.run(o.dueAt, o.lastError, o.id);
+        else this.stmt.fail.run(now, o.lastError, o.id);
+      }
     });
   }
 
