@@ -146,6 +146,7 @@ export function startOffline(
       leaseMs: config.outboxLeaseMs,
       retryBudgetMs: config.webhookRetryS * 1000,
       pollMs: 250,
+      attemptMs: ATTEMPT_TIMEOUT_MS,
     },
     {
       attempt(type, outcome) {

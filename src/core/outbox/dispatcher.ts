@@ -37,10 +37,20 @@ export interface DispatcherOptions {
   pollMs: number;
   /** How long an attempt's outcome waits for others to share its store write (ms); 0 writes at once. */
   settleDelayMs?: number;
+  /** The longest an attempt takes (a handler's own timeout): a claimed entry is started only with this much lease left. */
+  attemptMs?: number;
 }
 
 /** The default of DispatcherOptions.settleDelayMs: short next to a delivery, long enough to batch. */
 const SETTLE_DELAY_MS = 5;
+/** The default of DispatcherOptions.attemptMs (SPEC 14: 5 s per attempt). */
+const ATTEMPT_MS = 5000;
+/**
+ * Claimed entries held ready beside those in flight, as a multiple of the concurrency. A claim is
+ * a store write, queued behind the sends when the store is busy (200 ms and more under W1): one
+ * claim must bring enough entries to keep every slot busy until the next one returns.
+ */
+const READY_FACTOR = 4;
 
 export interface DispatcherObserver {
   attempt(type: string, outcome: "delivered" | "retry" | "failed"): void;
@@ -62,6 +72,8 @@ export class Dispatcher {
   private readonly options: DispatcherOptions;
   private readonly observer: DispatcherObserver;
   private inFlight = 0;
+  /** Claimed, not started yet, with when their lease ends (ms). */
+  private readonly ready: { entry: OutboxEntry; leasedUntil: number }[] = [];
   private readonly running = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private pumping = false;
@@ -123,21 +135,39 @@ export class Dispatcher {
     this.pumping = true;
     let claimed = 0;
     try {
-      const free = this.options.concurrency - this.inFlight;
-      if (free > 0) {
-        const entries = await this.outbox.claim(free, this.options.leaseMs);
+      const { concurrency, leaseMs } = this.options;
+      const room = READY_FACTOR * concurrency - this.inFlight - this.ready.length;
+      // Claim ahead while fewer than a round of slots' worth are ready.
+      if (this.ready.length < concurrency && room > 0) {
+        const leasedUntil = Date.now() + leaseMs;
+        const entries = await this.outbox.claim(room, leaseMs);
         claimed = entries.length;
-        for (const entry of entries) this.run(entry);
+        for (const entry of entries) this.ready.push({ entry, leasedUntil });
       }
     } catch (err) {
       this.observer.error(err);
     } finally {
       this.pumping = false;
     }
-    // A full claim may mean more are due: look again as soon as a slot frees (run() pokes).
-    const more = this.again || (claimed > 0 && this.inFlight < this.options.concurrency);
+    this.startReady();
+    // A claim that got entries may have left more due: claim again while the ready ones run low.
+    const more = this.again || (claimed > 0 && this.ready.length < this.options.concurrency);
     this.again = false;
     this.schedule(more ? 0 : this.options.pollMs);
+  }
+
+  /** Starts ready entries in the free slots (no store call: they were claimed ahead). */
+  private startReady(): void {
+    // (A lease shorter than an attempt plus 1 s still lets entries start right after their claim.)
+    const attemptMs = Math.min(this.options.attemptMs ?? ATTEMPT_MS, this.options.leaseMs - 1000);
+    while (!this.stopped && this.inFlight < this.options.concurrency) {
+      const next = this.ready.shift();
+      if (next === undefined) return;
+      // Too little lease left to finish an attempt inside it (slow receivers held the slots):
+      // left to its lease running out, then claimed again, so no two processes deliver it at once.
+      if (next.leasedUntil - Date.now() < attemptMs) continue;
+      this.run(next.entry);
+    }
   }
 
   private run(entry: OutboxEntry): void {
@@ -145,7 +175,8 @@ export class Dispatcher {
     const task = this.attempt(entry).finally(() => {
       this.inFlight--;
       this.running.delete(task);
-      this.poke();
+      this.startReady();
+      if (this.ready.length < this.options.concurrency) this.poke();
     });
     this.running.add(task);
   }
@@ -192,11 +223,15 @@ export class Dispatcher {
     return { id: entry.id, action: "ack" };
   }
 
-  /** Stops claiming and waits (at most `waitMs`) for attempts in flight; leases cover the rest. */
+  /**
+   * Stops claiming and waits (at most `waitMs`) for attempts in flight; leases cover the rest
+   * (entries claimed ahead and not started are delivered once their leases end).
+   */
   async stop(waitMs = 5000): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    this.ready.length = 0;
     if (this.running.size > 0)
       await Promise.race([
         Promise.allSettled([...this.running]),
