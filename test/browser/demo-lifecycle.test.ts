@@ -9,22 +9,17 @@
  */
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { createDecipheriv, createECDH, hkdfSync, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import webpush from "web-push";
 import { api, type ChildDuet, spawnDuet, tempDbUrl } from "../helpers/duet.js";
 import { sleep } from "../helpers/kit.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-const OUT = new URL("../../test-output/", import.meta.url).pathname;
-const WAIT = { timeout: 30_000 };
+import { buildDemo, type Chromium, launchChromium, login, OUT, send, WAIT } from "./demo-kit.js";
 
 interface Push {
   path: string;
@@ -34,14 +29,14 @@ interface Push {
 
 let server: ChildDuet;
 let browser: Browser;
-let profile: string;
+let chrome: Chromium | undefined;
 let pushService: Server;
 let pushBase: string;
 const pushes: Push[] = [];
 const vapid = webpush.generateVAPIDKeys();
 
 before(async () => {
-  execFileSync(process.execPath, [new URL("../../scripts/build-client.mjs", import.meta.url).pathname]);
+  buildDemo();
   // The push service's stand-in: records what duet POSTs to a subscription's endpoint.
   pushService = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -62,48 +57,22 @@ before(async () => {
     DUET_VAPID_SUBJECT: "mailto:ops@example.com",
     DUET_NOTIFY_DELAY_S: "1",
   });
-  profile = mkdtempSync(join(tmpdir(), "duet-chromium-"));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      `--disk-cache-dir=${join(profile, "cache")}`,
-    ],
-  });
+  chrome = await launchChromium();
+  browser = chrome.browser;
 });
 
 after(async () => {
-  await browser?.close();
+  await chrome?.close();
   await server?.kill("SIGTERM");
   await new Promise((r) => pushService?.close(r));
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
-
-async function login(page: Page, name: string): Promise<void> {
-  await page.goto(`${server.url}/`);
-  await page.fill("#login-name", name);
-  await page.click("#login-form button[type=submit]");
-  await page.waitForSelector('#status[data-state="online"]', WAIT);
-}
 
 async function userPage(name: string, errors: string[]): Promise<{ ctx: BrowserContext; page: Page }> {
   const ctx = await browser.newContext({ viewport: { width: 1000, height: 800 } });
   const page = await ctx.newPage();
   page.on("pageerror", (e) => errors.push(`${name}: ${e.message}`));
-  await login(page, name);
+  await login(page, server.url, name);
   return { ctx, page };
-}
-
-async function send(page: Page, text: string): Promise<void> {
-  await page.fill("#text", text);
-  await page.press("#text", "Enter");
 }
 
 /** The chat's message whose text is `text` (mine or not). */
@@ -283,7 +252,7 @@ test("notifications: the switch subscribes, the server pushes while offline, the
   })();`);
   const page = await ctx.newPage();
   page.on("pageerror", (e) => errors.push(e.message));
-  await login(page, "carol");
+  await login(page, server.url, "carol");
   const carolToken = await devToken("carol");
   const subscription = {
     endpoint,

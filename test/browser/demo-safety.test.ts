@@ -4,52 +4,29 @@
  * server API then lists. Leaves a screenshot in test-output/.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import type { Report } from "../../src/core/types.js";
 import { API_KEY, api, type ChildDuet, spawnDuet, tempDbUrl } from "../helpers/duet.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-const OUT = new URL("../../test-output/", import.meta.url).pathname;
-const WAIT = { timeout: 30_000 };
+import { buildDemo, type Chromium, launchChromium, login, OUT, WAIT } from "./demo-kit.js";
 
 let server: ChildDuet;
 let browser: Browser;
-let profile: string;
+let chrome: Chromium | undefined;
 
 before(async () => {
-  execFileSync(process.execPath, [new URL("../../scripts/build-client.mjs", import.meta.url).pathname]);
+  buildDemo();
   server = await spawnDuet({ DUET_DEV: "1", DUET_STORE: tempDbUrl(), DUET_SCREEN: "mask" });
-  profile = mkdtempSync(join(tmpdir(), "duet-chromium-"));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      `--disk-cache-dir=${join(profile, "cache")}`,
-    ],
-  });
+  chrome = await launchChromium();
+  browser = chrome.browser;
 });
 
 after(async () => {
-  await browser?.close();
+  await chrome?.close();
   await server?.kill("SIGTERM");
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
-
-async function login(page: Page, name: string): Promise<void> {
-  await page.goto(`${server.url}/`);
-  await page.fill("#login-name", name);
-  await page.click("#login-form button[type=submit]");
-  await page.waitForSelector('#status[data-state="online"]', WAIT);
-}
 
 async function openChat(page: Page, peer: string): Promise<void> {
   await page.fill("#new-peer", peer);
@@ -63,8 +40,8 @@ test("the demo shows a masked phone number on both screens, and reports a user",
   const noah = await ctx.newPage();
   const errors: string[] = [];
   for (const page of [mia, noah]) page.on("pageerror", (e) => errors.push(e.message));
-  await login(mia, "mia");
-  await login(noah, "noah");
+  await login(mia, server.url, "mia");
+  await login(noah, server.url, "noah");
   await openChat(noah, "mia");
   await noah.fill("#text", "call me on 555 123 4567 tonight");
   await noah.press("#text", "Enter");

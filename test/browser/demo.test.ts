@@ -4,60 +4,32 @@
  * the conversation goes on with nothing lost. Leaves screenshots in test-output/.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { ERRORS } from "../../src/core/errors.js";
 import { API_KEY, api, type ChildDuet, spawnDuet, tempDbUrl } from "../helpers/duet.js";
 import { take } from "../helpers/kit.js";
+import { buildDemo, type Chromium, launchChromium, login, OUT, send, WAIT } from "./demo-kit.js";
 import { summarizePng } from "./png.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-const OUT = new URL("../../test-output/", import.meta.url).pathname;
-const WAIT = { timeout: 30_000 };
 
 let server: ChildDuet;
 let browser: Browser;
-let profile: string;
+let chrome: Chromium | undefined;
 const store = tempDbUrl();
 
 before(async () => {
-  // The page loads demo/duet-client.js and demo/app.js: build them from the current sources.
-  execFileSync(process.execPath, [new URL("../../scripts/build-client.mjs", import.meta.url).pathname]);
+  buildDemo();
   server = await spawnDuet({ DUET_DEV: "1", DUET_STORE: store });
-  // launch() gives the browser a fresh temporary user-data-dir of its own; ours holds the cache.
-  profile = mkdtempSync(join(tmpdir(), "duet-chromium-"));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      `--disk-cache-dir=${join(profile, "cache")}`,
-    ],
-  });
+  chrome = await launchChromium();
+  browser = chrome.browser;
 });
 
 after(async () => {
-  await browser?.close();
+  await chrome?.close();
   await server?.kill("SIGTERM");
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
-
-async function login(page: Page, name: string): Promise<void> {
-  await page.goto(`${server.url}/`);
-  await page.fill("#login-name", name);
-  await page.click("#login-form button[type=submit]");
-  await page.waitForSelector('#status[data-state="online"]', WAIT);
-}
 
 /** Waits until `selector`'s text is `text` (or, with a function, passes it). */
 async function waitText(page: Page, selector: string, text: string): Promise<void> {
@@ -66,11 +38,6 @@ async function waitText(page: Page, selector: string, text: string): Promise<voi
     [selector, text] as const,
     WAIT,
   );
-}
-
-async function send(page: Page, text: string): Promise<void> {
-  await page.fill("#text", text);
-  await page.press("#text", "Enter");
 }
 
 /** Texts of the chat's messages, in page order, tagged with whose they are. */
@@ -97,7 +64,7 @@ test("two users chat in the demo (one on long-polling) through a server restart"
   const errors: string[] = [];
   for (const p of [alice, bob]) p.on("pageerror", (e) => errors.push(e.message));
 
-  await Promise.all([login(alice, "alice"), login(bob, "bob")]);
+  await Promise.all([login(alice, server.url, "alice"), login(bob, server.url, "bob")]);
   assert.equal(await alice.getAttribute("#status", "data-transport"), "ws", "auto picks WebSocket");
   phase("both logged in");
   await bob.selectOption("#transport", "longpoll");
@@ -235,7 +202,7 @@ test("the demo says what it refuses: a chat with yourself, replies to the servic
   const carol = await ctx.newPage();
   const errors: string[] = [];
   carol.on("pageerror", (e) => errors.push(e.message));
-  await login(carol, "carol");
+  await login(carol, server.url, "carol");
 
   // A chat with yourself: refused, with a reason on the page (not only a validation bubble).
   await carol.fill("#new-peer", "carol");
@@ -292,7 +259,7 @@ test("a match appears on both screens, and an unmatch takes the conversation off
       const ctx = await browser.newContext();
       const page = await ctx.newPage();
       page.on("pageerror", (e) => errors.push(String(e)));
-      await login(page, name);
+      await login(page, server.url, name);
       return { ctx, page };
     }),
   );
