@@ -38,6 +38,12 @@ test("a burst of sends of every size is answered and delivered intact, in order"
     }
     await bob.waitForSeq(texts.length);
     await alice.waitForSeq(texts.length);
+    // A batch's events and its answers are separate frames: the last event may be read before
+    // the last answers are (ws hands frames over one by one), so wait for every answer too.
+    await alice.waitFor(
+      "every answer",
+      () => alice.frames.filter((f) => f.op === "result").length >= texts.length,
+    );
     const results = alice.frames.filter((f) => f.op === "result");
     assert.deepEqual(
       results.map((f) => [f.ref, (f.message as { text: string }).text]),
