@@ -2,6 +2,7 @@ import type { ServerResponse } from "node:http";
 import { DuetError } from "../core/errors.js";
 import type { UserData } from "../core/user-data.js";
 import { SYSTEM_USER } from "../core/validate.js";
+import { drained } from "../transports/drained.js";
 import { requireApiKey } from "./auth.js";
 import { sendJson } from "./respond.js";
 import type { Router } from "./router.js";
@@ -28,24 +29,12 @@ export async function streamChunks(res: ServerResponse, chunks: AsyncIterable<st
       if (next.done === true) break;
       if (gone()) return;
       // 'close' too: a client that disconnects while the buffer is full never drains it.
-      if (!res.write(next.value)) await drainedOrClosed(res);
+      if (!res.write(next.value)) await drained(res);
     }
     res.end();
   } finally {
     await iterator.return?.();
   }
-}
-
-function drainedOrClosed(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
 }
 
 /** SPEC section 15 through the server API: export (and erase) one user. */
