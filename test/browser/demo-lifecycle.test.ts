@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { createDecipheriv, createECDH, hkdfSync, randomBytes } from "node:crypto";
+import { createECDH, randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -19,6 +19,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import webpush from "web-push";
 import { api, type ChildDuet, spawnDuet, tempDbUrl } from "../helpers/duet.js";
 import { sleep } from "../helpers/kit.js";
+import { decryptPush } from "../helpers/web-push-decrypt.js";
 import { buildDemo, type Chromium, launchChromium, login, OUT, send, WAIT } from "./demo-kit.js";
 
 interface Push {
@@ -193,26 +194,6 @@ async function devToken(user: string): Promise<string> {
 }
 
 /** RFC 8291 decryption of a single-record aes128gcm body (as test/offline/web-push.test.ts). */
-function decrypt(body: Buffer, ecdh: ReturnType<typeof createECDH>, auth: Buffer): string {
-  const salt = body.subarray(0, 16);
-  const idlen = body.readUInt8(20);
-  const serverPublic = body.subarray(21, 21 + idlen);
-  const ciphertext = body.subarray(21 + idlen);
-  const shared = ecdh.computeSecret(serverPublic);
-  const keyInfo = Buffer.concat([Buffer.from("WebPush: info\0"), ecdh.getPublicKey(), serverPublic]);
-  const ikm = Buffer.from(hkdfSync("sha256", shared, auth, keyInfo, 32));
-  const cek = Buffer.from(hkdfSync("sha256", ikm, salt, Buffer.from("Content-Encoding: aes128gcm\0"), 16));
-  const nonce = Buffer.from(hkdfSync("sha256", ikm, salt, Buffer.from("Content-Encoding: nonce\0"), 12));
-  const decipher = createDecipheriv("aes-128-gcm", cek, nonce);
-  decipher.setAuthTag(ciphertext.subarray(ciphertext.length - 16));
-  const plain = Buffer.concat([
-    decipher.update(ciphertext.subarray(0, ciphertext.length - 16)),
-    decipher.final(),
-  ]);
-  let end = plain.length - 1;
-  while (end >= 0 && plain[end] === 0) end--;
-  return plain.subarray(0, end).toString("utf8");
-}
 
 test("notifications: the switch subscribes, the server pushes while offline, the worker shows it", async () => {
   const errors: string[] = [];
@@ -333,7 +314,7 @@ test("notifications: the switch subscribes, the server pushes while offline, the
   const push = pushes.find((p) => p.path === "/push/carol-browser");
   assert.ok(push, "the local push endpoint received a push");
   assert.equal(push.headers["content-encoding"], "aes128gcm");
-  const payload = JSON.parse(decrypt(push.body, ecdh, auth)) as {
+  const payload = JSON.parse(decryptPush(push.body, ecdh, auth)) as {
     from: string;
     lastMessage: { preview: string | null };
   };

@@ -44,3 +44,13 @@ export function sqliteHasNo(store: string, marker: string, present: string): voi
   }
   assert.ok(readFileSync(path).includes(present), "the scan can see text that was not erased");
 }
+
+/** A Redis key's decoded contents as one string (hash fields, stream entries, members, value). */
+export async function keyContents(redis: Redis, key: string, type: string): Promise<string> {
+  if (type === "hash") return JSON.stringify(await redis.hgetall(key));
+  if (type === "stream") return JSON.stringify(await redis.xrange(key, "-", "+"));
+  if (type === "zset") return JSON.stringify(await redis.zrange(key, "0", "-1"));
+  if (type === "set") return JSON.stringify(await redis.smembers(key));
+  if (type === "string") return String(await redis.get(key));
+  return "";
+}

@@ -4,7 +4,7 @@
  * here with node:crypto) and checks the VAPID JWT (RFC 8292) against the server's public key.
  */
 import assert from "node:assert/strict";
-import { createDecipheriv, createECDH, createPublicKey, hkdfSync, randomBytes } from "node:crypto";
+import { createECDH, createPublicKey, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
@@ -13,6 +13,7 @@ import webpush from "web-push";
 import { api, startDuet, type TestServer, tempDbUrl, tokenFor } from "../helpers/duet.js";
 import { at, sleep } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
+import { decryptPush } from "../helpers/web-push-decrypt.js";
 
 interface Push {
   path: string;
@@ -53,29 +54,6 @@ function browserSubscription(endpoint: string) {
       expirationTime: null,
     },
   };
-}
-
-/** RFC 8291 decryption of a single-record aes128gcm body. */
-function decrypt(body: Buffer, sub: ReturnType<typeof browserSubscription>): string {
-  const salt = body.subarray(0, 16);
-  const idlen = body.readUInt8(20);
-  const serverPublic = body.subarray(21, 21 + idlen);
-  const ciphertext = body.subarray(21 + idlen);
-  const shared = sub.ecdh.computeSecret(serverPublic);
-  const keyInfo = Buffer.concat([Buffer.from("WebPush: info\0"), sub.ecdh.getPublicKey(), serverPublic]);
-  const ikm = Buffer.from(hkdfSync("sha256", shared, sub.auth, keyInfo, 32));
-  const cek = Buffer.from(hkdfSync("sha256", ikm, salt, Buffer.from("Content-Encoding: aes128gcm\0"), 16));
-  const nonce = Buffer.from(hkdfSync("sha256", ikm, salt, Buffer.from("Content-Encoding: nonce\0"), 12));
-  const decipher = createDecipheriv("aes-128-gcm", cek, nonce);
-  decipher.setAuthTag(ciphertext.subarray(ciphertext.length - 16));
-  const plain = Buffer.concat([
-    decipher.update(ciphertext.subarray(0, ciphertext.length - 16)),
-    decipher.final(),
-  ]);
-  let end = plain.length - 1;
-  while (end >= 0 && plain[end] === 0) end--;
-  assert.equal(plain[end], 2, "the last record's padding delimiter");
-  return plain.subarray(0, end).toString("utf8");
 }
 
 /** Checks the VAPID Authorization header: `vapid t=<ES256 JWT>, k=<public key>`. */
@@ -147,7 +125,7 @@ for (const storeName of ["sqlite", "redis"] as const) {
         assert.equal(push.headers["content-encoding"], "aes128gcm");
         assert.ok(Number(push.headers.ttl) > 0);
         await checkVapid(push, vapid.publicKey, service.base);
-        const payload = JSON.parse(decrypt(push.body, sub)) as Record<string, unknown>;
+        const payload = JSON.parse(decryptPush(push.body, sub.ecdh, sub.auth)) as Record<string, unknown>;
         assert.deepEqual(payload, {
           user: "bob",
           from: "alice",

@@ -19,6 +19,7 @@ import { openRedisStore } from "../../src/stores/redis/redis-store.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import { sleep } from "../helpers/kit.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
+import { keyContents } from "../helpers/store-scan.js";
 
 function text(from: string, to: string, body: string): SendInput {
   return { from, to, kind: "text", text: body, image: null, links: [], clientMsgId: null };
@@ -94,12 +95,7 @@ describe("expiry on redis: erasure and one sweeper at a time", () => {
         const raw = await admin.dumpBuffer(key);
         assert.ok(raw !== null);
         const type = await admin.type(key);
-        let contents = "";
-        if (type === "hash") contents = JSON.stringify(await admin.hgetall(key));
-        else if (type === "stream") contents = JSON.stringify(await admin.xrange(key, "-", "+"));
-        else if (type === "zset") contents = JSON.stringify(await admin.zrange(key, "0", "-1"));
-        else if (type === "string") contents = String(await admin.get(key));
-        else if (type === "set") contents = JSON.stringify(await admin.smembers(key));
+        const contents = await keyContents(admin, key, type);
         if (contents.includes("before 3")) sawOthers = true;
         for (const needle of secrets.flatMap((s) => [s.slice(0, 80), s.slice(4000, 4080)])) {
           assert.ok(

@@ -16,6 +16,7 @@ import { lifecycleOf } from "../../src/stores/lifecycle.js";
 import { openRedisStore } from "../../src/stores/redis/redis-store.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import { type RedisServer, startRedis, stopAllRedis } from "../helpers/redis-server.js";
+import { keyContents } from "../helpers/store-scan.js";
 
 function text(from: string, to: string, body: string): SendInput {
   return { from, to, kind: "text", text: body, image: null, links: [], clientMsgId: null };
@@ -85,12 +86,7 @@ describe("unsend erasure: redis", () => {
         const raw = await admin.dumpBuffer(key);
         assert.ok(raw !== null);
         const type = await admin.type(key);
-        let contents = "";
-        if (type === "hash") contents = JSON.stringify(await admin.hgetall(key));
-        else if (type === "stream") contents = JSON.stringify(await admin.xrange(key, "-", "+"));
-        else if (type === "zset") contents = JSON.stringify(await admin.zrange(key, "0", "-1"));
-        else if (type === "string") contents = String(await admin.get(key));
-        else if (type === "set") contents = JSON.stringify(await admin.smembers(key));
+        const contents = await keyContents(admin, key, type);
         if (contents.includes("before 3")) sawOthers = true;
         for (const needle of [
           secret.slice(0, 80),
