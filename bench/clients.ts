@@ -29,6 +29,8 @@ export interface BenchClient {
   readonly acks: boolean;
   /** Resolves once the stream is live (duet's hello, Socket.IO's namespace connect). */
   connect(): Promise<void>;
+  /** The local TCP port of a WebSocket once connected (where the bench looks for its server process). */
+  readonly localPort?: number;
   send(to: string, text: string, ref: number): void;
   close(): void;
 }
@@ -172,6 +174,7 @@ const RESULT_PREFIX = '{"op":"result","ref":"';
 /** duet over WebSocket: sends with the `send` op, receives `event` frames. */
 class DuetWsClient extends DuetClient {
   private ws: WebSocket | undefined;
+  localPort: number | undefined;
 
   protected open(): Promise<void> {
     const ws = new WebSocket(`${this.ctx.endpoint.url.replace(/^http/, "ws")}/v1/ws`, {
@@ -179,6 +182,9 @@ class DuetWsClient extends DuetClient {
       perMessageDeflate: false,
     });
     this.ws = ws;
+    ws.once("upgrade", (res) => {
+      this.localPort = res.socket.localPort;
+    });
     return new Promise<void>((resolve, reject) => {
       let live = false;
       ws.on("message", (data: Buffer) => {
@@ -370,6 +376,7 @@ class SocketIoClient implements BenchClient {
   private readonly ctx: ClientContext;
   private ws: WebSocket | undefined;
   private closed = false;
+  localPort: number | undefined;
 
   constructor(ctx: ClientContext, user: string) {
     this.ctx = ctx;
@@ -381,6 +388,9 @@ class SocketIoClient implements BenchClient {
     const url = `${this.ctx.endpoint.url.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket`;
     const ws = new WebSocket(url, { perMessageDeflate: false });
     this.ws = ws;
+    ws.once("upgrade", (res) => {
+      this.localPort = res.socket.localPort;
+    });
     return new Promise<void>((resolve, reject) => {
       let live = false;
       ws.on("message", (data: Buffer) => {

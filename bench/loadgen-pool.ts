@@ -99,6 +99,26 @@ export function mergeStats(parts: FlowStats[]): FlowStats {
   };
 }
 
+/** The ready replies of several processes as one: counts summed, ports and samples joined. */
+function mergeReady(replies: Reply[]): Extract<Reply, { reply: "ready" }> {
+  const merged = {
+    reply: "ready" as const,
+    connected: 0,
+    failed: 0,
+    errorSamples: [] as string[],
+    ports: [] as [string, number][],
+  };
+  for (const reply of replies) {
+    if (reply.reply !== "ready") throw new Error(`unexpected reply ${reply.reply}`);
+    merged.connected += reply.connected;
+    merged.failed += reply.failed;
+    merged.errorSamples.push(...reply.errorSamples);
+    merged.ports.push(...(reply.ports ?? []));
+  }
+  merged.errorSamples = merged.errorSamples.slice(0, 5);
+  return merged;
+}
+
 /** The load-generator processes of one bench invocation; commands go to every one. */
 export class LoadgenPool {
   private readonly procs: LoadgenProcess[];
@@ -125,24 +145,31 @@ export class LoadgenPool {
     await this.requestAll(command);
   }
 
-  /** Sets up `job` split over the processes (`shard` filled in per process); sums what connected. */
+  /**
+   * Sets up `job` split over the processes (`shard` filled in per process); sums what connected.
+   * A `serial` job connects one user at a time, process after process: a server of several
+   * processes on one port (node's cluster module hands connections round-robin to its workers)
+   * then gets consecutive users — a user and its peer — on different processes, as in a real
+   * deployment where peers rarely share a process.
+   */
   async ready(job: Job): Promise<Extract<Reply, { reply: "ready" }>> {
     const count = this.procs.length;
-    const replies = await Promise.all(
-      this.procs.map((p, index) => {
-        const shard: Shard = { index, count };
-        return p.request({ cmd: "setup", job: { ...job, shard } });
-      }),
-    );
-    const merged = { reply: "ready" as const, connected: 0, failed: 0, errorSamples: [] as string[] };
-    for (const reply of replies) {
-      if (reply.reply !== "ready") throw new Error(`unexpected reply ${reply.reply}`);
-      merged.connected += reply.connected;
-      merged.failed += reply.failed;
-      merged.errorSamples.push(...reply.errorSamples);
-    }
-    merged.errorSamples = merged.errorSamples.slice(0, 5);
-    return merged;
+    const setup = (p: LoadgenProcess, index: number) => {
+      const shard: Shard = { index, count };
+      return p.request({ cmd: "setup", job: { ...job, shard } });
+    };
+    let replies: Reply[] = [];
+    if (job.kind !== "w2" && job.serial) {
+      for (const [index, p] of this.procs.entries()) replies.push(await setup(p, index));
+    } else replies = await Promise.all(this.procs.map(setup));
+    return mergeReady(replies);
+  }
+
+  /** Opens the connections of `users` again, one at a time, process after process (before the start). */
+  async reconnect(users: string[]): Promise<Extract<Reply, { reply: "ready" }>> {
+    const replies: Reply[] = [];
+    for (const p of this.procs) replies.push(await p.request({ cmd: "reconnect", users }));
+    return mergeReady(replies);
   }
 
   /** Stops every process's traffic, waits for its drain and merges the stats. */

@@ -109,15 +109,36 @@ class Traffic implements ClientHooks {
   async setup(): Promise<Reply> {
     const failures = await connectAll(
       this.order.map((s) => s.client),
-      200,
+      this.job.serial ? 1 : 200,
     );
     // HTTP sends: the keep-alive connections are opened now, not by the first sends.
     if (this.job.transport !== "ws") await this.ctx.sendPool.warm();
+    return this.readyReply(this.order, failures);
+  }
+
+  /** Replaces the connections of `users` (those this process drives) with new ones, one at a time. */
+  async reconnect(users: string[]): Promise<Reply> {
+    const states = users.flatMap((user) => this.states.get(user) ?? []);
+    for (const state of states) {
+      state.client.close();
+      state.client = createClient(this.ctx, this.job.transport, state.user);
+    }
+    const failures = await connectAll(
+      states.map((s) => s.client),
+      1,
+    );
+    return this.readyReply(states, failures);
+  }
+
+  private readyReply(states: UserState[], failures: string[]): Reply {
+    const ports: [string, number][] = [];
+    for (const { user, client } of states) if (client.localPort) ports.push([user, client.localPort]);
     return {
       reply: "ready",
-      connected: this.order.length - failures.length,
+      connected: states.length - failures.length,
       failed: failures.length,
       errorSamples: failures.slice(0, 5),
+      ...(ports.length > 0 ? { ports } : {}),
     };
   }
 
@@ -314,6 +335,9 @@ async function handle(command: Command): Promise<Reply> {
       current = job.kind === "w2" ? new Idle(job) : new Traffic(job);
       return current.setup();
     }
+    case "reconnect":
+      if (!(current instanceof Traffic)) throw new Error("reconnect without a W1/W3 job");
+      return current.reconnect(command.users);
     case "start":
       if (current instanceof Traffic) current.start();
       return { reply: "ok" };

@@ -37,6 +37,8 @@ export interface RelayJob {
   /** Keep-alive sockets the HTTP sender may open (HTTP transports), per load-generator process. */
   httpSockets: number;
   shard?: Shard;
+  /** Connect one user at a time, in user order (see `serial` in loadgen-pool.ts). */
+  serial?: boolean;
 }
 
 /** W3: users in pairs, a fixed total send rate whatever the latency (open loop). */
@@ -50,6 +52,7 @@ export interface OpenLoopJob {
   textBytes: number;
   httpSockets: number;
   shard?: Shard;
+  serial?: boolean;
 }
 
 /** W2: `conns` idle authenticated connections, one user each. */
@@ -70,6 +73,9 @@ export type Job = RelayJob | OpenLoopJob | IdleJob;
 /** Orchestrator to load generator. */
 export type Command =
   | { cmd: "setup"; job: Job }
+  /** Before the start: open these users' connections again, one at a time (a user whose peer
+   * landed on the same server process); answered with a ready reply for them. */
+  | { cmd: "reconnect"; users: string[] }
   /** Start sending (the warm-up begins). */
   | { cmd: "start" }
   /** The measured window begins: counters restart. */
@@ -126,7 +132,14 @@ export interface FlowStats {
 
 /** Load generator to orchestrator. */
 export type Reply =
-  | { reply: "ready"; connected: number; failed: number; errorSamples: string[] }
+  | {
+      reply: "ready";
+      connected: number;
+      failed: number;
+      errorSamples: string[];
+      /** The client-side TCP port of each user's WebSocket (where the server can be asked which process holds it). */
+      ports?: [string, number][];
+    }
   | { reply: "stats"; stats: FlowStats }
   /** Answer to start, mark and close. */
   | { reply: "ok" }

@@ -74,6 +74,8 @@ const int = (v: number | undefined) =>
   v === undefined || Number.isNaN(v) ? "-" : Math.round(v).toLocaleString("en-US");
 const mb = (v: number | undefined) => (v === undefined ? "-" : (v / 1048576).toFixed(0));
 const kb = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "-" : (v / 1024).toFixed(1));
+const percent = (v: number | undefined) =>
+  v === undefined || Number.isNaN(v) ? "-" : `${(v * 100).toFixed(0)}%`;
 
 export interface SummaryOptions {
   runs: number;
@@ -112,6 +114,9 @@ export function printSummary(results: RunResult[], options: SummaryOptions): str
           "srv RSS MB",
           "disk B/msg",
           "redis cmds/msg",
+          "redis B/msg",
+          "redis µs/msg",
+          "apart",
         ],
         traffic.map(({ first, metrics: m }) => [
           first.workload,
@@ -134,6 +139,9 @@ export function printSummary(results: RunResult[], options: SummaryOptions): str
           mb(m.serverRssBytes),
           int(m.diskBytesPerMsg),
           fixed(2)(m.redisCmdsPerMsg),
+          int(m.redisBytesPerMsg),
+          fixed(1)(m.redisUsPerMsg),
+          percent(m.peersApart),
         ]),
       ),
     );

@@ -17,20 +17,19 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { sleep } from "../test/helpers/kit.js";
 import { LoadgenPool } from "./loadgen-pool.js";
+import { type Placement, placement } from "./placement.js";
 import { formatSummary } from "./profile-summary.js";
 import type { Endpoint, Job, Target, Transport } from "./protocol.js";
 import { TRANSPORTS } from "./protocol.js";
+import { type RedisSide, readRedis, startRedisSide } from "./redis-side.js";
 import { printSummary, type RunResult } from "./report.js";
 import {
   compileEntry,
   ensureBuilt,
   fdLimits,
-  procUsage,
   ROOT,
-  redisCommandStats,
   type ServerProcess,
   startDuet,
-  startRedis,
   startSocketIo,
   usageOf,
 } from "./servers.js";
@@ -49,8 +48,13 @@ const USAGE = `Usage: npm run bench -- [options]
   --conns C                 W2 idle connections per transport (default 10000)
   --runs N                  interleaved runs of each case; tables show medians (default 1)
   --compare socketio        also run W1 and W2 against a minimal Socket.IO 4.8 relay
-  --store sqlite|redis      duet's store; redis starts a private redis-server (default sqlite)
-  --workers N               duet processes on one port (needs --store redis; default 1)
+  --store S                 duet's store (default sqlite): sqlite; redis (a private redis-server,
+                            AOF on); redis-cluster (a private Redis Cluster of 3 masters, AOF on
+                            each); or a redis:// or redis-cluster://h1:p1,h2:p2 URL (list every
+                            master: Redis figures are summed over the nodes given)
+  --workers N               processes on one port, for duet and for the Socket.IO relay (needs a
+                            Redis store; default 1); users connect one at a time so that peers
+                            land on different processes (the table's "apart" column checks it)
   --text-bytes N            message text size (default 100)
   --http-sockets N          keep-alive sockets for HTTP sends (default 256)
   --cpu-prof DIR            profile duet with node --cpu-prof into DIR and summarise each profile
@@ -131,8 +135,9 @@ const transportFlag = flags.transport === "all" ? [...TRANSPORTS] : flags.transp
 if (transportFlag !== undefined && !transportFlag.every((t) => TRANSPORTS.includes(t as Transport)))
   fail("--transport must be ws, sse, stream, longpoll (or several, comma-separated) or all");
 if (flags.compare !== undefined && flags.compare !== "socketio") fail("--compare takes socketio");
-if (flags.store !== "sqlite" && flags.store !== "redis" && !flags.store?.startsWith("redis://"))
-  fail("--store must be sqlite, redis (a private redis-server) or a redis:// URL");
+const STORE = /^(sqlite|redis|redis-cluster|redis:\/\/.+|redis-cluster:\/\/.+)$/;
+if (!STORE.test(flags.store ?? ""))
+  fail("--store must be sqlite, redis, redis-cluster, or a redis:// or redis-cluster:// URL");
 
 const opts = {
   users: positive("users", flags.users),
@@ -198,25 +203,21 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 interface Started {
   server: ServerProcess;
-  redis?: ServerProcess;
-  redisUrl?: string;
+  redis?: RedisSide;
   endpoint: Endpoint;
 }
 
 let entries: { loadgen: string; socketio: string; gcHook: string };
 
 async function startTarget(target: Target, fdNeed: number): Promise<Started> {
-  let redis: ServerProcess | undefined;
-  let redisUrl: string | undefined;
-  if (useRedis) {
-    if (opts.store.startsWith("redis://")) redisUrl = opts.store;
-    else {
-      const started = await startRedis();
-      redis = started.server;
-      redisUrl = started.url;
-      live.add(redis);
-    }
-  }
+  const redis = useRedis
+    ? await startRedisSide(
+        opts.store,
+        (s) => live.add(s),
+        (s) => live.delete(s),
+      )
+    : undefined;
+  const redisUrl = redis?.url;
   const base = { nodeArgs: [] as string[], fdNeed, secret: SECRET, gcHook: entries.gcHook };
   let server: ServerProcess;
   try {
@@ -237,20 +238,25 @@ async function startTarget(target: Target, fdNeed: number): Promise<Started> {
     throw err;
   }
   live.add(server);
-  return { server, redis, redisUrl, endpoint: { target, url: server.url, secret: SECRET } };
+  return { server, redis, endpoint: { target, url: server.url, secret: SECRET } };
 }
 
 async function stopTarget(started: Started): Promise<void> {
   await started.server.stop();
   live.delete(started.server);
-  if (started.redis) {
-    await started.redis.stop();
-    live.delete(started.redis);
-  }
+  await started.redis?.stop();
 }
 
+/** duet's or the relay's processes, and every redis-server node the bench started. */
 function serverPids(started: Started): number[] {
-  return [...started.server.pids(), ...(started.redis ? [started.redis.pid] : [])];
+  return [...started.server.pids(), ...(started.redis?.pids ?? [])];
+}
+
+/** How the store is named in the tables: Socket.IO's side is the adapter it runs with. */
+function storeLabel(target: Target): string {
+  const cluster = opts.store === "redis-cluster" || opts.store.startsWith("redis-cluster://");
+  if (target === "duet") return !useRedis ? "sqlite" : cluster ? "redis-cluster" : "redis";
+  return !useRedis ? "none" : cluster ? "redis-cluster-sharded-adapter" : "redis-adapter";
 }
 
 function describe(c: Case): Omit<RunResult, "run" | "metrics" | "errorSamples"> {
@@ -258,10 +264,39 @@ function describe(c: Case): Omit<RunResult, "run" | "metrics" | "errorSamples"> 
     workload: c.workload,
     target: c.target,
     transport: c.transport,
-    store: c.target === "duet" ? (useRedis ? "redis" : "sqlite") : useRedis ? "redis-adapter" : "none",
+    store: storeLabel(c.target),
     workers: opts.workers,
     ...(c.target === "duet" && Object.keys(opts.duetEnv).length > 0 ? { env: opts.duetEnv } : {}),
   };
+}
+
+/**
+ * With several processes, peers belong on different ones (a message then crosses Redis, as it
+ * mostly does in a deployment). Users connect one at a time, which node's round-robin spreads
+ * that way; when acknowledgements between node's primary and its workers cross, a few pairs
+ * still land together: their second user reconnects until it lands elsewhere (before the start).
+ */
+async function spreadPairs(
+  started: Started,
+  loadgen: LoadgenPool,
+  ports: [string, number][] | undefined,
+): Promise<Placement | undefined> {
+  if (opts.workers < 2 || !ports || ports.length === 0) return undefined;
+  const current = new Map(ports);
+  let placed = placement([...current], started.server.url, started.server.pids());
+  // One user at a time: several at once could keep landing on each other's old processes in
+  // step, whereas one connection alone goes to the next worker in turn.
+  const attempts = placed.together.length * (opts.workers + 1) + 10;
+  for (let round = 0; round < attempts && placed.together.length > 0; round++) {
+    const again = await loadgen.reconnect(placed.together.slice(0, 1));
+    if (again.failed > 0)
+      throw new Error(`${again.failed} reconnections failed: ${again.errorSamples.join("; ")}`);
+    for (const [user, port] of again.ports ?? []) current.set(user, port);
+    placed = placement([...current], started.server.url, started.server.pids());
+  }
+  if (placed.together.length > 0)
+    log(`  note: ${placed.together.length} of ${placed.pairs} pairs share a process`);
+  return placed;
 }
 
 /** W1 or W3 once: fresh server, connect, warm up, measure, drain, check. */
@@ -278,6 +313,7 @@ async function runTraffic(c: Case, run: number, loadgen: LoadgenPool): Promise<R
             inflight: opts.inflight,
             textBytes: opts.textBytes,
             httpSockets: opts.httpSockets,
+            serial: opts.workers > 1,
           }
         : {
             kind: "w3",
@@ -287,24 +323,28 @@ async function runTraffic(c: Case, run: number, loadgen: LoadgenPool): Promise<R
             rate: opts.rate,
             textBytes: opts.textBytes,
             httpSockets: opts.httpSockets,
+            serial: opts.workers > 1,
           };
     const ready = await loadgen.ready(job);
     if (ready.failed > 0)
       throw new Error(`${ready.failed} connections failed: ${ready.errorSamples.join("; ")}`);
+    const placed = await spreadPairs(started, loadgen, ready.ports);
     await loadgen.request({ cmd: "start" });
     await sleep(opts.warmup * 1000);
     const pids = serverPids(started);
+    const redisPids = started.redis?.pids ?? [];
+    const redisNodes = started.redis?.nodes ?? [];
     const s0 = usageOf(pids);
-    const r0 = started.redis ? procUsage(started.redis.pid) : undefined;
+    const r0 = usageOf(redisPids);
     const l0 = usageOf(loadgen.pids);
-    const c0 = started.redisUrl ? await redisCommandStats(started.redisUrl) : {};
+    const c0 = started.redis ? await readRedis(redisNodes) : undefined;
     const t0 = performance.now();
     await loadgen.request({ cmd: "mark" });
     await sleep(opts.seconds * 1000);
     const s1 = usageOf(pids);
-    const r1 = started.redis ? procUsage(started.redis.pid) : undefined;
+    const r1 = usageOf(redisPids);
     const l1 = usageOf(loadgen.pids);
-    const c1 = started.redisUrl ? await redisCommandStats(started.redisUrl) : {};
+    const c1 = started.redis ? await readRedis(redisNodes) : undefined;
     const elapsed = (performance.now() - t0) / 1000;
     const stats = await loadgen.stats(15_000);
     await loadgen.request({ cmd: "close" });
@@ -312,12 +352,15 @@ async function runTraffic(c: Case, run: number, loadgen: LoadgenPool): Promise<R
     const serverCpuSec = s1.cpuSec - s0.cpuSec;
     const cpuPerSec = serverCpuSec / elapsed;
     const usPerMsg = rate > 0 ? (cpuPerSec / rate) * 1e6 : Number.NaN;
-    // Redis calls per delivered message, by command, and in all.
+    // Redis calls and bytes per delivered message (summed over every node), by command and in all.
+    const perMsg = (delta: number) => (rate > 0 ? delta / (rate * elapsed) : Number.NaN);
     const redisCalls: Record<string, number> = {};
-    for (const [command, calls] of Object.entries(c1)) {
-      const delta = calls - (c0[command] ?? 0);
-      if (delta > 0) redisCalls[command] = Number((delta / (rate * elapsed)).toFixed(3));
+    for (const [command, calls] of Object.entries(c1?.calls ?? {})) {
+      const delta = calls - (c0?.calls[command] ?? 0);
+      if (delta > 0) redisCalls[command] = Number(perMsg(delta).toFixed(3));
     }
+    const netIn = c0 && c1 ? perMsg(c1.netInBytes - c0.netInBytes) : undefined;
+    const netOut = c0 && c1 ? perMsg(c1.netOutBytes - c0.netOutBytes) : undefined;
     return {
       ...describe(c),
       run,
@@ -336,8 +379,16 @@ async function runTraffic(c: Case, run: number, loadgen: LoadgenPool): Promise<R
         serverCores: cpuPerSec,
         usPerMsg,
         capacityPerCore: 1e6 / usPerMsg,
-        redisCpuSec: r0 && r1 ? r1.cpuSec - r0.cpuSec : undefined,
-        redisCmdsPerMsg: started.redisUrl ? Object.values(redisCalls).reduce((a, b) => a + b, 0) : undefined,
+        redisCpuSec: redisPids.length > 0 ? r1.cpuSec - r0.cpuSec : undefined,
+        redisUsPerMsg:
+          redisPids.length > 0 && rate > 0 ? ((r1.cpuSec - r0.cpuSec) / elapsed / rate) * 1e6 : undefined,
+        redisNodes: started.redis ? redisNodes.length : undefined,
+        redisCmdsPerMsg: started.redis ? Object.values(redisCalls).reduce((a, b) => a + b, 0) : undefined,
+        // Bytes over the Redis client sockets, both directions (every process's connections).
+        redisBytesPerMsg: netIn !== undefined && netOut !== undefined ? netIn + netOut : undefined,
+        redisInBytesPerMsg: netIn,
+        redisOutBytesPerMsg: netOut,
+        peersApart: placed && placed.pairs > 0 ? placed.apart / placed.pairs : undefined,
         loadgenCpuSec: l1.cpuSec - l0.cpuSec,
         loadgenCores: (l1.cpuSec - l0.cpuSec) / elapsed,
         loadgenProcs: loadgen.size,
@@ -352,7 +403,7 @@ async function runTraffic(c: Case, run: number, loadgen: LoadgenPool): Promise<R
         samples: stats.latency.samples,
       },
       errorSamples: stats.errorSamples,
-      ...(started.redisUrl ? { redisCallsPerMsg: redisCalls } : {}),
+      ...(started.redis ? { redisCallsPerMsg: redisCalls } : {}),
     };
   } finally {
     await stopTarget(started);

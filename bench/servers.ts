@@ -8,7 +8,7 @@ import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { at, freePort, sleep } from "../test/helpers/kit.js";
+import { freePort, sleep } from "../test/helpers/kit.js";
 
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const CACHE = join(ROOT, "node_modules", ".cache", "duet-bench");
@@ -344,35 +344,6 @@ function redisPing(port: number): Promise<boolean> {
     socket.on("error", () => done(false));
     socket.on("data", (chunk) => done(chunk.toString().startsWith("+PONG")));
     socket.connect(port, "127.0.0.1", () => socket.write("PING\r\n"));
-  });
-}
-
-/**
- * Calls per command of a Redis server (INFO commandstats), every client's. Commands that scripts
- * run count too, under their own names, besides the EVALSHA that ran them.
- */
-export function redisCommandStats(url: string): Promise<Record<string, number>> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = new Socket();
-    let reply = "";
-    socket.setTimeout(5_000, () => {
-      socket.destroy();
-      reject(new Error("INFO commandstats timed out"));
-    });
-    socket.on("error", reject);
-    socket.on("data", (chunk) => {
-      reply += chunk.toString();
-      // A bulk string: $<length>\r\n<payload>\r\n
-      const header = /^\$(\d+)\r\n/.exec(reply);
-      if (!header || Buffer.byteLength(reply) < header[0].length + Number(header[1])) return;
-      socket.destroy();
-      const calls: Record<string, number> = {};
-      for (const match of reply.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
-        calls[at(match, 1)] = Number(at(match, 2));
-      resolve(calls);
-    });
-    socket.connect(Number(port), hostname, () => socket.write("INFO commandstats\r\n"));
   });
 }
 

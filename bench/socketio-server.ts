@@ -3,7 +3,8 @@
  * joins a room named after its user, and a `send` is emitted to the peer's room. It stores
  * nothing and resumes nothing. Users authenticate with the same HS256 tokens as duet's, checked
  * once per connection. With WORKERS > 1 and REDIS_URL it runs that many processes on one port
- * with the Redis adapter (@socket.io/redis-adapter), as a scaled-out Socket.IO deployment would.
+ * with the Redis adapter (@socket.io/redis-adapter), as a scaled-out Socket.IO deployment would;
+ * with a `redis-cluster://h1:p1,h2:p2` URL, with the adapter's sharded variant on that cluster.
  *
  * Environment: PORT, BENCH_SECRET, WORKERS (default 1), REDIS_URL.
  */
@@ -41,7 +42,26 @@ async function serve(): Promise<void> {
     res.end();
   });
   const io = new Server(http, { transports: ["websocket"], serveClient: false, perMessageDeflate: false });
-  if (redisUrl) {
+  if (redisUrl?.startsWith("redis-cluster://")) {
+    // A Redis Cluster: the sharded adapter (SPUBLISH/SSUBSCRIBE, Redis 7), a channel per room in
+    // its default "dynamic" mode, so a message goes only to the processes that hold its room,
+    // which is how a user of Socket.IO would scale out on a cluster.
+    const [{ createShardedAdapter }, { Cluster }] = await Promise.all([
+      import("@socket.io/redis-adapter"),
+      import("ioredis"),
+    ]);
+    const nodes = redisUrl
+      .slice("redis-cluster://".length)
+      .replace(/\/$/, "")
+      .split(",")
+      .map((hostPort) => {
+        const colon = hostPort.lastIndexOf(":");
+        return { host: hostPort.slice(0, colon), port: Number(hostPort.slice(colon + 1)) };
+      });
+    const pub = new Cluster(nodes);
+    const sub = new Cluster(nodes, { shardedSubscribers: true });
+    io.adapter(createShardedAdapter(pub, sub));
+  } else if (redisUrl) {
     const [{ createAdapter }, { Redis }] = await Promise.all([
       import("@socket.io/redis-adapter"),
       import("ioredis"),

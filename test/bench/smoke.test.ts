@@ -31,6 +31,7 @@ interface BenchLine {
   workload?: string;
   target?: string;
   transport?: string;
+  store?: string;
   metrics?: RunMetrics;
   ratios?: Record<string, number>;
   errorSamples?: string[];
@@ -174,6 +175,42 @@ test("W1 on the Redis store with two workers, against Socket.IO with the Redis a
     // Every confirmed send arrived; a send still unanswered when the window closed may have too.
     assert.ok(m.received >= m.accepted && m.received <= m.accepted + (m.unanswered ?? 0), what);
     assert.equal(typeof m.redisCmdsPerMsg, "number", what);
+    assert.ok((m.redisBytesPerMsg ?? 0) > 0, what);
+    assert.equal(m.peersApart, 1, what);
+  }
+});
+
+test("W1 on a Redis Cluster of 3 masters with two workers, against Socket.IO with the sharded adapter", async () => {
+  const { code, lines, output } = await bench([
+    "--workload",
+    "w1",
+    "--store",
+    "redis-cluster",
+    "--workers",
+    "2",
+    "--compare",
+    "socketio",
+    ...QUICK,
+  ]);
+  assert.equal(code, 0, output);
+  const runs = lines.filter((l) => l.kind === "run");
+  assert.deepEqual(runs.map((r) => `${r.target} ${r.store}`).sort(), [
+    "duet redis-cluster",
+    "socketio redis-cluster-sharded-adapter",
+  ]);
+  for (const run of runs) {
+    const m = run.metrics!;
+    const what = JSON.stringify(run);
+    assert.equal(m.lost + m.duplicated + m.outOfOrder + m.errors + m.disconnects + m.undrained, 0, what);
+    assert.ok(m.accepted > 0, what);
+    assert.ok(m.received >= m.accepted && m.received <= m.accepted + (m.unanswered ?? 0), what);
+    // Summed over the 3 nodes: commands and bytes over the Redis sockets, per delivered message.
+    assert.equal(m.redisNodes, 3, what);
+    assert.ok((m.redisCmdsPerMsg ?? 0) > 0, what);
+    assert.ok((m.redisBytesPerMsg ?? 0) > 0 && Number.isFinite(m.redisBytesPerMsg), what);
+    assert.ok((m.redisCpuSec ?? -1) >= 0, what);
+    // Every pair's two users on different processes (read from /proc).
+    assert.equal(m.peersApart, 1, what);
   }
 });
 

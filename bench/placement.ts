@@ -1,0 +1,93 @@
+/**
+ * Which server process holds each user's WebSocket, read from /proc (the bench and the servers
+ * share the machine): the server side of a connection is the socket in /proc/net/tcp whose local
+ * port is the server's and whose remote port is the client's; its inode is open in exactly one
+ * process's /proc/<pid>/fd. With several workers the figure of record is the share of pairs whose
+ * two users are on different processes (every message then crosses Redis to reach its peer).
+ */
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+
+/** inode of each established server-side socket on `serverPort`, by the client's port. */
+function serverSockets(serverPort: number): Map<number, string> {
+  const byClientPort = new Map<number, string>();
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      const local = f[1];
+      const remote = f[2];
+      const inode = f[9];
+      // 01: ESTABLISHED
+      if (!local || !remote || !inode || f[3] !== "01") continue;
+      if (Number.parseInt(local.slice(local.lastIndexOf(":") + 1), 16) !== serverPort) continue;
+      byClientPort.set(Number.parseInt(remote.slice(remote.lastIndexOf(":") + 1), 16), inode);
+    }
+  }
+  return byClientPort;
+}
+
+/** The process of `pids` that holds each socket inode. */
+function socketOwners(pids: number[]): Map<string, number> {
+  const owners = new Map<string, number>();
+  for (const pid of pids) {
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        if (link.startsWith("socket:[")) owners.set(link.slice(8, -1), pid);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return owners;
+}
+
+export interface Placement {
+  /** Pairs (u2k, u2k+1) whose two users were both found. */
+  pairs: number;
+  /** Of those, pairs whose users are on different processes. */
+  apart: number;
+  /** The second user of each pair found on one process. */
+  together: string[];
+  /** Users found per process. */
+  perProcess: number[];
+}
+
+/** Where each user's connection is, for users u0, u1, … paired u2k ↔ u2k+1. */
+export function placement(ports: [string, number][], serverUrl: string, pids: number[]): Placement {
+  const serverPort = Number(new URL(serverUrl).port);
+  const sockets = serverSockets(serverPort);
+  const owners = socketOwners(pids);
+  const processOf = new Map<string, number>();
+  for (const [user, port] of ports) {
+    const inode = sockets.get(port);
+    const pid = inode === undefined ? undefined : owners.get(inode);
+    if (pid !== undefined) processOf.set(user, pid);
+  }
+  let pairs = 0;
+  let apart = 0;
+  const together: string[] = [];
+  for (const [user, pid] of processOf) {
+    const i = Number(user.slice(1));
+    if (i % 2 !== 0) continue;
+    const peer = processOf.get(`u${i + 1}`);
+    if (peer === undefined) continue;
+    pairs++;
+    if (peer !== pid) apart++;
+    else together.push(`u${i + 1}`);
+  }
+  const counts = new Map<number, number>();
+  for (const pid of processOf.values()) counts.set(pid, (counts.get(pid) ?? 0) + 1);
+  return { pairs, apart, together, perProcess: [...counts.values()].sort((a, b) => b - a) };
+}
