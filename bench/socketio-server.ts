@@ -5,8 +5,10 @@
  * once per connection. With WORKERS > 1 and REDIS_URL it runs that many processes on one port
  * with the Redis adapter (@socket.io/redis-adapter), as a scaled-out Socket.IO deployment would;
  * with a `redis-cluster://h1:p1,h2:p2` URL, with the adapter's sharded variant on that cluster.
+ * With RECOVERY=1 (the reconnect storm's `--compare socketio`, test/network/storm.ts) it enables
+ * connection state recovery with its defaults (2 minutes, middlewares skipped on recovery).
  *
- * Environment: PORT, BENCH_SECRET, WORKERS (default 1), REDIS_URL.
+ * Environment: PORT, BENCH_SECRET, WORKERS (default 1), REDIS_URL, RECOVERY.
  */
 import cluster from "node:cluster";
 import { createHmac, timingSafeEqual } from "node:crypto";
@@ -17,6 +19,7 @@ const port = Number(process.env.PORT ?? 3000);
 const secret = process.env.BENCH_SECRET ?? "";
 const workers = Number(process.env.WORKERS ?? 1);
 const redisUrl = process.env.REDIS_URL;
+const recovery = process.env.RECOVERY === "1";
 
 /** The user of a valid HS256 token, or null. */
 function verify(token: unknown): string | null {
@@ -41,7 +44,12 @@ async function serve(): Promise<void> {
     res.writeHead(404);
     res.end();
   });
-  const io = new Server(http, { transports: ["websocket"], serveClient: false, perMessageDeflate: false });
+  const io = new Server(http, {
+    transports: ["websocket"],
+    serveClient: false,
+    perMessageDeflate: false,
+    ...(recovery ? { connectionStateRecovery: {} } : {}),
+  });
   if (redisUrl?.startsWith("redis-cluster://")) {
     // A Redis Cluster: the sharded adapter (SPUBLISH/SSUBSCRIBE, Redis 7), a channel per room in
     // its default "dynamic" mode, so a message goes only to the processes that hold its room,
@@ -79,7 +87,8 @@ async function serve(): Promise<void> {
   });
   io.on("connection", (socket) => {
     const user = socket.data.user as string;
-    socket.join(user);
+    // A recovered socket has its rooms (and data) back from the session.
+    if (!socket.recovered) socket.join(user);
     socket.on("send", (payload: { to?: unknown; text?: unknown }) => {
       if (typeof payload?.to !== "string" || typeof payload.text !== "string") return;
       io.to(payload.to).emit("message", { from: user, text: payload.text });

@@ -23,6 +23,8 @@ export type ToWorker =
       /** The SDK's connectTimeoutMs, when not its default. */
       connectTimeoutMs?: number;
     }
+  /** Each user sends its peer one message, so every client has received one before the cut. */
+  | { type: "warm" }
   | { type: "cut"; at: number }
   | { type: "report" }
   | { type: "close" };
@@ -40,11 +42,14 @@ export interface WorkerReport {
   attempts: number;
   /** Sends the SDK finally rejected (it should retry until delivered: expected 0). */
   failedSends: number;
+  /** Socket.IO only: reconnections its connection state recovery restored (`socket.recovered`). */
+  recovered?: number;
 }
 
 export type FromWorker =
   | { type: "online"; count: number }
   | { type: "ready"; count: number }
+  | { type: "warmed" }
   | { type: "complete" }
   | { type: "progress"; back: number; delivered: number }
   | { type: "report"; report: WorkerReport }
@@ -94,6 +99,7 @@ interface Party {
   user: string;
   peer: string;
   client: DuetClient;
+  warmed: boolean;
   received: number;
   backAt: number | null;
   deliveredAt: number | null;
@@ -113,6 +119,15 @@ let cut = false;
 let completeSent = false;
 let backCount = 0;
 let deliveredCount = 0;
+let warming = false;
+let warmedCount = 0;
+
+function checkWarm(): void {
+  if (warming && warmedCount === parties.length) {
+    warming = false;
+    send({ type: "warmed" });
+  }
+}
 
 function checkComplete(): void {
   if (completeSent || !cut) return;
@@ -138,13 +153,22 @@ async function start(msg: Extract<ToWorker, { type: "start" }>): Promise<void> {
           transports: [msg.transport],
           ...(msg.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: msg.connectTimeoutMs }),
         }),
+        warmed: false,
         received: 0,
         backAt: null,
         deliveredAt: null,
       };
+      const before = `before-cut:${party.peer}`;
       const expected = `after-cut:${party.peer}`;
       party.client.on("message", (e) => {
-        if (e.message.from !== party.peer || e.message.text !== expected) return;
+        if (e.message.from !== party.peer) return;
+        if (e.message.text === before && !party.warmed) {
+          party.warmed = true;
+          warmedCount++;
+          checkWarm();
+          return;
+        }
+        if (e.message.text !== expected) return;
         party.received++;
         if (party.received > 1) duplicates++;
         else {
@@ -170,6 +194,17 @@ async function start(msg: Extract<ToWorker, { type: "start" }>): Promise<void> {
     send({ type: "online", count: parties.length });
   }
   send({ type: "ready", count: parties.length });
+}
+
+/** Each user sends its peer a message before the cut (the clients resume after it). */
+function warm(): void {
+  warming = true;
+  for (const p of parties) {
+    p.client.send({ to: p.peer, text: `before-cut:${p.user}` }).catch((err: unknown) => {
+      send({ type: "error", message: `warm-up send: ${String(err)}` });
+    });
+  }
+  checkWarm();
 }
 
 /** The storm: every connection reset at once; each user sends its peer one message at once. */
@@ -206,6 +241,9 @@ process.on("message", (raw) => {
   switch (msg.type) {
     case "start":
       start(msg).catch((err: unknown) => send({ type: "error", message: String(err) }));
+      break;
+    case "warm":
+      warm();
       break;
     case "cut":
       setTimeout(doCut, Math.max(0, msg.at - Date.now()));

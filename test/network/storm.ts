@@ -9,6 +9,11 @@
  * over IPC: start → ready → cut → report), so the generator is not the bottleneck: each resets
  * its own clients' TCP connections (RST) at an instant the parent names.
  *
+ * Before the cut each user has received one message from its peer (a resume has something to
+ * resume from). With `--compare socketio` each run is followed by the same storm against a
+ * Socket.IO 4.8 relay with connection state recovery (bench/socketio-server.ts, RECOVERY=1) and
+ * socket.io-client clients (storm-worker-socketio.ts); the same figures are measured for both.
+ *
  * test/network/storm.test.ts runs it with a few thousand clients; for more:
  *   node --import tsx test/network/storm.ts --clients 19000 [--procs 2] [--max-connections N]
  *     [--transport ws] [--settle 60] [--cpu-prof DIR] [--runs N]
@@ -22,13 +27,17 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { TransportName } from "../../src/client/index.js";
-import { API_KEY, childEnv, listeningUrl, tempDbUrl } from "../helpers/duet.js";
-import { sleep } from "../helpers/kit.js";
+import { API_KEY, childEnv, listeningUrl, SECRET, tempDbUrl } from "../helpers/duet.js";
+import { freePort, sleep } from "../helpers/kit.js";
 import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import type { FromWorker, ToWorker, WorkerReport } from "./storm-worker.js";
 
+export type StormServer = "duet" | "socketio";
+
 export interface StormOptions {
   clients: number;
+  /** Which server (default duet): socketio is the relay with connection state recovery. */
+  server?: StormServer;
   /** Load-generator processes (default: one per CPU, at least 2). */
   procs?: number;
   /** DUET_MAX_CONNECTIONS of the server (default: clients + 10%). */
@@ -50,6 +59,7 @@ export interface StormOptions {
 }
 
 export interface StormResult {
+  server: StormServer;
   clients: number;
   procs: number;
   maxConnections: number;
@@ -78,10 +88,13 @@ export interface StormResult {
   rssBeforeMb: number;
   rssPeakMb: number;
   rssAfterMb: number;
-  /** Server CPU seconds from the cut until settled, and that span in seconds. */
+  /**
+   * Server CPU seconds from the cut until every client was back and every message delivered (or
+   * the settle time ran out), and the span from the cut until the report was taken, in seconds.
+   */
   cpuSeconds: number;
   spanSeconds: number;
-  /** The load generators' CPU seconds over the same span (all processes). */
+  /** The load generators' CPU seconds from the cut until all back and delivered (all processes). */
   generatorCpuSeconds: number;
   /** Clients online again when the storm was measured (all of them unless some were shed). */
   back: number;
@@ -99,6 +112,8 @@ export interface StormResult {
   listenOverflows: number;
   /** 1-minute load average when the cut happened. */
   loadAverage: number;
+  /** Socket.IO only: reconnections restored by connection state recovery (`socket.recovered`). */
+  recovered?: number;
 }
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -181,13 +196,26 @@ interface Server {
  * duet as a process of its own: dist/cli.js when DUET_SPAWN_DIST=1 (npm test builds first) or
  * when asked, else src/cli.ts through tsx; its open-file limit raised to fit every client.
  */
-async function startServer(env: Record<string, string>, fdNeed: number, nodeArgs: string[]): Promise<Server> {
+async function startServer(
+  kind: StormServer,
+  env: Record<string, string>,
+  fdNeed: number,
+  nodeArgs: string[],
+): Promise<Server> {
   const useDist = process.env.DUET_SPAWN_DIST === "1" && existsSync(join(ROOT, "dist", "cli.js"));
-  const entry = useDist ? ["dist/cli.js"] : ["--import", "tsx", "src/cli.ts"];
+  const entry =
+    kind === "socketio"
+      ? ["--import", "tsx", "bench/socketio-server.ts"]
+      : useDist
+        ? ["dist/cli.js"]
+        : ["--import", "tsx", "src/cli.ts"];
   const [cmd, args] = withFdLimit(process.execPath, [...nodeArgs, ...entry], fdNeed);
   const proc = spawn(cmd, args, {
     cwd: ROOT,
-    env: childEnv(env),
+    env:
+      kind === "socketio"
+        ? { ...process.env, PORT: String(await freePort()), BENCH_SECRET: SECRET, RECOVERY: "1", ...env }
+        : childEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: string[] = [];
@@ -229,7 +257,7 @@ class Worker {
   private readonly waiters: { type: FromWorker["type"]; resolve: (m: FromWorker) => void }[] = [];
   private error: Error | null = null;
 
-  constructor(fdNeed: number, onOnline: () => void) {
+  constructor(fdNeed: number, script: string, onOnline: () => void) {
     const [cmd, args] = withFdLimit(
       process.execPath,
       [
@@ -238,7 +266,7 @@ class Worker {
           : []),
         "--import",
         "tsx",
-        fileURLToPath(new URL("./storm-worker.ts", import.meta.url)),
+        fileURLToPath(new URL(script, import.meta.url)),
       ],
       fdNeed,
     );
@@ -287,6 +315,7 @@ class Worker {
 /** Runs one storm against its own duet process and generators; cleans up after itself. */
 export async function runStorm(options: StormOptions): Promise<StormResult> {
   const log = options.log ?? (() => {});
+  const kind = options.server ?? "duet";
   if (options.clients % 2 === 1) throw new Error("clients must be even (users in pairs)");
   const procs = options.procs ?? Math.max(2, cpus().length);
   const maxConnections = options.maxConnections ?? Math.ceil(options.clients * 1.1);
@@ -299,6 +328,7 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
   if (options.cpuProfDir) mkdirSync(options.cpuProfDir, { recursive: true });
   const nodeArgs = options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : [];
   const server = await startServer(
+    kind,
     {
       DUET_STORE: tempDbUrl(),
       DUET_MAX_CONNECTIONS: String(maxConnections),
@@ -323,7 +353,8 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     const shares: number[][] = Array.from({ length: procs }, () => []);
     for (let j = 0; j < options.clients; j++) shares[j % procs]!.push(j);
     for (const share of shares) {
-      const worker = new Worker(share.length + 256, onOnline);
+      const script = kind === "socketio" ? "./storm-worker-socketio.ts" : "./storm-worker.ts";
+      const worker = new Worker(share.length + 256, script, onOnline);
       workers.push(worker);
       worker.post({
         type: "start",
@@ -335,17 +366,25 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
       });
     }
     await Promise.all(workers.map((w) => w.wait("ready")));
+    // Every client receives one message from its peer: a resume starts from it.
+    const warmed = Promise.all(workers.map((w) => w.wait("warmed")));
+    for (const w of workers) w.post({ type: "warm" });
+    await warmed;
     await sleep(1_000);
-    const before = procStats(pid);
-    const generatorsBefore = workers.reduce((s, w) => s + procStats(w.proc.pid!).cpuSeconds, 0);
-    const shedBefore = await overloadedCount(server.url);
+    const online = procStats(pid);
+    const shedBefore = kind === "duet" ? await overloadedCount(server.url) : 0;
     const loadAverage = loadavg()[0]!;
-    log(`storm: all online; the server holds ${fdCount(pid)} open files, ${before.rssMb} MB`);
+    log(`storm: all online; the server holds ${fdCount(pid)} open files, ${online.rssMb} MB`);
     const overflowsBefore = listenOverflows();
 
-    // The storm: every generator resets all its connections at the same wall-clock instant.
+    // The storm: every generator resets all its connections at the same wall-clock instant. The
+    // CPU counted is what the processes spend from that instant until every client is back and
+    // every message delivered (the same span for duet and Socket.IO).
     const at = Date.now() + 300;
     for (const w of workers) w.post({ type: "cut", at });
+    await sleep(at - Date.now());
+    const before = procStats(pid);
+    const generatorsBefore = workers.reduce((s, w) => s + procStats(w.proc.pid!).cpuSeconds, 0);
     let peak = before.rssMb;
     const deadline = at + options.settleMs;
     let nextLog = at + 2_000;
@@ -363,9 +402,9 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
       }
       await sleep(100);
     }
-    await sleep(1_000); // let duplicates, if any, show up
     const after = procStats(pid);
     const generatorsAfter = workers.reduce((s, w) => s + procStats(w.proc.pid!).cpuSeconds, 0);
+    await sleep(1_000); // let duplicates, if any, show up
     const reports: WorkerReport[] = [];
     for (const w of workers) {
       const reply = w.wait("report");
@@ -377,7 +416,9 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     const delivered = reports.flatMap((r) => r.deliveredAt);
     const backMs = back.filter((b): b is number => b !== null).map((b) => b - t0);
     const deliveredMs = delivered.filter((d): d is number => d !== null).map((d) => d - t0);
+    const recovered = reports.reduce((s, r) => s + (r.recovered ?? 0), 0);
     const result: StormResult = {
+      server: kind,
       clients: options.clients,
       procs,
       maxConnections,
@@ -393,7 +434,7 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
       delivered: deliveredMs.length,
       duplicates: reports.reduce((s, r) => s + r.duplicates, 0),
       failedSends: reports.reduce((s, r) => s + r.failedSends, 0),
-      shed: (await overloadedCount(server.url)) - shedBefore,
+      shed: kind === "duet" ? (await overloadedCount(server.url)) - shedBefore : 0,
       attempts: reports.reduce((s, r) => s + r.attempts, 0),
       rssBeforeMb: before.rssMb,
       rssPeakMb: peak,
@@ -402,13 +443,14 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
       spanSeconds: Math.round((Date.now() - t0) / 100) / 10,
       generatorCpuSeconds: Math.round((generatorsAfter - generatorsBefore) * 100) / 100,
       back: backMs.length,
-      setupCpuSeconds: Math.round((before.cpuSeconds - started.cpuSeconds) * 100) / 100,
-      serverConnections: await serverConnections(server.url),
+      setupCpuSeconds: Math.round((online.cpuSeconds - started.cpuSeconds) * 100) / 100,
+      serverConnections: kind === "duet" ? await serverConnections(server.url) : backMs.length,
       listenOverflows: listenOverflows() - overflowsBefore,
       loadAverage: Math.round(loadAverage * 10) / 10,
+      ...(kind === "socketio" ? { recovered } : {}),
     };
     log(
-      `storm: ${result.clients} clients, all online again after ${result.allOnlineMs ?? "-"} ms, ` +
+      `storm: ${kind}, ${result.clients} clients, all online again after ${result.allOnlineMs ?? "-"} ms, ` +
         `all delivered after ${result.allDeliveredMs ?? "-"} ms`,
     );
     return result;
@@ -422,6 +464,38 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
   }
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Medians per server of the runs: a Markdown table, as docs/PERFORMANCE.md shows it. */
+export function summaryTable(results: StormResult[], servers: StormServer[]): string {
+  const rows = [
+    "| server | runs | all back | all delivered | lost / dup | attempts | server CPU | per reconnect | generators' CPU | SYNs dropped | load |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const kind of servers) {
+    const mine = results.filter((r) => r.server === kind);
+    if (mine.length === 0) continue;
+    const m = (f: (r: StormResult) => number) => median(mine.map(f));
+    const secs = (f: (r: StormResult) => number | null) =>
+      mine.every((r) => f(r) !== null) ? `${(m((r) => f(r)!) / 1000).toFixed(2)} s` : "not all";
+    const lost = mine.reduce((s, r) => s + (r.sent - r.delivered), 0);
+    const dup = mine.reduce((s, r) => s + r.duplicates, 0);
+    const name = kind === "socketio" ? "Socket.IO 4.8 + recovery" : "duet";
+    rows.push(
+      `| ${name} | ${mine.length} | ${secs((r) => r.allOnlineMs)} | ${secs((r) => r.allDeliveredMs)} | ` +
+        `${lost} / ${dup} | ${m((r) => r.attempts)} | ${m((r) => r.cpuSeconds).toFixed(2)} s | ` +
+        `${m((r) => (r.cpuSeconds * 1000) / r.clients).toFixed(3)} ms | ` +
+        `${m((r) => r.generatorCpuSeconds).toFixed(2)} s | ${m((r) => r.listenOverflows)} | ` +
+        `${mine.map((r) => r.loadAverage).join(", ")} |`,
+    );
+  }
+  return rows.join("\n");
+}
+
 const USAGE = `Usage: node --import tsx test/network/storm.ts [options]
        npm run bench -- --workload storm [options]
 
@@ -431,7 +505,9 @@ const USAGE = `Usage: node --import tsx test/network/storm.ts [options]
   --transport t        ws, sse, stream, longpoll (default ws)
   --settle S           seconds to wait for every client and message (default 60)
   --connect-timeout S  the SDK's connect timeout in the generators (default: the SDK's, 10 s)
-  --runs R             storms in a row, each against a fresh server (default 1)
+  --runs R             storms in a row, each against a fresh server (default 1); medians printed
+  --compare socketio   after each duet storm, the same storm against Socket.IO 4.8 with connection
+                       state recovery (bench/socketio-server.ts) and socket.io-client clients
   --cpu-prof DIR       profile the server with node --cpu-prof into DIR and summarise it
   --duet-env K=V       extra environment for the server (repeatable)
 `;
@@ -449,6 +525,7 @@ export async function main(argv: string[]): Promise<void> {
       runs: { type: "string", default: "1" },
       "connect-timeout": { type: "string" },
       "cpu-prof": { type: "string" },
+      compare: { type: "string" },
       "duet-env": { type: "string", multiple: true },
       help: { type: "boolean", default: false },
     },
@@ -470,31 +547,40 @@ export async function main(argv: string[]): Promise<void> {
       .map((l) => l.toFixed(1))
       .join(" ")}`,
   );
+  if (values.compare !== undefined && values.compare !== "socketio")
+    throw new Error("--compare takes socketio");
+  const servers: StormServer[] = values.compare ? ["duet", "socketio"] : ["duet"];
+  const results: StormResult[] = [];
   let failed = false;
   for (let run = 1; run <= Number(values.runs); run++) {
-    const profDir = values["cpu-prof"];
-    const seen = profDir && existsSync(profDir) ? new Set(readdirSync(profDir)) : new Set<string>();
-    const result = await runStorm({
-      clients: Number(values.clients),
-      ...(values.procs ? { procs: Number(values.procs) } : {}),
-      ...(values["max-connections"] ? { maxConnections: Number(values["max-connections"]) } : {}),
-      transport: values.transport as TransportName,
-      settleMs: Number(values.settle) * 1000,
-      ...(profDir ? { cpuProfDir: profDir } : {}),
-      ...(values["connect-timeout"] ? { connectTimeoutMs: Number(values["connect-timeout"]) * 1000 } : {}),
-      env,
-      log: (line) => console.error(line),
-    });
-    console.log(`STORM_JSON ${JSON.stringify(result)}`);
-    if (result.delivered !== result.sent || result.duplicates > 0 || result.allOnlineMs === null)
-      failed = true;
-    if (profDir) {
-      const { formatSummary } = await import("../../bench/profile-summary.js");
-      for (const file of readdirSync(profDir).filter((f) => f.endsWith(".cpuprofile") && !seen.has(f))) {
-        console.log(formatSummary(join(profDir, file), 30));
+    for (const kind of servers) {
+      const profDir = values["cpu-prof"];
+      const seen = profDir && existsSync(profDir) ? new Set(readdirSync(profDir)) : new Set<string>();
+      const result = await runStorm({
+        server: kind,
+        clients: Number(values.clients),
+        ...(values.procs ? { procs: Number(values.procs) } : {}),
+        ...(values["max-connections"] ? { maxConnections: Number(values["max-connections"]) } : {}),
+        transport: values.transport as TransportName,
+        settleMs: Number(values.settle) * 1000,
+        ...(profDir ? { cpuProfDir: profDir } : {}),
+        ...(values["connect-timeout"] ? { connectTimeoutMs: Number(values["connect-timeout"]) * 1000 } : {}),
+        env,
+        log: (line) => console.error(line),
+      });
+      console.log(`STORM_JSON ${JSON.stringify(result)}`);
+      results.push(result);
+      if (result.delivered !== result.sent || result.duplicates > 0 || result.allOnlineMs === null)
+        failed = true;
+      if (profDir) {
+        const { formatSummary } = await import("../../bench/profile-summary.js");
+        for (const file of readdirSync(profDir).filter((f) => f.endsWith(".cpuprofile") && !seen.has(f))) {
+          console.log(formatSummary(join(profDir, file), 30));
+        }
       }
     }
   }
+  console.log(summaryTable(results, servers));
   if (failed) {
     console.error("storm: FAILED (a client did not come back, or a message was lost or duplicated)");
     process.exitCode = 1;
