@@ -26,6 +26,7 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { compileEntry, ensureBuilt } from "../../bench/servers.js";
 import type { TransportName } from "../../src/client/index.js";
 import { API_KEY, childEnv, listeningUrl, SECRET, tempDbUrl } from "../helpers/duet.js";
 import { freePort, sleep } from "../helpers/kit.js";
@@ -114,6 +115,11 @@ export interface StormResult {
   loadAverage: number;
   /** Socket.IO only: reconnections restored by connection state recovery (`socket.recovered`). */
   recovered?: number;
+  /**
+   * With --cpu-prof: the cut and the moment all were back and delivered, on the monotonic clock
+   * in µs (the clock of a .cpuprofile's timestamps), so the profile can be cut to the storm.
+   */
+  profileWindowUs?: [number, number];
 }
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -203,9 +209,11 @@ async function startServer(
   nodeArgs: string[],
 ): Promise<Server> {
   const useDist = process.env.DUET_SPAWN_DIST === "1" && existsSync(join(ROOT, "dist", "cli.js"));
+  // Plain JavaScript for both when measuring (no loader, no source maps: tsx turns them on, and
+  // every reset socket's ECONNRESET error has its stack formatted by node).
   const entry =
     kind === "socketio"
-      ? ["--import", "tsx", "bench/socketio-server.ts"]
+      ? [await compileEntry("socketio-server")]
       : useDist
         ? ["dist/cli.js"]
         : ["--import", "tsx", "src/cli.ts"];
@@ -384,6 +392,7 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     for (const w of workers) w.post({ type: "cut", at });
     await sleep(at - Date.now());
     const before = procStats(pid);
+    const fromUs = Number(process.hrtime.bigint() / 1000n);
     const generatorsBefore = workers.reduce((s, w) => s + procStats(w.proc.pid!).cpuSeconds, 0);
     let peak = before.rssMb;
     const deadline = at + options.settleMs;
@@ -403,6 +412,7 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
       await sleep(100);
     }
     const after = procStats(pid);
+    const toUs = Number(process.hrtime.bigint() / 1000n);
     const generatorsAfter = workers.reduce((s, w) => s + procStats(w.proc.pid!).cpuSeconds, 0);
     await sleep(1_000); // let duplicates, if any, show up
     const reports: WorkerReport[] = [];
@@ -448,6 +458,7 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
       listenOverflows: listenOverflows() - overflowsBefore,
       loadAverage: Math.round(loadAverage * 10) / 10,
       ...(kind === "socketio" ? { recovered } : {}),
+      ...(options.cpuProfDir ? { profileWindowUs: [fromUs, toUs] as [number, number] } : {}),
     };
     log(
       `storm: ${kind}, ${result.clients} clients, all online again after ${result.allOnlineMs ?? "-"} ms, ` +
@@ -510,6 +521,7 @@ const USAGE = `Usage: node --import tsx test/network/storm.ts [options]
                        state recovery (bench/socketio-server.ts) and socket.io-client clients
   --cpu-prof DIR       profile the server with node --cpu-prof into DIR and summarise it
   --duet-env K=V       extra environment for the server (repeatable)
+  --tsx                run duet's src/ through tsx (default: dist/, built first if older than src/)
 `;
 
 export async function main(argv: string[]): Promise<void> {
@@ -526,6 +538,7 @@ export async function main(argv: string[]): Promise<void> {
       "connect-timeout": { type: "string" },
       "cpu-prof": { type: "string" },
       compare: { type: "string" },
+      tsx: { type: "boolean", default: false },
       "duet-env": { type: "string", multiple: true },
       help: { type: "boolean", default: false },
     },
@@ -549,6 +562,10 @@ export async function main(argv: string[]): Promise<void> {
   );
   if (values.compare !== undefined && values.compare !== "socketio")
     throw new Error("--compare takes socketio");
+  if (!values.tsx) {
+    ensureBuilt((line) => console.error(line));
+    process.env.DUET_SPAWN_DIST = "1";
+  }
   const servers: StormServer[] = values.compare ? ["duet", "socketio"] : ["duet"];
   const results: StormResult[] = [];
   let failed = false;
@@ -574,8 +591,14 @@ export async function main(argv: string[]): Promise<void> {
         failed = true;
       if (profDir) {
         const { formatSummary } = await import("../../bench/profile-summary.js");
+        const { formatAttribution } = await import("../../bench/storm-profile.js");
         for (const file of readdirSync(profDir).filter((f) => f.endsWith(".cpuprofile") && !seen.has(f))) {
           console.log(formatSummary(join(profDir, file), 30));
+          // The main thread's (thread 0) samples of the storm itself, step by step.
+          if (/\.\d+\.0\.\d+\.cpuprofile$/.test(file) && result.profileWindowUs) {
+            const [from, to] = result.profileWindowUs;
+            console.log(formatAttribution(join(profDir, file), from, to, result.clients));
+          }
         }
       }
     }
