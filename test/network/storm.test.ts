@@ -36,6 +36,19 @@ test(`reconnect storm: ${CLIENTS} WebSocket clients in 2 processes, cut at once,
   );
 });
 
+test("the storm's Socket.IO side (--compare socketio): clients cut at once come back recovered by connection state recovery, every message once", async (t) => {
+  const N = 200;
+  const r = await runStorm({ server: "socketio", clients: N, procs: 2, transport: "ws", settleMs: 120_000 });
+  t.diagnostic(JSON.stringify(r));
+  assert.equal(r.server, "socketio");
+  assert.equal(r.reset, N, "every client's connection was reset at the cut");
+  assert.notEqual(r.allOnlineMs, null, "every client online again");
+  assert.equal(r.recovered, N, "every session restored with its rooms and missed packets");
+  assert.equal(r.sent, N);
+  assert.equal(r.delivered, N, "every message sent after the cut reached its peer");
+  assert.equal(r.duplicates, 0);
+});
+
 test("past DUET_MAX_CONNECTIONS, attempts are shed with 503 and Retry-After; the SDK waits as told, keeps WebSocket, gets in when room frees", async (t) => {
   const MAX = 40;
   const N = 60;
