@@ -64,8 +64,7 @@ export class SqliteExpiry implements ExpiryStore {
     const seq = this.x.nextSeq(owner);
     const event: TtlEvent = { type: "ttl", seq, peer: other, seconds };
     const json = JSON.stringify(event);
-    this.stmt.insertEvent.run(owner, seq, now, json);
-    this.x.appended(owner, seq);
+    this.x.appended(owner, seq, this.stmt.insertEvent.run(owner, seq, now, json).lastInsertRowid);
     return { user: owner, event, json };
   }
 

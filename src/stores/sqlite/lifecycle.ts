@@ -117,10 +117,11 @@ export class SqliteLifecycle implements LifecycleStore {
     const seq = this.x.nextSeq(owner);
     let event: StoredEvent;
     let json: string;
+    let inserted: Database.RunResult;
     if (change.type === "edit") {
       event = { type: "edit", seq, message: change.message };
       json = `{"type":"edit","seq":${seq},"message":${body}}`;
-      this.stmt.insertEvent.run(owner, seq, now, "edit", rid);
+      inserted = this.stmt.insertEvent.run(owner, seq, now, "edit", rid);
     } else {
       event =
         change.type === "delete"
@@ -135,9 +136,9 @@ export class SqliteLifecycle implements LifecycleStore {
               on: change.on,
             };
       json = JSON.stringify(event);
-      this.stmt.insertEvent.run(owner, seq, now, json, null);
+      inserted = this.stmt.insertEvent.run(owner, seq, now, json, null);
     }
-    this.x.appended(owner, seq);
+    this.x.appended(owner, seq, inserted.lastInsertRowid);
     return { user: owner, event, json };
   }
 
@@ -158,8 +159,11 @@ export class SqliteLifecycle implements LifecycleStore {
       const seq = this.x.nextSeq(peer);
       const event: StoredEvent = { type: "delivered", seq, peer: user, upTo: last };
       const json = JSON.stringify(event);
-      this.stmt.insertEvent.run(peer, seq, Date.now(), json, null);
-      this.x.appended(peer, seq);
+      this.x.appended(
+        peer,
+        seq,
+        this.stmt.insertEvent.run(peer, seq, Date.now(), json, null).lastInsertRowid,
+      );
       return { upTo: last, events: [{ user: peer, event, json }] };
     });
   }

@@ -11,6 +11,7 @@ import type {
 } from "../../core/pairs.js";
 import type { UserEvent } from "../../core/ports/store.js";
 import type { PairEvent, StoredEvent } from "../../core/types.js";
+import type { EventIndex } from "./event-index.js";
 import { conversationKey } from "./schema.js";
 
 /** What the pairs need of the SQLite store: its connection, write queue, reads and event log. */
@@ -24,6 +25,8 @@ export interface SqliteHost {
   writeSummaries(): void;
   /** SPEC 15: forgets a conversation's ttl and its expiring messages (an unmatch that erases it). */
   forgetExpiry(conv: string): void;
+  /** Each user's seq -> rid map (the events table has no index on users). */
+  readonly events: EventIndex;
 }
 
 export const PAIRS_SCHEMA = `
@@ -99,19 +102,27 @@ export class SqlitePairs implements PairStore {
         "INSERT OR IGNORE INTO conversations (user, peer, updated_at, last_id) VALUES (?, ?, ?, '')",
       ),
       dropConversation: db.prepare("DELETE FROM conversations WHERE user = ? AND peer = ?"),
-      // A message event holds its message's rid: found through the user's own log (bounded by
-      // retention), not by scanning the conversation's messages.
-      dropMessageEvents: db.prepare(
-        `DELETE FROM events WHERE rid IN (
-           SELECT e.rid FROM events e JOIN messages m ON m.rid = e.msg WHERE e.user = ? AND m.conv = ?)`,
-      ),
+      // A message event holds its message's rid: found through the user's own log (its rids from
+      // the in-memory EventIndex, a JSON array; bounded by retention), not by scanning the
+      // conversation's messages. Both answer the rids they deleted, for the index.
+      dropMessageEvents: db
+        .prepare(
+          `DELETE FROM events WHERE rid IN (
+             SELECT e.rid FROM json_each(?) j CROSS JOIN events e ON e.rid = j.value
+             JOIN messages m ON m.rid = e.msg WHERE m.conv = ?) RETURNING rid`,
+        )
+        .pluck(),
       // Every other event about the conversation names the peer (read, and those that carry a
       // whole message, as files from before \`events.msg\` do); pair events stay (no content).
-      dropOtherEvents: db.prepare(
-        `DELETE FROM events WHERE user = @user AND msg IS NULL AND json_extract(body, '$.type') <> 'pair'
-           AND (json_extract(body, '$.peer') = @peer OR json_extract(body, '$.message.from') = @peer
-                OR json_extract(body, '$.message.to') = @peer)`,
-      ),
+      dropOtherEvents: db
+        .prepare(
+          `DELETE FROM events WHERE rid IN (SELECT value FROM json_each(@rids)) AND msg IS NULL
+             AND json_extract(body, '$.type') <> 'pair'
+             AND (json_extract(body, '$.peer') = @peer OR json_extract(body, '$.message.from') = @peer
+                  OR json_extract(body, '$.message.to') = @peer)
+           RETURNING rid`,
+        )
+        .pluck(),
       startErasure: db.prepare(
         `INSERT INTO erasures (conv, upto) VALUES (?, (SELECT coalesce(max(rid), 0) FROM messages))
          ON CONFLICT (conv) DO UPDATE SET upto = excluded.upto`,
@@ -248,8 +259,10 @@ export class SqlitePairs implements PairStore {
           [a, b],
           [b, a],
         ] as const) {
-          this.stmt.dropMessageEvents.run(user, conv);
-          this.stmt.dropOtherEvents.run({ user, peer });
+          const log = this.host.events;
+          log.forget(user, this.stmt.dropMessageEvents.all(JSON.stringify(log.all(user)), conv) as number[]);
+          const rids = JSON.stringify(log.all(user));
+          log.forget(user, this.stmt.dropOtherEvents.all({ rids, peer }) as number[]);
           if (this.stmt.dropConversation.run(user, peer).changes > 0) told.add(user);
           this.lifecycle()?.delivered.run(user, peer);
         }

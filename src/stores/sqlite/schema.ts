@@ -25,8 +25,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS messages_by_client_id ON messages (sender, cli
   WHERE client_msg_id IS NOT NULL;
 
 -- A rowid table: rows append at the end in time order (age trimming walks rid order, no ts
--- index); only the small (user, seq) index takes random inserts. A message event holds the
--- message's rid in \`msg\` and an empty body: the message is stored once, not three times.
+-- index). It has no (user, seq) index: each user's seq -> rid map is held in memory
+-- (event-index.ts), so an event costs an append, not a random index leaf per user per commit.
+-- A message event holds the message's rid in \`msg\` and an empty body: the message is stored
+-- once, not three times.
 CREATE TABLE IF NOT EXISTS events (
   rid INTEGER PRIMARY KEY,
   user TEXT NOT NULL,
@@ -35,8 +37,6 @@ CREATE TABLE IF NOT EXISTS events (
   body TEXT NOT NULL,
   msg INTEGER
 );
-CREATE UNIQUE INDEX IF NOT EXISTS events_by_user ON events (user, seq);
-
 
 -- floor: the highest seq trimmed from the user's log (0 when nothing was trimmed).
 CREATE TABLE IF NOT EXISTS logs (
@@ -65,6 +65,12 @@ CREATE TABLE IF NOT EXISTS blocks (
 export const MIGRATIONS: { table: string; column: string; sql: string }[] = [
   { table: "events", column: "msg", sql: "ALTER TABLE events ADD COLUMN msg INTEGER" },
 ];
+
+/**
+ * Indexes files made before keep until they are opened: `events_by_user` became the in-memory
+ * EventIndex. An older build opening the file again recreates it (its schema says IF NOT EXISTS).
+ */
+export const DROPPED_INDEXES = ["events_by_user"];
 
 export function conversationKey(a: string, b: string): string {
   return a < b ? `${a} ${b}` : `${b} ${a}`;

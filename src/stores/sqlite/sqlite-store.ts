@@ -17,12 +17,13 @@ import type {
 } from "../../core/ports/store.js";
 import type { ConversationSummary, Message, ReadEvent, SendInput, StoredEvent } from "../../core/types.js";
 import { SqliteBans } from "./bans.js";
+import { EventIndex } from "./event-index.js";
 import { EXPIRY_SCHEMA } from "./expiry-schema.js";
 import { claimFile } from "./file-owner.js";
 import { LIFECYCLE_SCHEMA } from "./lifecycle-schema.js";
 import { SqlitePairs } from "./pairs.js";
 import { SqliteReports } from "./reports.js";
-import { conversationKey, MIGRATIONS, SCHEMA } from "./schema.js";
+import { conversationKey, DROPPED_INDEXES, MIGRATIONS, SCHEMA } from "./schema.js";
 import { SqliteOutbox } from "./sqlite-outbox.js";
 import { SqlitePush } from "./sqlite-push.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
@@ -33,9 +34,11 @@ export interface SqliteInternals {
   enqueue<T>(run: () => T): Promise<T>;
   read<T>(run: () => T): Promise<T>;
   writeSummaries(): void;
-  /** The seq the user's next event gets; call appended() once it is inserted. */
+  /** The seq the user's next event gets; call appended() with its rid once it is inserted. */
   nextSeq(user: string): number;
-  appended(user: string, seq: number): void;
+  appended(user: string, seq: number, rid: number | bigint): void;
+  /** Each user's seq -> rid map (the events table has no index of its own on users). */
+  events: EventIndex;
   /** Inside a write: Store.markRead, the peer's `read` event only with `notifyPeer`. */
   markRead(reader: string, peer: string, upTo: string, notifyPeer: boolean): ReadResult;
   /** Tells the checkpoint thread the file was written. */
@@ -85,6 +88,8 @@ export class SqliteStore implements Store, OutboxStore {
   private readonly options: SqliteStoreOptions;
   private readonly ids = new MonotonicUlid();
   private readonly heads = new Map<string, number>();
+  /** Each user's events by seq (see EventIndex: in memory, not an on-disk index). */
+  readonly events: EventIndex;
   /**
    * SPEC 15: every conversation's own ttl (s), loaded at start and kept by the expiry module: the
    * file has one owner, so a send reads a Map (nothing at all while no conversation has one).
@@ -136,6 +141,8 @@ export class SqliteStore implements Store, OutboxStore {
       const columns = db.prepare(`PRAGMA table_info(${m.table})`).all() as Row[];
       if (!columns.some((c) => c.name === m.column)) db.exec(m.sql);
     }
+    for (const index of DROPPED_INDEXES) db.exec(`DROP INDEX IF EXISTS ${index}`);
+    this.events = new EventIndex(db);
     if (onDisk) this.checkpointer = new WalCheckpointer(db, { path: options.path, synchronous });
     this.loadTtls();
     this.defaultTtlS = Math.max(0, Math.floor(options.messageTtlS ?? 0));
@@ -159,7 +166,6 @@ export class SqliteStore implements Store, OutboxStore {
       insertExpiring: db.prepare(
         "INSERT INTO expiring (conv, id, sender, expires_at, rid) VALUES (?, ?, ?, ?, ?)",
       ),
-      maxSeq: db.prepare("SELECT max(seq) FROM events WHERE user = ?").pluck(),
       floor: db.prepare("SELECT floor FROM logs WHERE user = ?").pluck(),
       touchConversation: db.prepare(
         `INSERT INTO conversations (user, peer, updated_at, last_id) VALUES (?, ?, ?, ?)
@@ -192,13 +198,14 @@ export class SqliteStore implements Store, OutboxStore {
         `SELECT peer, updated_at, last_id, read_upto FROM conversations
          WHERE user = ? AND updated_at < ? ORDER BY updated_at DESC, last_id DESC LIMIT ?`,
       ),
+      // The rids come from the user's EventIndex, in seq order (a JSON array).
       eventsSince: db
         .prepare(
-          `SELECT e.seq, e.body, m.body FROM events e LEFT JOIN messages m ON m.rid = e.msg
-           WHERE e.user = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`,
+          `SELECT e.seq, e.body, m.body FROM json_each(?) j CROSS JOIN events e ON e.rid = j.value
+           LEFT JOIN messages m ON m.rid = e.msg ORDER BY j.key`,
         )
         .raw(),
-      trimEvents: db.prepare("DELETE FROM events WHERE user = ? AND seq <= ?"),
+      deleteEvents: db.prepare("DELETE FROM events WHERE rid IN (SELECT value FROM json_each(?))"),
       setFloor: db.prepare(
         `INSERT INTO logs (user, floor) VALUES (?, ?)
          ON CONFLICT (user) DO UPDATE SET floor = max(floor, excluded.floor)`,
@@ -211,10 +218,7 @@ export class SqliteStore implements Store, OutboxStore {
       lastExpired: db
         .prepare("SELECT max(rid) FROM (SELECT rid, ts FROM events ORDER BY rid LIMIT 10000) WHERE ts < ?")
         .pluck(),
-      floorsUpToRid: db.prepare(
-        `INSERT INTO logs (user, floor) SELECT user, max(seq) FROM events WHERE rid <= ? GROUP BY user
-         ON CONFLICT (user) DO UPDATE SET floor = max(floor, excluded.floor)`,
-      ),
+      floorsUpToRid: db.prepare("SELECT user, max(seq) FROM events WHERE rid <= ? GROUP BY user").raw(),
       trimUpToRid: db.prepare("DELETE FROM events WHERE rid <= ?"),
     };
     this.pairs = new SqlitePairs(this, options.pairs ?? "open");
@@ -300,6 +304,7 @@ export class SqliteStore implements Store, OutboxStore {
       this.summaries.clear();
       try {
         this.loadTtls(); // a ttl change in the batch was rolled back with it
+        this.events.load(); // and the batch's events with it
       } catch {
         // The file cannot be read either: the next batch fails the same way.
       }
@@ -330,10 +335,7 @@ export class SqliteStore implements Store, OutboxStore {
   private head_(user: string): number {
     let head = this.heads.get(user);
     if (head === undefined) {
-      head =
-        (this.stmt.maxSeq.get(user) as number | null) ??
-        (this.stmt.floor.get(user) as number | undefined) ??
-        0;
+      head = this.events.last(user) ?? (this.stmt.floor.get(user) as number | undefined) ?? 0;
       this.heads.set(user, head);
     }
     return head;
@@ -347,7 +349,7 @@ export class SqliteStore implements Store, OutboxStore {
     const seq = this.head_(user) + 1;
     const event = make(seq);
     const text = JSON.stringify(event);
-    this.stmt.insertEvent.run(user, seq, ts, text, null);
+    this.events.add(user, seq, Number(this.stmt.insertEvent.run(user, seq, ts, text, null).lastInsertRowid));
     this.heads.set(user, seq);
     this.touched.add(user);
     return { user, event, json: text };
@@ -359,7 +361,11 @@ export class SqliteStore implements Store, OutboxStore {
     // The same key order JSON.stringify gives, around the body serialised once by sendNow.
     const json = `{"type":"message","seq":${seq},"message":${body}}`;
     // The body is rebuilt from the message row on replay (eventsSince).
-    this.stmt.insertEvent.run(user, seq, message.ts, "", rid);
+    this.events.add(
+      user,
+      seq,
+      Number(this.stmt.insertEvent.run(user, seq, message.ts, "", rid).lastInsertRowid),
+    );
     this.heads.set(user, seq);
     this.touched.add(user);
     return { user, event: { type: "message", seq, message }, json };
@@ -375,7 +381,7 @@ export class SqliteStore implements Store, OutboxStore {
       const floor = (this.stmt.floor.get(user) as number | undefined) ?? 0;
       if (head - floor <= max + Math.max(1, max >> 3)) continue;
       const upTo = head - max;
-      this.stmt.trimEvents.run(user, upTo);
+      this.stmt.deleteEvents.run(JSON.stringify(this.events.dropUpTo(user, upTo)));
       this.stmt.setFloor.run(user, upTo);
     }
     this.touched.clear();
@@ -388,10 +394,14 @@ export class SqliteStore implements Store, OutboxStore {
     for (;;) {
       const rid = this.stmt.lastExpired.get(cutoff) as number | null;
       if (rid === null) return;
-      this.db.transaction(() => {
-        this.stmt.floorsUpToRid.run(rid);
+      const floors = this.db.transaction(() => {
+        const rows = this.stmt.floorsUpToRid.all(rid) as [string, number][];
+        for (const [user, floor] of rows) this.stmt.setFloor.run(user, floor);
         this.stmt.trimUpToRid.run(rid);
+        return rows;
       })();
+      // Seqs rise with rids within a log: what went is each log's prefix up to that floor.
+      for (const [user, floor] of floors) this.events.dropUpTo(user, floor);
       this.checkpointer?.wrote();
     }
   }
@@ -545,13 +555,15 @@ export class SqliteStore implements Store, OutboxStore {
       read: (run) => this.read(run),
       writeSummaries: () => this.writeSummaries(),
       nextSeq: (user) => this.head_(user) + 1,
-      appended: (user, seq) => {
+      appended: (user, seq, rid) => {
+        this.events.add(user, seq, Number(rid));
         this.heads.set(user, seq);
         this.touched.add(user);
       },
       markRead: (reader, peer, upTo, notifyPeer) => this.markReadNow(reader, peer, upTo, notifyPeer),
       wrote: () => this.checkpointer?.wrote(),
       ttls: this.ttls,
+      events: this.events,
     };
   }
 
@@ -635,7 +647,8 @@ export class SqliteStore implements Store, OutboxStore {
       if (since === head) return { events: [], head, reset: false };
       const floor = (this.stmt.floor.get(user) as number | undefined) ?? 0;
       if (since > head || since < floor) return { events: [], head, reset: true };
-      const rows = this.stmt.eventsSince.all(user, since, limit) as [number, string, string | null][];
+      const rids = this.events.after(user, since, limit);
+      const rows = this.stmt.eventsSince.all(JSON.stringify(rids)) as [number, string, string | null][];
       // A row with a message rid is rebuilt from the message as it is now (edited, or the
       // tombstone of an unsent or expired one): its body is "" for a `message` event, "edit" for an `edit`.
       const now = Date.now();

@@ -62,7 +62,8 @@ export class SqliteUserData implements UserDataStore {
       erasing: db.prepare("SELECT peer FROM erasing WHERE user = ? ORDER BY peer").pluck(),
       done: db.prepare("DELETE FROM erasing WHERE user = ? AND peer = ?"),
       forgetPair: db.prepare("DELETE FROM pairs WHERE conv = ? AND state = 'u'"),
-      dropEvents: db.prepare("DELETE FROM events WHERE user = ?"),
+      // The user's rids come from the in-memory EventIndex (a JSON array): no index on users.
+      dropEvents: db.prepare("DELETE FROM events WHERE rid IN (SELECT value FROM json_each(?))"),
       // The log's head stays as its floor: a later log of the same id goes on from it, so no
       // cursor a device of the erased user still holds ever matches new events.
       keepHead: db.prepare(
@@ -110,7 +111,7 @@ export class SqliteUserData implements UserDataStore {
   eraseRest(user: string): Promise<void> {
     return this.x.enqueue(() => {
       const head = this.x.nextSeq(user) - 1;
-      this.stmt.dropEvents.run(user);
+      this.stmt.dropEvents.run(JSON.stringify(this.x.events.clear(user)));
       if (head > 0) this.stmt.keepHead.run(user, head);
       for (const statement of this.eraseStmts) statement.run(user);
     });
