@@ -38,7 +38,7 @@ export function lateUnsure(ctx: RedisContext, users: string[]): () => void {
 
 /** The user keys a script that appends a `message` event takes, in order. */
 export function messageKeys(u: UserKeys): string[] {
-  return [u.seq, u.log, u.convs, u.last, u.ap];
+  return [u.seq, u.log, u.convs, u.ap];
 }
 
 /** The user keys a script that appends a `read` event takes, in order. */

@@ -4,9 +4,13 @@
  *
  * user `u` (tag `{u:<u>}`):
  *   seq     string  head of the event log (INCR; never expires, so seqs never repeat)
- *   log     stream  the event log: entry id `<seq>-0`, fields e (event JSON) and t (append time, ms)
+ *   log     stream  the event log: entry id `<seq>-0`, fields e (event JSON) and t (append time,
+ *                   ms); a `message` event is m ("<id> <peer>": a reference to the body, stored
+ *                   once in the conversation's msg) and t (see append_message_ref in lua/lib.lua)
  *   convs   zset    peer -> updatedAt (ms) of the conversation's last message
- *   last    hash    peer -> body of the conversation's last message
+ *   last    hash    no longer written (before the sixth session: peer -> body of the
+ *                   conversation's last message; the list reads it from the conversation now);
+ *                   an old one is ignored, and erased with the user or the conversation
  *   rd      hash    "<peer> <reader>" -> upTo of the newest `read` event in this log
  *   ap      zset    message id -> seq, recent messages applied to this log (cluster only: retries)
  *   blocks  set     users this user blocked (the listing; `blk` below is what sends check)

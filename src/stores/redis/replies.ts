@@ -103,30 +103,76 @@ export function historyPage(r: unknown[]): { messages: Message[]; hasMore: boole
   return { messages: messagesOf(r.slice(1)), hasMore: Number(r[0]) === 1 };
 }
 
-/** duetConversations' reply {peer, updatedAt, last body (when any)}..., with unread and ttl still 0. */
-export function conversationRows(rows: unknown[]): ConversationSummary[] {
+/** The peers of a user's `convs` read WITHSCORES (peer, updatedAt, ...), in order. */
+export function conversationPeers(rows: string[]): string[] {
+  const peers: string[] = [];
+  for (let i = 0; i < rows.length; i += 2) peers.push(rows[i] ?? "");
+  return peers;
+}
+
+/**
+ * Summaries from a user's `convs` rows (peer, updatedAt, ...) and, per row, duetUnreadCount's
+ * reply {unread, ttl, last body or null}.
+ */
+export function conversationRows(
+  rows: string[],
+  details: [number, number, string | null][],
+): ConversationSummary[] {
   const summaries: ConversationSummary[] = [];
   const now = Date.now();
-  for (let i = 0; i < rows.length; i += 3) {
-    const body = rows[i + 2];
+  for (let i = 0; i < rows.length; i += 2) {
+    const [unread, ttl, body] = details[i / 2] ?? [0, 0, null];
     summaries.push({
-      peer: String(rows[i]),
-      unread: 0,
+      peer: rows[i] ?? "",
+      unread: Number(unread),
       lastMessage: typeof body === "string" ? expiredView(JSON.parse(body) as Message, now) : null,
       updatedAt: Number(rows[i + 1]),
-      ttl: 0,
+      ttl: Number(ttl),
     });
   }
   return summaries;
 }
 
-/** duetEventsSince's reply {head, reset, event JSON...}; an expired message replays as its tombstone. */
-export function eventPage(r: unknown[]): EventPage {
+/** A duetEventsSince item that is a reference ("<seq> <id> <peer>") rather than an event's JSON. */
+function isRef(item: string): boolean {
+  return item.charCodeAt(0) !== 123; // "{"
+}
+
+/** The messages duetEventsSince's reference items name, by peer (one conversation each). */
+export function messageRefs(r: unknown[]): Map<string, string[]> {
+  const refs = new Map<string, string[]>();
+  for (let i = 2; i < r.length; i++) {
+    const item = String(r[i]);
+    if (!isRef(item)) continue;
+    const [, id = "", peer = ""] = item.split(" ");
+    const ids = refs.get(peer);
+    if (ids === undefined) refs.set(peer, [id]);
+    else ids.push(id);
+  }
+  return refs;
+}
+
+/**
+ * duetEventsSince's reply {head, reset, item...} as a page; `bodies` ("<id> <peer>" -> body) holds
+ * what the references point to. An expired message replays as its tombstone; a reference to a
+ * message that is gone (its conversation erased meanwhile, the log being scrubbed) is left out.
+ */
+export function eventPage(r: unknown[], bodies: Map<string, string>): EventPage {
   const now = Date.now();
-  const events = (r.slice(2) as string[]).map((json) => {
-    const event = JSON.parse(json) as StoredEvent;
+  const events: StoredEvent[] = [];
+  for (let i = 2; i < r.length; i++) {
+    const item = String(r[i]);
+    if (isRef(item)) {
+      const space = item.indexOf(" ");
+      const body = bodies.get(item.slice(space + 1));
+      if (body === undefined) continue;
+      const message = expiredView(JSON.parse(body) as Message, now);
+      events.push({ type: "message", seq: Number(item.slice(0, space)), message });
+      continue;
+    }
+    const event = JSON.parse(item) as StoredEvent;
     if (event.type === "message" || event.type === "edit") event.message = expiredView(event.message, now);
-    return event;
-  });
+    events.push(event);
+  }
   return { events, head: Number(r[0]), reset: Number(r[1]) === 1 };
 }

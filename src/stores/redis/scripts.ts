@@ -7,18 +7,17 @@ import type { Cluster, Redis } from "ioredis";
  * scripts/copy-lua.mjs). Defined once per client with defineCommand: EVALSHA, EVAL on NOSCRIPT.
  */
 const SCRIPTS = {
-  duetSend: { files: ["lib", "send-steps", "outbox-steps", "send"], keys: 23 },
+  duetSend: { files: ["lib", "send-steps", "outbox-steps", "send"], keys: 19 },
   duetClaimClientId: { files: ["claim-client-id"], keys: 1 },
   duetStoreMessage: { files: ["lib", "send-steps", "store-message"], keys: 8 },
-  duetApplyMessage: { files: ["lib", "send-steps", "apply-message"], keys: 5 },
+  duetApplyMessage: { files: ["lib", "send-steps", "apply-message"], keys: 4 },
   duetMarkRead: { files: ["lib", "read-steps", "mark-read"], keys: 8 },
   duetMoveMarker: { files: ["lib", "read-steps", "move-marker"], keys: 2 },
   duetApplyRead: { files: ["lib", "read-steps", "apply-read"], keys: 3 },
   duetReadUnread: { files: ["lib", "read-steps", "read-unread"], keys: 9 },
   duetTakeUnread: { files: ["lib", "read-steps", "take-unread"], keys: 3 },
   duetHistory: { files: ["history"], keys: 2 },
-  duetConversations: { files: ["conversations"], keys: 2 },
-  duetUnreadCount: { files: ["unread-count"], keys: 3 },
+  duetUnreadCount: { files: ["unread-count"], keys: 5 },
   duetEventsSince: { files: ["lib", "events-since"], keys: 2 },
   duetPresence: { files: ["presence"], keys: 1 },
   duetReportCreate: { files: ["report-create"], keys: 2 },

@@ -54,7 +54,7 @@ export async function sendMessage(ctx: RedisContext, input: SendInput): Promise<
     ctx.run.script(
       "duetApplyMessage",
       messageKeys(u),
-      [peer, message.id, message.ts, body, ctx.maxEvents, ctx.maxAgeMs, "1"],
+      [peer, message.id, message.ts, ctx.maxEvents, ctx.maxAgeMs, "1"],
       unsure,
     );
   const [s1, s2] = await Promise.all([
@@ -93,13 +93,9 @@ async function sendStandalone(
     s.seq,
     s.log,
     s.convs,
-    s.last,
-    s.ap,
     t.seq,
     t.log,
     t.convs,
-    t.last,
-    t.ap,
     ctx.keys.count(Math.floor(Math.random() * COUNT_SHARDS)),
     conv.pair,
     ctx.keys.outbox.due,

@@ -1,7 +1,10 @@
 -- Stored events after a cursor (the user's slot).
 -- KEYS: seq, log. ARGV: since, limit.
--- Returns {head, 1 if the cursor needs a reset else 0, event JSON...}. The floor (newest trimmed
--- seq) is the first retained entry's seq - 1, or the head when everything was trimmed or expired.
+-- Returns {head, 1 if the cursor needs a reset else 0, item...}: an item is an event's JSON, or
+-- "<seq> <id> <peer>" for a `message` event kept as a reference (lib.lua, append_message_ref),
+-- whose body the caller reads from the conversation (queries.ts: the conversations are other
+-- slots on a cluster). The floor (newest trimmed seq) is the first retained entry's seq - 1, or
+-- the head when everything was trimmed or expired.
 local head = tonumber(redis.call("GET", KEYS[1]) or "0")
 local since, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 local first = redis.call("XRANGE", KEYS[2], "-", "+", "COUNT", 1)[1]
@@ -17,6 +20,11 @@ if since == head or limit < 1 then
   return out
 end
 for _, entry in ipairs(redis.call("XRANGE", KEYS[2], string.format("%d-0", since + 1), "+", "COUNT", limit)) do
-  out[#out + 1] = entry[2][2]
+  local fields = entry[2]
+  if fields[1] == "m" then
+    out[#out + 1] = string.match(entry[1], "^%d+") .. " " .. fields[2]
+  else
+    out[#out + 1] = fields[2]
+  end
 end
 return out

@@ -53,22 +53,17 @@ local function expire_messages(keys, lo, now, ids)
   return out
 end
 
--- User step of a sweep: the summary's last message, if erased, takes its tombstone, and every
--- event carrying an erased message (its `message` and `edit` events) carries the tombstone
--- instead, keeping its seq. As for an unsend (tombstone_in_log in lib.lua) the log is rebuilt,
--- once for all the messages of the batch. keys: log, last. `pairs`: {id, tombstone, ...}.
+-- User step of a sweep: every event that carries an erased message in full (its `edit` events,
+-- and its `message` event in a log written before those became references) carries the
+-- tombstone instead, keeping its seq. As for an unsend (tombstone_in_log in lib.lua) the log is
+-- rebuilt, once for all the messages of the batch, and only when such an event is there. A
+-- reference, and the conversation list's last message, read the tombstone from the conversation;
+-- a `last` copy written before (keys.ts) is dropped. keys: log, last. `pairs`: {id, tombstone, ...}.
 local function expire_in_log(keys, peer, pairs)
-  local log, last = keys[1], keys[2]
   local tombstones = {}
   for i = 1, #pairs, 2 do
     tombstones[pairs[i]] = pairs[i + 1]
   end
-  local current = redis.call("HGET", last, peer)
-  if current then
-    local t = tombstones[string.sub(current, 8, 33)]
-    if t then
-      redis.call("HSET", last, peer, t)
-    end
-  end
-  tombstone_in_log(log, tombstones)
+  redis.call("HDEL", keys[2], peer)
+  tombstone_in_log(keys[1], tombstones)
 end

@@ -68,21 +68,39 @@ local function trim_by_age(log, now, max_age_ms)
   redis.call("XTRIM", log, "MINID", string.format("%d-0", keep))
 end
 
--- Appends one event to a user's log and returns its seq and its JSON. Count retention is part of the XADD.
--- `make_json(seq)` renders the event; `now` is the script's TIME. The log's floor is not stored:
--- it is the first retained entry's seq - 1 (or the head when the log is empty), see
--- events-since.lua.
-local function append_event(seq_key, log, make_json, max_events, max_age_ms, now)
-  local seq = redis.call("INCR", seq_key)
-  local json = make_json(seq)
-  redis.call("XADD", log, "MAXLEN", "=", max_events, string.format("%d-0", seq), "e", json, "t", now)
+-- Age retention of a log after an append of `seq` at `now`: the head check every
+-- AGE_CHECK_EVERY appends, and the log's time to live (an idle log expires as a whole).
+local function retain(log, seq, max_age_ms, now)
   if max_age_ms > 0 then
     if seq % AGE_CHECK_EVERY == 0 then
       trim_by_age(log, now, max_age_ms)
     end
     redis.call("PEXPIRE", log, max_age_ms)
   end
+end
+
+-- Appends one event to a user's log and returns its seq and its JSON. Count retention is part of the XADD.
+-- `make_json(seq)` renders the event; `now` is the script's TIME. The log's floor is not stored:
+-- it is the first retained entry's seq - 1 (or the head when the log is empty), see
+-- events-since.lua. An entry is {"e", event JSON, "t", append time}.
+local function append_event(seq_key, log, make_json, max_events, max_age_ms, now)
+  local seq = redis.call("INCR", seq_key)
+  local json = make_json(seq)
+  redis.call("XADD", log, "MAXLEN", "=", max_events, string.format("%d-0", seq), "e", json, "t", now)
+  retain(log, seq, max_age_ms, now)
   return seq, json
+end
+
+-- Appends a `message` event to a user's log as a reference to the message, which is stored once,
+-- in its conversation's `msg` hash: the entry is {"m", "<id> <peer>", "t", append time}. Readers
+-- (events-since.lua and queries.ts) fetch the body as it is now (edited, or the tombstone of an
+-- unsent or expired message), as the SQLite store joins its events to its messages. Logs written
+-- before the sixth session hold {"e", the whole event JSON, ...} entries: readers take both.
+local function append_message_ref(seq_key, log, id, peer, max_events, max_age_ms, now)
+  local seq = redis.call("INCR", seq_key)
+  redis.call("XADD", log, "MAXLEN", "=", max_events, string.format("%d-0", seq), "m", id .. " " .. peer, "t", now)
+  retain(log, seq, max_age_ms, now)
+  return seq
 end
 
 -- Moves a per-user marker kept in the conversation's `meta` hash (`field`: "r:<reader>" for
@@ -100,8 +118,9 @@ local function advance_marker(meta, field, peer_ids, up_to)
 end
 
 -- Rewrites a user's log so every event that carries one of the messages in `tombstones` (id ->
--- tombstone JSON: its `message` event, its `edit` events) keeps its seq and carries the tombstone
--- instead. Stream entries cannot be changed in place, and XDEL only marks them deleted (the bytes
+-- tombstone JSON: its `edit` events, and its `message` event in a log written before message
+-- events became references) keeps its seq and carries the tombstone instead. A reference entry
+-- ("m") needs nothing: its readers fetch the tombstone from the conversation. Stream entries cannot be changed in place, and XDEL only marks them deleted (the bytes
 -- stay in the stream's node), so the log is rebuilt with the same ids: O(log length), once per
 -- unsend or per sweep batch. A JSON string cannot hold an unescaped quote, so the needle only
 -- matches the event's own `message` field, which is its last.
@@ -129,7 +148,7 @@ local function tombstone_in_log(log, tombstones)
   redis.call("DEL", log)
   for i = 1, #entries do
     local fields = entries[i][2]
-    redis.call("XADD", log, entries[i][1], "e", found[i] or fields[2], "t", fields[4])
+    redis.call("XADD", log, entries[i][1], fields[1], found[i] or fields[2], "t", fields[4])
   end
   if ttl > 0 then
     redis.call("PEXPIRE", log, ttl)

@@ -19,15 +19,15 @@ local function change_body(keys, id, expected, body, erase)
   return true, current
 end
 
--- Step 2 (one user's slot): the conversation summary's last message, if it is this one, takes
--- the new body; an unsend erases the content from the log; then the change's event is appended.
+-- Step 2 (one user's slot): an unsend erases the content from the log (its `edit` events, and its
+-- `message` event in a log written before those became references: a reference reads the
+-- tombstone from the conversation), then the change's event is appended. The conversation list
+-- reads its last message from the conversation; a `last` copy written before (keys.ts) is
+-- dropped here, so an unsent message leaves no copy there either.
 -- keys: seq, log, last. `prefix .. seq .. suffix` is the event's JSON. Returns the event's seq.
 local function apply_change(keys, peer, id, body, erase, prefix, suffix, max_events, max_age_ms, now)
-  local seq_key, log, last = keys[1], keys[2], keys[3]
-  local current = redis.call("HGET", last, peer)
-  if current and string.sub(current, 8, 33) == id then
-    redis.call("HSET", last, peer, body)
-  end
+  local seq_key, log = keys[1], keys[2]
+  redis.call("HDEL", keys[3], peer)
   if erase then
     tombstone_in_log(log, { [id] = body })
   end

@@ -3,7 +3,8 @@
 -- shows them) until a whole node goes. So the log is rebuilt instead: every entry except the
 -- conversation's is copied, with its id, into a new stream, which then replaces the log
 -- (pair-scrub-finish.lua). The conversation's events are those that name the peer (message
--- events by their message's from/to, the others by `peer`), except `pair` events (no content).
+-- references by their peer, full message events by their message's from/to, the others by
+-- `peer`), except `pair` events (no content).
 -- KEYS: log, the new stream (a key of this scrub only, same slot).
 -- ARGV: peer, start (a stream range start: "-" or "(<id>"), end (exclusive: the unmatch's own
 -- event; later entries are copied as they are by the finish), count.
@@ -16,11 +17,16 @@ end
 local entries = redis.call("XRANGE", KEYS[1], ARGV[2], ARGV[3], "COUNT", count)
 local dropped = 0
 for _, entry in ipairs(entries) do
-  local ok, event = pcall(cjson.decode, entry[2][2])
   local drop = false
-  if ok and type(event) == "table" and event.type ~= "pair" then
-    local m = event.message
-    drop = event.peer == peer or (type(m) == "table" and (m.from == peer or m.to == peer))
+  if entry[2][1] == "m" then
+    -- "<id> <peer>" (append_message_ref in lib.lua)
+    drop = string.sub(entry[2][2], string.find(entry[2][2], " ", 1, true) + 1) == peer
+  else
+    local ok, event = pcall(cjson.decode, entry[2][2])
+    if ok and type(event) == "table" and event.type ~= "pair" then
+      local m = event.message
+      drop = event.peer == peer or (type(m) == "table" and (m.from == peer or m.to == peer))
+    end
   end
   if drop then
     dropped = dropped + 1

@@ -64,39 +64,34 @@ end
 -- expires with the log. A retry older than both appends the event again (a new seq).
 local APPLIED_WINDOW = 1024
 
--- Steps 2 and 3, in one user's slot: the `message` event and the conversation summary.
+-- Steps 2 and 3, in one user's slot: the `message` event (a reference to the message: the body
+-- is stored once, in the conversation's `msg`; see append_message_ref in lib.lua) and the
+-- conversation's place in the user's list (the summary's last message is read from the
+-- conversation when listed, see unread-count.lua).
 -- With `check` (cluster), a message already applied here is skipped, so a retry completes an
 -- interrupted send without a second event; and as the steps of different sends may land out of
--- order, the summary only ever moves forward. (On standalone Redis a send is one script: in order.)
--- keys: seq, log, convs, last, ap
--- args: peer, id, ts, body, max_events, max_age_ms, "1" to check; now: the script's TIME
--- Returns the event's seq, or 0 when it was already applied; and the event's JSON.
+-- order, the list's time only ever moves forward. (On standalone Redis a send is one script: in order.)
+-- keys: seq, log, convs, ap
+-- args: peer, id, ts, max_events, max_age_ms, "1" to check; now: the script's TIME
+-- Returns the event's seq, or 0 when it was already applied.
 local function apply_message(keys, args, now)
-  local seq_key, log, convs, last, ap = keys[1], keys[2], keys[3], keys[4], keys[5]
-  local peer, id, ts, body = args[1], args[2], args[3], args[4]
-  local check = args[7] == "1"
+  local seq_key, log, convs, ap = keys[1], keys[2], keys[3], keys[4]
+  local peer, id, ts = args[1], args[2], args[3]
+  local max_age_ms = tonumber(args[5])
+  local check = args[6] == "1"
   if check and redis.call("ZSCORE", ap, id) then
     return 0
   end
-  local seq, json = append_event(seq_key, log, function(s)
-    return '{"type":"message","seq":' .. string.format("%d", s) .. ',"message":' .. body .. "}"
-  end, tonumber(args[5]), tonumber(args[6]), now)
-  if check then
-    redis.call("ZADD", ap, seq, id)
-    redis.call("ZREMRANGEBYRANK", ap, 0, -APPLIED_WINDOW - 1)
-    if tonumber(args[6]) > 0 then
-      redis.call("PEXPIRE", ap, args[6])
-    end
-  end
+  local seq = append_message_ref(seq_key, log, id, peer, tonumber(args[4]), max_age_ms, now)
   if not check then
     redis.call("ZADD", convs, ts, peer)
-    redis.call("HSET", last, peer, body)
-    return seq, json
+    return seq
+  end
+  redis.call("ZADD", ap, seq, id)
+  redis.call("ZREMRANGEBYRANK", ap, 0, -APPLIED_WINDOW - 1)
+  if max_age_ms > 0 then
+    redis.call("PEXPIRE", ap, max_age_ms)
   end
   redis.call("ZADD", convs, "GT", ts, peer)
-  local current = redis.call("HGET", last, peer)
-  if not current or string.sub(current, 8, 33) < id then
-    redis.call("HSET", last, peer, body)
-  end
-  return seq, json
+  return seq
 end

@@ -1,6 +1,8 @@
--- How many messages from the peer the reader has not read (conversation slot), and the
--- conversation's own ttl (SPEC 15; 0: none), read here so a conversation list costs no extra call.
--- KEYS: meta, peer_ids, exp. ARGV: reader. Returns {count, ttl}.
+-- How many messages from the peer the reader has not read (conversation slot), the
+-- conversation's own ttl (SPEC 15; 0: none) and its last message, read here so a conversation
+-- list costs one call per conversation. The last message is the newest id in `ids` as it is now
+-- (edited, or its tombstone), not a copy kept in each user's slot: a send stores its body once.
+-- KEYS: meta, peer_ids, exp, ids, msg. ARGV: reader. Returns {count, ttl, last body or false}.
 -- Expired messages the sweeper has not erased yet are not unread (SPEC 15): they are the ids in
 -- `exp` due by now (erased ones have left peer_ids already), few as the sweeper keeps up.
 local current = redis.call("HGET", KEYS[1], "r:" .. ARGV[1])
@@ -15,4 +17,5 @@ if count > 0 then
     end
   end
 end
-return { count, ttl }
+local last = redis.call("ZREVRANGEBYLEX", KEYS[4], "+", "-", "LIMIT", 0, 1)[1]
+return { count, ttl, last and redis.call("HGET", KEYS[5], last) or false }
