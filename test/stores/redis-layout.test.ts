@@ -126,4 +126,20 @@ describe("redis message layout", () => {
     // The text is in no key: the old `last` copies (which nothing reads any more) went too.
     assert.deepEqual(await keysHolding(admin, prefix, "old-layout"), []);
   });
+
+  it("counts stored messages without a command per send, for every process", async () => {
+    const prefix = `lay${++n}:`;
+    const a = await open(prefix);
+    const b = await open(prefix);
+    const before = a.roundTrips;
+    for (let i = 0; i < 3; i++) await a.send(text("ed", "flo", `m${i}`));
+    assert.equal(a.roundTrips - before, 3);
+    // The process that stored them adds its count before it reads; another sees it from then on.
+    assert.equal(await a.countMessages(), 3);
+    assert.equal(await b.countMessages(), 3);
+    // And at close.
+    await b.send(text("flo", "ed", "last"));
+    await b.close();
+    assert.equal(await a.countMessages(), 4);
+  });
 });

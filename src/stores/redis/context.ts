@@ -2,6 +2,7 @@ import type { UserEvent } from "../../core/ports/store.js";
 import type { CommandRunner } from "./command-runner.js";
 import type { RedisClient } from "./connection.js";
 import type { RedisKeys, UserKeys } from "./keys.js";
+import type { MessageCount } from "./message-count.js";
 import type { RedisOutbox } from "./redis-outbox.js";
 
 /**
@@ -23,6 +24,8 @@ export interface RedisContext {
   /** What a send's script checks (store_message's 4th argument): "1" open mode, "2" matched mode. */
   readonly sendChecks: "1" | "2";
   readonly outbox: RedisOutbox;
+  /** The messages-stored statistic, counted here and added to Redis once a second (message-count.ts). */
+  readonly count: MessageCount;
   /** send.lua's last two arguments: "1" for message.created, the notification delay or "" (set by setSendOutboxPolicy). */
   sendOutboxArgs: [string, string];
   /** SPEC 15: the server-wide message ttl in seconds, as the send scripts take it ("0": none). */

@@ -1,7 +1,6 @@
 import type { EventPage, HistoryQuery } from "../../core/ports/store.js";
 import type { ConversationSummary, Message } from "../../core/types.js";
 import type { RedisContext } from "./context.js";
-import { COUNT_SHARDS } from "./keys.js";
 import { conversationPeers, conversationRows, eventPage, historyPage, messageRefs } from "./replies.js";
 
 // The store's reads: history, conversations, event logs, counts. None writes.
@@ -94,12 +93,4 @@ async function referencedBodies(
 export async function head(ctx: RedisContext, user: string): Promise<number> {
   const seq = await ctx.run.call(() => ctx.client.get(ctx.keys.user(user).seq));
   return seq === null ? 0 : Number(seq);
-}
-
-export async function countMessages(ctx: RedisContext): Promise<number> {
-  const keys = Array.from({ length: COUNT_SHARDS }, (_, i) => ctx.keys.count(i));
-  const values = ctx.cluster
-    ? await Promise.all(keys.map((key) => ctx.run.call(() => ctx.client.get(key))))
-    : await ctx.run.call(() => ctx.client.mget(keys));
-  return values.reduce((sum, v) => sum + Number(v ?? 0), 0);
 }

@@ -17,8 +17,9 @@ import { CommandRunner } from "./command-runner.js";
 import { connect, createClient, disconnect, parseRedisUrl, type RedisClient } from "./connection.js";
 import type { RedisContext } from "./context.js";
 import { RedisKeys } from "./keys.js";
+import { MessageCount } from "./message-count.js";
 import { RedisPairs } from "./pairs.js";
-import { conversations, countMessages, eventsSince, head, history } from "./queries.js";
+import { conversations, eventsSince, head, history } from "./queries.js";
 import { markRead, readUnread } from "./read-marks.js";
 import { RedisOutbox } from "./redis-outbox.js";
 import { RedisPush } from "./redis-push.js";
@@ -103,6 +104,7 @@ export class RedisStore implements Store, OutboxStore {
       publishAs: options.cluster ? "" : (options.nodeId ?? ""),
       sendChecks: options.pairs === "matched" ? "2" : "1",
       outbox: this.outbox,
+      count: new MessageCount(client, this.run, this.keys),
       sendOutboxArgs: ["0", ""],
       defaultTtlS: String(Math.max(0, Math.floor(options.messageTtlS ?? 0))),
       lateWrite: (events, unsure) => this.lateWrite(events, unsure),
@@ -219,7 +221,7 @@ export class RedisStore implements Store, OutboxStore {
   }
 
   countMessages(): Promise<number> {
-    return countMessages(this.ctx);
+    return this.ctx.count.total(this.ctx.cluster);
   }
 
   async ping(): Promise<void> {
@@ -235,6 +237,7 @@ export class RedisStore implements Store, OutboxStore {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.epochTimer);
+    await this.ctx.count.close();
     this.run.close();
     await disconnect(this.client);
   }

@@ -7,7 +7,7 @@ import type { Cluster, Redis } from "ioredis";
  * scripts/copy-lua.mjs). Defined once per client with defineCommand: EVALSHA, EVAL on NOSCRIPT.
  */
 const SCRIPTS = {
-  duetSend: { files: ["lib", "send-steps", "outbox-steps", "send"], keys: 19 },
+  duetSend: { files: ["lib", "send-steps", "outbox-steps", "send"], keys: 18 },
   duetClaimClientId: { files: ["claim-client-id"], keys: 1 },
   duetStoreMessage: { files: ["lib", "send-steps", "store-message"], keys: 8 },
   duetApplyMessage: { files: ["lib", "send-steps", "apply-message"], keys: 4 },

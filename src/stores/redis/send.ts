@@ -6,7 +6,7 @@ import type { SendResult } from "../../core/ports/store.js";
 import type { Message, SendInput } from "../../core/types.js";
 import type { Late } from "./command-runner.js";
 import { lateUnsure, messageKeys, type RedisContext } from "./context.js";
-import { COUNT_SHARDS, type UserKeys } from "./keys.js";
+import type { UserKeys } from "./keys.js";
 import { bodyParts, fullBody } from "./message-body.js";
 import { messageArgs, messageEvents, sendResult } from "./replies.js";
 import type { ScriptArg } from "./scripts.js";
@@ -60,7 +60,6 @@ export async function sendMessage(ctx: RedisContext, input: SendInput): Promise<
   const [s1, s2] = await Promise.all([
     apply(ctx.keys.user(input.from), input.to),
     apply(ctx.keys.user(input.to), input.from),
-    duplicate ? null : countMessage(ctx),
     // SPEC 15: the sweeper's index is one key of its own slot, so on a cluster it is a step of its
     // own (a repeat adds it again: the same member, no harm).
     message.expiresAt === undefined ? null : indexExpiring(ctx, message),
@@ -68,6 +67,7 @@ export async function sendMessage(ctx: RedisContext, input: SendInput): Promise<
     // entries are pending; after delivery it sends again with the same webhook-id (at least once).
     enqueueForSend(ctx, message, body),
   ]);
+  if (!duplicate) ctx.count.add(1);
   const events = messageEvents(message, body, Number(s1), Number(s2), undefined);
   // A repeat answers the message as it is now: its tombstone once it expired (SPEC 15).
   return { message: duplicate ? expiredView(message, Date.now()) : message, duplicate, events };
@@ -96,7 +96,6 @@ async function sendStandalone(
     t.seq,
     t.log,
     t.convs,
-    ctx.keys.count(Math.floor(Math.random() * COUNT_SHARDS)),
     conv.pair,
     ctx.keys.outbox.due,
     ctx.keys.outbox.entries,
@@ -118,7 +117,10 @@ async function sendStandalone(
   const late = (outcome: Late<unknown[]>) => {
     if ("value" in outcome) {
       const r = outcome.value;
-      if (r[0] === "new") ctx.lateWrite(sendResult(r, parts, input, carriedBy).events, []);
+      if (r[0] === "new") {
+        ctx.count.add(1);
+        ctx.lateWrite(sendResult(r, parts, input, carriedBy).events, []);
+      }
       // A repeat: its first attempt may not have been published either.
       else if (r[0] === "dup") ctx.lateWrite([], [input.from, input.to]);
     } else ctx.lateWrite([], [input.from, input.to]);
@@ -137,6 +139,7 @@ async function sendStandalone(
       "Redis: the clientMsgId stayed claimed by a message that is gone.",
     );
   }
+  ctx.count.add(1);
   return sendResult(r, parts, input, carriedBy);
 }
 
@@ -152,11 +155,6 @@ function duplicateOf(json: string): SendResult {
   return now === message
     ? { message, duplicate: true, events: [], json }
     : { message: now, duplicate: true, events: [] };
-}
-
-function countMessage(ctx: RedisContext): Promise<unknown> {
-  const key = ctx.keys.count(Math.floor(Math.random() * COUNT_SHARDS));
-  return ctx.run.call(() => ctx.client.incr(key));
 }
 
 /**
