@@ -96,10 +96,17 @@ end
 -- (events-since.lua and queries.ts) fetch the body as it is now (edited, or the tombstone of an
 -- unsent or expired message), as the SQLite store joins its events to its messages. Logs written
 -- before the sixth session hold {"e", the whole event JSON, ...} entries: readers take both.
+-- max_events and max_age_ms come as the script's argument strings (no number formatting per call).
 local function append_message_ref(seq_key, log, id, peer, max_events, max_age_ms, now)
   local seq = redis.call("INCR", seq_key)
-  redis.call("XADD", log, "MAXLEN", "=", max_events, string.format("%d-0", seq), "m", id .. " " .. peer, "t", now)
-  retain(log, seq, max_age_ms, now)
+  redis.call("XADD", log, "MAXLEN", "=", max_events, string.format("%d-0", seq), "m", id .. " " .. peer, "t",
+    string.format("%d", now))
+  if max_age_ms ~= "0" then
+    if seq % AGE_CHECK_EVERY == 0 then
+      trim_by_age(log, now, tonumber(max_age_ms))
+    end
+    redis.call("PEXPIRE", log, max_age_ms)
+  end
   return seq
 end
 

@@ -33,7 +33,8 @@ local function store_message(keys, args, default_ttl)
   end
   local now = now_ms()
   local id = encode_time(now) .. args[5]
-  local last = redis.call("ZREVRANGEBYLEX", ids, "+", "-", "LIMIT", 0, 1)[1]
+  -- Arguments to redis.call are strings: a Lua number is formatted with "%.17g" on every call.
+  local last = redis.call("ZREVRANGEBYLEX", ids, "+", "-", "LIMIT", "0", "1")[1]
   local ms = now
   if last and id <= last then
     id = next_id(last)
@@ -52,8 +53,8 @@ local function store_message(keys, args, default_ttl)
     body = '{"id":"' .. id .. '",' .. args[6] .. '"ts":' .. ts .. "," .. args[7]
   end
   redis.call("HSET", msg, id, body)
-  redis.call("ZADD", ids, 0, id)
-  redis.call("ZADD", from_ids, 0, id)
+  redis.call("ZADD", ids, "0", id)
+  redis.call("ZADD", from_ids, "0", id)
   if client_id ~= "" then
     redis.call("HSET", cmid, cmid_field, id)
   end
@@ -72,24 +73,24 @@ local APPLIED_WINDOW = 1024
 -- interrupted send without a second event; and as the steps of different sends may land out of
 -- order, the list's time only ever moves forward. (On standalone Redis a send is one script: in order.)
 -- keys: seq, log, convs, ap
--- args: peer, id, ts, max_events, max_age_ms, "1" to check; now: the script's TIME
+-- args: peer, id, ts, max_events, max_age_ms (strings), "1" to check; now: the script's TIME
 -- Returns the event's seq, or 0 when it was already applied.
 local function apply_message(keys, args, now)
   local seq_key, log, convs, ap = keys[1], keys[2], keys[3], keys[4]
   local peer, id, ts = args[1], args[2], args[3]
-  local max_age_ms = tonumber(args[5])
+  local max_age_ms = args[5]
   local check = args[6] == "1"
   if check and redis.call("ZSCORE", ap, id) then
     return 0
   end
-  local seq = append_message_ref(seq_key, log, id, peer, tonumber(args[4]), max_age_ms, now)
+  local seq = append_message_ref(seq_key, log, id, peer, args[4], max_age_ms, now)
   if not check then
     redis.call("ZADD", convs, ts, peer)
     return seq
   end
   redis.call("ZADD", ap, seq, id)
   redis.call("ZREMRANGEBYRANK", ap, 0, -APPLIED_WINDOW - 1)
-  if max_age_ms > 0 then
+  if max_age_ms ~= "0" then
     redis.call("PEXPIRE", ap, max_age_ms)
   end
   redis.call("ZADD", convs, "GT", ts, peer)
