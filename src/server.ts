@@ -28,6 +28,7 @@ import { outboxRoutes } from "./http/outbox-routes.js";
 import { pairRoutes } from "./http/pair-routes.js";
 import { pushRoutes } from "./http/push-routes.js";
 import { reportRoutes } from "./http/report-routes.js";
+import { requestUrl } from "./http/request-url.js";
 import { sendError, sendJson, sendRawJson } from "./http/respond.js";
 import { type RouteContext, Router } from "./http/router.js";
 import { compileRoute, route } from "./http/schemas/index.js";
@@ -366,7 +367,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       socket.once("close", () => logAccess(method, route, upgradeStatus.get(socket) ?? 101, started));
     }
     try {
-      const url = new URL(req.url ?? "/", "http://duet.invalid");
+      const url = requestUrl(req.url ?? "/");
       if (url.pathname !== "/v1/ws") throw new DuetError("not_found");
       const request = await admitStream(
         { req, res: undefined as never, url, params: {} },

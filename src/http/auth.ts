@@ -2,6 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Auth, TokenClaims } from "../core/auth.js";
 import { DuetError } from "../core/errors.js";
+import type { RequestUrl } from "./request-url.js";
 
 function bearer(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization;
@@ -18,7 +19,7 @@ function bearer(req: IncomingMessage): string | undefined {
 export async function authenticate(
   auth: Auth,
   req: IncomingMessage,
-  url: URL,
+  url: RequestUrl,
   allowQuery = false,
 ): Promise<string> {
   return (await authenticateClaims(auth, req, url, allowQuery)).user;
@@ -28,7 +29,7 @@ export async function authenticate(
 export async function authenticateClaims(
   auth: Auth,
   req: IncomingMessage,
-  url: URL,
+  url: RequestUrl,
   allowQuery = false,
 ): Promise<TokenClaims> {
   const token = bearer(req) ?? (allowQuery ? (url.searchParams.get("token") ?? undefined) : undefined);

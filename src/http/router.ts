@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { DuetError } from "../core/errors.js";
+import type { RequestUrl } from "./request-url.js";
 
 export interface RouteContext {
   req: IncomingMessage;
   res: ServerResponse;
-  url: URL;
+  url: RequestUrl;
   params: Record<string, string>;
 }
 

@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { DuetError } from "../core/errors.js";
 import { LIMITS } from "../core/limits.js";
 import type { ResumeFrom } from "../core/stream.js";
+import type { RequestUrl } from "../http/request-url.js";
 
 export interface StreamRequest {
   user: string;
@@ -26,7 +27,7 @@ const EPOCH_AND_SEQ = new RegExp(`^(${EPOCH_PATTERN}):(${SEQ_PATTERN})$`);
  * holds the epoch it was reset from resumes in the new epoch rather than being reset again.
  */
 export function parseStreamQuery(
-  url: URL,
+  url: RequestUrl,
   req: IncomingMessage,
   useLastEventId: boolean,
 ): { cursor: ResumeFrom; urlEpoch?: string } {

@@ -6,6 +6,7 @@
 import type { Static, TObject, TSchema } from "@sinclair/typebox";
 import type { ErrorCode } from "../../core/errors.js";
 import { compile } from "../../core/schema-kit.js";
+import type { RequestUrl } from "../request-url.js";
 import type { RouteContext, Router } from "../router.js";
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -87,7 +88,7 @@ export function errorsOf(spec: RouteSpec): ErrorCode[] {
 }
 
 /** Query strings are text: integers and booleans the schema declares are converted, strictly. */
-function queryConverter(schema: TObject): (url: URL) => Record<string, unknown> {
+function queryConverter(schema: TObject): (url: RequestUrl) => Record<string, unknown> {
   const kinds = Object.entries(schema.properties).map(([name, prop]) => {
     const type = (prop as { type?: unknown }).type;
     return { name, type: type === "integer" || type === "boolean" ? type : "string" };
