@@ -14,6 +14,8 @@ const FLUSH_MS = 1000;
  * dies without closing (a statistic, not data: no message, event or cursor depends on it).
  */
 export class MessageCount {
+  /** Flushes written so far (RedisStore.roundTrips leaves them out: they are no operation's). */
+  flushes = 0;
   private pending = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly client: RedisClient;
@@ -45,6 +47,7 @@ export class MessageCount {
     if (n === 0) return;
     this.pending = 0;
     const key = this.keys.count(Math.floor(Math.random() * COUNT_SHARDS));
+    this.flushes++;
     try {
       await this.run.call(() => this.client.incrby(key, n));
     } catch (err) {
