@@ -5,6 +5,10 @@
  * load generator or sockets in the way.
  *
  *   node --import tsx bench/store-micro.ts [--store sqlite:/tmp/x.db] [--users 1000] [--batch 64]
+ *
+ * `--prototype` times bench/append-log-prototype.ts instead: a PROTOTYPE of the "one append per
+ * commit" write path (one log row per batch, indexes in memory), not a store; see that file for
+ * what it leaves out.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +16,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { SendInput } from "../src/core/types.js";
 import { openBackend } from "../src/stores/open-store.js";
+import { AppendLogPrototype } from "./append-log-prototype.js";
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +25,7 @@ const { values } = parseArgs({
     batch: { type: "string", default: "64" },
     messages: { type: "string", default: "200000" },
     sync: { type: "string", default: "normal" },
+    prototype: { type: "boolean", default: false },
   },
 });
 const users = Number(values.users);
@@ -27,10 +33,15 @@ const batch = Number(values.batch);
 const total = Number(values.messages);
 const dir = mkdtempSync(join(tmpdir(), "duet-store-micro-"));
 const url = values.store ?? `sqlite:${join(dir, "duet.db")}`;
-const backend = await openBackend(url, {
-  retention: { maxEvents: 10_000, maxAgeMs: 30 * 86_400_000 },
-  sqliteSync: values.sync === "full" ? "full" : "normal",
-});
+const prototype = values.prototype ? new AppendLogPrototype(join(dir, "log.db")) : null;
+const backend = prototype
+  ? null
+  : await openBackend(url, {
+      retention: { maxEvents: 10_000, maxAgeMs: 30 * 86_400_000 },
+      sqliteSync: values.sync === "full" ? "full" : "normal",
+    });
+const store: { send(message: SendInput): Promise<unknown> } =
+  backend?.store ?? (prototype as AppendLogPrototype);
 const text = "x".repeat(100);
 const input = (i: number): SendInput => {
   const from = i % users;
@@ -48,7 +59,7 @@ const input = (i: number): SendInput => {
 async function run(count: number, offset: number): Promise<void> {
   for (let done = 0; done < count; done += batch) {
     const pending: Promise<unknown>[] = [];
-    for (let i = 0; i < batch; i++) pending.push(backend.store.send(input(offset + done + i)));
+    for (let i = 0; i < batch; i++) pending.push(store.send(input(offset + done + i)));
     await Promise.all(pending);
   }
 }
@@ -61,8 +72,9 @@ const cpu = process.cpuUsage(cpu0);
 const seconds = (performance.now() - t0) / 1000;
 const us = (cpu.user + cpu.system) / total;
 process.stdout.write(
-  `${url.startsWith("sqlite:") ? "sqlite" : url} users=${users} batch=${batch}: ${total} sends in ${seconds.toFixed(2)} s, ` +
+  `${prototype ? "PROTOTYPE one-append-per-commit (not a store)" : url.startsWith("sqlite:") ? "sqlite" : url} users=${users} batch=${batch}: ${total} sends in ${seconds.toFixed(2)} s, ` +
     `${us.toFixed(1)} µs CPU per message (user ${(cpu.user / total).toFixed(1)}, system ${(cpu.system / total).toFixed(1)})\n`,
 );
-await backend.close();
+prototype?.close();
+await backend?.close();
 rmSync(dir, { recursive: true, force: true });
