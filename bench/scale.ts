@@ -255,6 +255,19 @@ async function main(): Promise<void> {
       }),
     ),
   );
+  // Where the Redis commands go, per delivered message (INFO commandstats of the last run).
+  out.push("", "Redis commands per delivered message (last run; commands run by scripts count too):");
+  for (const row of all) {
+    const calls = row.runs.at(-1)?.redisCallsPerMsg;
+    if (!calls) continue;
+    const top = Object.entries(calls)
+      .filter(([command]) => command !== "info") // the bench's own readings
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8)
+      .map(([command, n]) => `${command} ${n.toFixed(2)}`)
+      .join(", ");
+    out.push(`  ${row.target} ${row.store} ×${row.workers}: ${top}`);
+  }
   out.push(
     "",
     `busy cores: CPU of the server's processes (every worker and every redis-server) per second of the window;`,
