@@ -1,16 +1,20 @@
 import type { ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { Chat } from "../core/chat.js";
 import type { ErrorCode } from "../core/errors.js";
 import type { Sink, TransportKind } from "../core/ports/sink.js";
 import { CORS_HEADER_LIST } from "../http/cors.js";
 import type { StreamRequest } from "./cursor.js";
 import { drained } from "./drained.js";
+import { destroySocket, headerLines, httpDate, ignoreData, takeSocket } from "./held-socket.js";
 
 /** How one streaming format frames events and keep-alives. */
 interface Framing {
   kind: TransportKind;
   /** The response's headers, made once (writeHead's array form: node keeps no copy per response). */
   headers: readonly string[];
+  /** The same, as the lines of a head written to a taken socket (see held-socket.ts). */
+  head: string;
   /** `id` is the SSE id (`<seq>`, or `<epoch>:<seq>`), null for none. */
   event(json: string, id: string | number | null): string;
   keepAlive: string;
@@ -26,29 +30,41 @@ function responseHeaders(contentType: string): readonly string[] {
     // Tells nginx (and proxies that honour it) not to buffer: events must leave at once.
     "x-accel-buffering",
     "no",
-    "connection",
-    "keep-alive",
   ]);
 }
 
+const SSE_HEADERS = responseHeaders("text/event-stream; charset=utf-8");
+const NDJSON_HEADERS = responseHeaders("application/x-ndjson; charset=utf-8");
+
 const SSE: Framing = {
   kind: "sse",
-  headers: responseHeaders("text/event-stream; charset=utf-8"),
+  headers: Object.freeze([...SSE_HEADERS, "connection", "keep-alive"]),
+  head: headerLines(SSE_HEADERS),
   event: (json, id) => (id === null ? `data: ${json}\n\n` : `id: ${id}\ndata: ${json}\n\n`),
   keepAlive: ": ping\n\n",
 };
 
 const NDJSON: Framing = {
   kind: "stream",
-  headers: responseHeaders("application/x-ndjson; charset=utf-8"),
+  headers: Object.freeze([...NDJSON_HEADERS, "connection", "keep-alive"]),
+  head: headerLines(NDJSON_HEADERS),
   event: (json) => `${json}\n`,
   keepAlive: '{"type":"ping"}\n',
 };
 
-/** A held-open response written to as events arrive: SSE or NDJSON. */
+/** Where a stream's bytes go: node's ServerResponse, or the socket taken from it. */
+type Out = ServerResponse | Socket;
+
+/**
+ * A held-open response written to as events arrive: SSE or NDJSON. Written to the socket itself
+ * when it could be taken from node's HTTP server (held-socket.ts), framing HTTP/1.1's chunks
+ * itself; else to the ServerResponse, which frames them.
+ */
 class ResponseSink implements Sink {
   readonly kind: TransportKind;
-  private readonly res: ServerResponse;
+  private readonly out: Out;
+  /** Writing to a taken socket for an HTTP/1.1 request: each write is one chunk of the body. */
+  private readonly chunked: boolean;
   private readonly framing: Framing;
   private readonly bufferLimit: number;
   /**
@@ -62,8 +78,16 @@ class ResponseSink implements Sink {
   /** The last keep-alive is still queued in this process (not yet handed to the kernel). */
   private beatQueued = false;
 
-  constructor(res: ServerResponse, framing: Framing, bufferLimit: number, chat: Chat, tagEpoch: boolean) {
-    this.res = res;
+  constructor(
+    out: Out,
+    chunked: boolean,
+    framing: Framing,
+    bufferLimit: number,
+    chat: Chat,
+    tagEpoch: boolean,
+  ) {
+    this.out = out;
+    this.chunked = chunked;
     this.framing = framing;
     this.kind = framing.kind;
     this.bufferLimit = bufferLimit;
@@ -81,28 +105,30 @@ class ResponseSink implements Sink {
   }
 
   private raw(chunk: string, flushed?: () => void): void {
-    const res = this.res;
-    if (res.writableEnded || res.destroyed) return;
+    const out = this.out;
+    if (out.writableEnded || out.destroyed) return;
     if (!this.corked) {
       this.corked = true;
-      res.cork();
+      out.cork();
       process.nextTick(() => {
         this.corked = false;
-        res.uncork();
+        out.uncork();
       });
     }
-    res.write(chunk, flushed);
-    if (res.writableLength > this.bufferLimit) this.close("slow_consumer");
+    out.write(this.chunked ? `${Buffer.byteLength(chunk).toString(16)}\r\n${chunk}\r\n` : chunk, flushed);
+    if (out.writableLength > this.bufferLimit) this.close("slow_consumer");
   }
 
   whenWritable(): Promise<void> | undefined {
-    if (!this.res.writableNeedDrain) return undefined;
-    return drained(this.res);
+    if (!this.out.writableNeedDrain) return undefined;
+    return drained(this.out);
   }
 
   close(reason: ErrorCode): void {
-    if (reason === "slow_consumer") this.res.destroy();
-    else if (!this.res.writableEnded) this.res.end();
+    if (reason === "slow_consumer") this.out.destroy();
+    else if (this.out.writableEnded) return;
+    else if (this.chunked) this.out.end(LAST_CHUNK);
+    else this.out.end();
   }
 
   /**
@@ -123,7 +149,20 @@ class ResponseSink implements Sink {
   }
 }
 
-/** Starts an SSE (`sse`) or NDJSON (`stream`) response for an authenticated request. */
+/** The end of a chunked body. */
+const LAST_CHUNK = "0\r\n\r\n";
+
+/** Emits `close` on the response a socket was taken from (for the access log's listener). */
+function closeResponse(this: ServerResponse): void {
+  this.emit("close");
+}
+
+/**
+ * Starts an SSE (`sse`) or NDJSON (`stream`) response for an authenticated request. The stream
+ * is the connection's last answer (`Connection: close`): it ends only when the server ends it
+ * (shutdown, a slow consumer, a ban) or the client goes, and a client opens a new connection
+ * to resume either way.
+ */
 export function serveStream(
   chat: Chat,
   res: ServerResponse,
@@ -132,13 +171,32 @@ export function serveStream(
   bufferLimit: number,
 ) {
   const framing = kind === "sse" ? SSE : NDJSON;
-  res.writeHead(200, framing.headers as string[]);
-  res.flushHeaders();
+  const socket = takeSocket(res);
+  let out: Out;
+  let chunked = false;
+  if (socket !== null) {
+    // HTTP/1.0 has no chunks: its body ends where the connection does.
+    chunked = res.req.httpVersion === "1.1";
+    socket.write(
+      `HTTP/1.1 200 OK\r\n${framing.head}Date: ${httpDate()}\r\nConnection: close\r\n${chunked ? "Transfer-Encoding: chunked\r\n" : ""}\r\n`,
+    );
+    socket.on("error", destroySocket);
+    socket.on("end", destroySocket);
+    socket.on("data", ignoreData);
+    socket.resume();
+    // The access log's listener (debug level only) hears of the end as it did before.
+    if (res.listenerCount("close") > 0) socket.once("close", closeResponse.bind(res));
+    out = socket;
+  } else {
+    res.writeHead(200, framing.headers as string[]);
+    res.flushHeaders();
+    out = res;
+  }
   const staleUrl = kind === "sse" && request.urlEpoch !== undefined && request.urlEpoch !== chat.epoch;
-  const sink = new ResponseSink(res, framing, bufferLimit, chat, staleUrl);
+  const sink = new ResponseSink(out, chunked, framing, bufferLimit, chat, staleUrl);
   const { stream, started } = chat.openStream(request.user, request.cursor, sink);
   // A bound method rather than a closure: half the bytes, and no context keeping this call's
   // variables (the request, its cursor) alive for as long as the stream is open.
-  res.on("close", stream.stop.bind(stream));
+  out.on("close", stream.stop.bind(stream));
   return started.catch(() => sink.close("store_unavailable"));
 }
