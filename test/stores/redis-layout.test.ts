@@ -81,6 +81,9 @@ describe("redis message layout", () => {
     assert.equal(replay[0]?.type, "message");
     assert.equal((replay[0] as { message: Message }).message.text, "edited-body");
     assert.deepEqual((await store.conversations("bo", 10))[0]?.lastMessage, edited?.message);
+    // The edit's own event is a reference too: the edited body is in the message hash only.
+    assert.deepEqual(replay[1], { type: "edit", seq: 2, message: edited?.message });
+    assert.deepEqual(await keysHolding(admin, prefix, "edited-body"), [keys.conversation("amy", "bo").msg]);
   });
 
   it("reads logs and summaries written before message events became references", async () => {

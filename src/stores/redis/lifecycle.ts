@@ -148,6 +148,8 @@ export class RedisLifecycle implements LifecycleStore {
     const a = this.x.keys.user(user);
     const b = this.x.keys.user(peer);
     const erase = change.type === "delete" ? "1" : "0";
+    // An edit's event is logged as a reference to the message (the body stays in one place).
+    const asRef = change.type === "edit" ? "1" : "0";
     const [pa, sa] = this.eventParts(change, peer, next);
     const [pb, sb] = this.eventParts(change, user, next);
     const id = current.id;
@@ -157,7 +159,7 @@ export class RedisLifecycle implements LifecycleStore {
       const r = await this.script(
         "duetLcChange",
         [conv.msg, conv.from(current.from), a.seq, a.log, a.last, b.seq, b.log, b.last],
-        [id, expected, next, erase, pa, sa, pb, sb, peer, user, this.x.maxEvents, this.x.maxAgeMs],
+        [id, expected, next, erase, pa, sa, pb, sb, peer, user, this.x.maxEvents, this.x.maxAgeMs, asRef],
       );
       if (r[0] !== "ok") return { done: false, current: typeof r[1] === "string" ? r[1] : null };
       s1 = Number(r[1]);
@@ -178,7 +180,7 @@ export class RedisLifecycle implements LifecycleStore {
         this.script(
           "duetLcApply",
           [keys.seq, keys.log, keys.last],
-          [other, id, next, erase, prefix, suffix, this.x.maxEvents, this.x.maxAgeMs],
+          [other, id, next, erase, prefix, suffix, this.x.maxEvents, this.x.maxAgeMs, asRef],
         );
       const [r1, r2] = await Promise.all([apply(a, peer, pa, sa), apply(b, user, pb, sb)]);
       s1 = Number(r1);

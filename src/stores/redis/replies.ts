@@ -133,7 +133,10 @@ export function conversationRows(
   return summaries;
 }
 
-/** A duetEventsSince item that is a reference ("<seq> <id> <peer>") rather than an event's JSON. */
+/**
+ * A duetEventsSince item that is a reference ("<seq> <id> <peer>" for a `message` event,
+ * "<seq> <id> <peer> edit" for an `edit`) rather than an event's JSON.
+ */
 function isRef(item: string): boolean {
   return item.charCodeAt(0) !== 123; // "{"
 }
@@ -163,11 +166,11 @@ export function eventPage(r: unknown[], bodies: Map<string, string>): EventPage 
   for (let i = 2; i < r.length; i++) {
     const item = String(r[i]);
     if (isRef(item)) {
-      const space = item.indexOf(" ");
-      const body = bodies.get(item.slice(space + 1));
+      const [seq = "", id = "", peer = "", kind] = item.split(" ");
+      const body = bodies.get(`${id} ${peer}`);
       if (body === undefined) continue;
       const message = expiredView(JSON.parse(body) as Message, now);
-      events.push({ type: "message", seq: Number(item.slice(0, space)), message });
+      events.push({ type: kind === "edit" ? "edit" : "message", seq: Number(seq), message });
       continue;
     }
     const event = JSON.parse(item) as StoredEvent;

@@ -2,6 +2,7 @@
 -- KEYS: seq, log. ARGV: since, limit.
 -- Returns {head, 1 if the cursor needs a reset else 0, item...}: an item is an event's JSON, or
 -- "<seq> <id> <peer>" for a `message` event kept as a reference (lib.lua, append_message_ref),
+-- "<seq> <id> <peer> edit" for an `edit` event (lifecycle-steps.lua),
 -- whose body the caller reads from the conversation (queries.ts: the conversations are other
 -- slots on a cluster). The floor (newest trimmed seq) is the first retained entry's seq - 1, or
 -- the head when everything was trimmed or expired.
@@ -23,6 +24,8 @@ for _, entry in ipairs(redis.call("XRANGE", KEYS[2], string.format("%d-0", since
   local fields = entry[2]
   if fields[1] == "m" then
     out[#out + 1] = string.match(entry[1], "^%d+") .. " " .. fields[2]
+  elseif fields[1] == "x" then
+    out[#out + 1] = string.match(entry[1], "^%d+") .. " " .. fields[2] .. " edit"
   else
     out[#out + 1] = fields[2]
   end

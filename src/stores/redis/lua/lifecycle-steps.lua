@@ -19,17 +19,26 @@ local function change_body(keys, id, expected, body, erase)
   return true, current
 end
 
--- Step 2 (one user's slot): an unsend erases the content from the log (its `edit` events, and its
--- `message` event in a log written before those became references: a reference reads the
--- tombstone from the conversation), then the change's event is appended. The conversation list
--- reads its last message from the conversation; a `last` copy written before (keys.ts) is
--- dropped here, so an unsent message leaves no copy there either.
+-- Step 2 (one user's slot): an unsend erases the content from the log (the `message` and `edit`
+-- events of logs written before those became references: a reference reads the tombstone from
+-- the conversation), then the change's event is appended: an `edit` as a reference like a
+-- `message` ({"x", "<id> <peer>", "t", time}: its readers fetch the body as it is now, as on
+-- SQLite), the others as their JSON. The conversation list reads its last message from the
+-- conversation; a `last` copy written before (keys.ts) is dropped here, so an unsent message
+-- leaves no copy there either.
 -- keys: seq, log, last. `prefix .. seq .. suffix` is the event's JSON. Returns the event's seq.
-local function apply_change(keys, peer, id, body, erase, prefix, suffix, max_events, max_age_ms, now)
+local function apply_change(keys, peer, id, body, erase, prefix, suffix, max_events, max_age_ms, now, as_ref)
   local seq_key, log = keys[1], keys[2]
   redis.call("HDEL", keys[3], peer)
   if erase then
     tombstone_in_log(log, { [id] = body })
+  end
+  if as_ref then
+    local seq = redis.call("INCR", seq_key)
+    redis.call("XADD", log, "MAXLEN", "=", max_events, string.format("%d-0", seq), "x", id .. " " .. peer, "t",
+      string.format("%d", now))
+    retain(log, seq, max_age_ms, now)
+    return seq
   end
   local seq = append_event(seq_key, log, function(s)
     return prefix .. string.format("%d", s) .. suffix

@@ -18,8 +18,8 @@ local entries = redis.call("XRANGE", KEYS[1], ARGV[2], ARGV[3], "COUNT", count)
 local dropped = 0
 for _, entry in ipairs(entries) do
   local drop = false
-  if entry[2][1] == "m" then
-    -- "<id> <peer>" (append_message_ref in lib.lua)
+  if entry[2][1] == "m" or entry[2][1] == "x" then
+    -- "<id> <peer>": a `message` or `edit` reference (lib.lua, lifecycle-steps.lua)
     drop = string.sub(entry[2][2], string.find(entry[2][2], " ", 1, true) + 1) == peer
   else
     local ok, event = pcall(cjson.decode, entry[2][2])
