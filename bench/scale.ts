@@ -112,8 +112,17 @@ function runCase(c: Case): Promise<{ results: RunResult[]; ok: boolean }> {
   child.stderr.on("data", (d: Buffer) => {
     for (const line of d.toString().split("\n")) if (line.trim() !== "") log(`    ${line}`);
   });
+  // A case that hangs (a server that never answers, a Redis that never forms a cluster) must not
+  // hold the whole curve: SIGTERM lets run.ts stop its servers and Redis nodes, SIGKILL follows.
+  const limitMs = (2 * (warmup + seconds) + 240) * 1000 * (c.compare ? 2 : 1);
+  const timer = setTimeout(() => {
+    log(`    timed out after ${limitMs / 1000} s: stopping this case`);
+    child.kill("SIGTERM");
+    setTimeout(() => child.kill("SIGKILL"), 20_000).unref();
+  }, limitMs);
   return new Promise((resolve) => {
     child.on("exit", (code) => {
+      clearTimeout(timer);
       const results = stdout
         .split("\n")
         .filter((line) => line.startsWith("BENCH_JSON "))

@@ -27,18 +27,22 @@ interface RunMetrics extends Record<string, number | undefined> {
 }
 
 interface BenchLine {
-  kind: "run" | "median" | "ratio";
+  kind: "run" | "median" | "ratio" | "scale";
   workload?: string;
   target?: string;
   transport?: string;
   store?: string;
+  workers?: number;
   metrics?: RunMetrics;
   ratios?: Record<string, number>;
   errorSamples?: string[];
 }
 
-async function bench(args: string[]): Promise<{ code: number | null; lines: BenchLine[]; output: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "bench/run.ts", ...args], {
+async function bench(
+  args: string[],
+  entry = "bench/run.ts",
+): Promise<{ code: number | null; lines: BenchLine[]; output: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -212,6 +216,45 @@ test("W1 on a Redis Cluster of 3 masters with two workers, against Socket.IO wit
     // Every pair's two users on different processes (read from /proc).
     assert.equal(m.peersApart, 1, what);
   }
+});
+
+test("bench:scale: the SQLite reference row and duet and Socket.IO on Redis with two workers, one table", async () => {
+  const { code, lines, output } = await bench(
+    [
+      "--workers",
+      "2",
+      "--stores",
+      "redis",
+      "--users",
+      "6",
+      "--inflight",
+      "2",
+      "--warmup",
+      "0.3",
+      "--seconds",
+      "1",
+    ],
+    "bench/scale.ts",
+  );
+  assert.equal(code, 0, output);
+  const rows = lines.filter((l) => l.kind === "scale");
+  assert.deepEqual(rows.map((r) => `${r.target} ${r.store} ${r.workers}`).sort(), [
+    "duet redis 2",
+    "duet sqlite 1",
+    "socketio redis-adapter 2",
+  ]);
+  for (const row of rows) {
+    const m = row.metrics!;
+    const what = JSON.stringify(row);
+    assert.equal(m.lost + m.duplicated + m.outOfOrder, 0, what);
+    assert.ok(m.msgsPerSec > 0 && (m.usPerMsg ?? 0) > 0, what);
+    if (row.store !== "sqlite") {
+      assert.ok((m.redisBytesPerMsg ?? 0) > 0, what);
+      assert.equal(m.peersApart, 1, what);
+    }
+  }
+  assert.match(output, /msgs\/s per core/);
+  assert.match(output, /curve flattens/);
 });
 
 test("bad flags are refused with the usage, and --store redis --workers needs what it needs", async () => {
