@@ -170,6 +170,9 @@ export function serveStream(
   kind: "sse" | "stream",
   bufferLimit: number,
 ) {
+  // The client may have gone while the request was admitted: `close` has fired already and would
+  // never stop a stream opened now (it would stay in the hub for good).
+  if (res.destroyed || res.socket === null || res.socket.destroyed) return Promise.resolve();
   const framing = kind === "sse" ? SSE : NDJSON;
   const socket = takeSocket(res);
   let out: Out;
