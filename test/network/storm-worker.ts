@@ -12,6 +12,7 @@ import { Agent, buildConnector, fetch as undiciFetch } from "undici";
 import WebSocket from "ws";
 import { connect, type DuetClient, type TransportName } from "../../src/client/index.js";
 import { tokenFor } from "../helpers/duet.js";
+import { StormTally, serveParent, type Tallied, toParent } from "./storm-tally.js";
 
 export type ToWorker =
   | {
@@ -55,25 +56,20 @@ export type FromWorker =
   | { type: "report"; report: WorkerReport }
   | { type: "error"; message: string };
 
-/** Every socket of this process's WebSocket clients, so the cut can reset them all at once. */
-const sockets = new Set<Socket>();
+interface Party extends Tallied {
+  client: DuetClient;
+}
 
-const trackedConnect = ((options: NetConnectOpts) => {
-  const socket = netConnect(options);
-  sockets.add(socket);
-  socket.once("close", () => sockets.delete(socket));
-  return socket;
-}) as typeof netConnect;
+const tally = new StormTally<Party>();
+
+const trackedConnect = ((options: NetConnectOpts) => tally.track(netConnect(options))) as typeof netConnect;
 
 /** undici's own connector, its sockets tracked the same way. */
 const connector = buildConnector({});
 const trackedConnector: buildConnector.connector = (options, callback) => {
   connector(options, (...args) => {
     const socket = args[1];
-    if (socket) {
-      sockets.add(socket);
-      socket.once("close", () => sockets.delete(socket));
-    }
+    if (socket) tally.track(socket as Socket);
     callback(...args);
   });
 };
@@ -92,48 +88,6 @@ function trackedFetch(): typeof fetch {
 class TrackedWebSocket extends WebSocket {
   constructor(url: string) {
     super(url, { createConnection: trackedConnect });
-  }
-}
-
-interface Party {
-  user: string;
-  peer: string;
-  client: DuetClient;
-  warmed: boolean;
-  received: number;
-  backAt: number | null;
-  deliveredAt: number | null;
-}
-
-/** To the parent; once it is gone, nothing (the disconnect handler ends this process). */
-const send = (message: FromWorker) => {
-  if (process.connected) process.send?.(message, undefined, undefined, () => {});
-};
-const parties: Party[] = [];
-let cutAt = 0;
-let reset = 0;
-let attempts = 0;
-let duplicates = 0;
-let failedSends = 0;
-let cut = false;
-let completeSent = false;
-let backCount = 0;
-let deliveredCount = 0;
-let warming = false;
-let warmedCount = 0;
-
-function checkWarm(): void {
-  if (warming && warmedCount === parties.length) {
-    warming = false;
-    send({ type: "warmed" });
-  }
-}
-
-function checkComplete(): void {
-  if (completeSent || !cut) return;
-  if (backCount === parties.length && deliveredCount === parties.length) {
-    completeSent = true;
-    send({ type: "complete" });
   }
 }
 
@@ -158,104 +112,45 @@ async function start(msg: Extract<ToWorker, { type: "start" }>): Promise<void> {
         backAt: null,
         deliveredAt: null,
       };
-      const before = `before-cut:${party.peer}`;
-      const expected = `after-cut:${party.peer}`;
       party.client.on("message", (e) => {
-        if (e.message.from !== party.peer) return;
-        if (e.message.text === before && !party.warmed) {
-          party.warmed = true;
-          warmedCount++;
-          checkWarm();
-          return;
-        }
-        if (e.message.text !== expected) return;
-        party.received++;
-        if (party.received > 1) duplicates++;
-        else {
-          party.deliveredAt = Date.now();
-          deliveredCount++;
-          checkComplete();
-        }
+        if (e.message.from === party.peer) tally.received(party, e.message.text);
       });
       party.client.on("status", (s) => {
-        if (!cut) return;
         if (s.state === "connecting" || s.state === "reconnecting") {
-          if (s.retryInMs === undefined) attempts++;
-        } else if (s.state === "online" && party.backAt === null) {
-          party.backAt = Date.now();
-          backCount++;
-          checkComplete();
-        }
+          if (s.retryInMs === undefined) tally.attempt();
+        } else if (s.state === "online") tally.back(party);
       });
       group.push(party);
     }
     await Promise.all(group.map((p) => p.client.online()));
-    parties.push(...group);
-    send({ type: "online", count: parties.length });
+    tally.parties.push(...group);
+    toParent({ type: "online", count: tally.parties.length });
   }
-  send({ type: "ready", count: parties.length });
+  toParent({ type: "ready", count: tally.parties.length });
 }
 
-/** Each user sends its peer a message before the cut (the clients resume after it). */
-function warm(): void {
-  warming = true;
-  for (const p of parties) {
-    p.client.send({ to: p.peer, text: `before-cut:${p.user}` }).catch((err: unknown) => {
-      send({ type: "error", message: `warm-up send: ${String(err)}` });
-    });
-  }
-  checkWarm();
-}
-
-/** The storm: every connection reset at once; each user sends its peer one message at once. */
-function doCut(): void {
-  cut = true;
-  cutAt = Date.now();
-  reset = sockets.size;
-  for (const socket of [...sockets]) socket.resetAndDestroy();
-  const progress = setInterval(() => {
-    send({ type: "progress", back: backCount, delivered: deliveredCount });
-    if (completeSent) clearInterval(progress);
-  }, 1_000);
-  for (const p of parties) {
-    p.client.send({ to: p.peer, text: `after-cut:${p.user}` }).catch(() => {
-      failedSends++;
-    });
-  }
-}
-
-function report(): WorkerReport {
-  return {
-    cutAt,
-    reset,
-    backAt: parties.map((p) => p.backAt),
-    deliveredAt: parties.map((p) => p.deliveredAt),
-    duplicates,
-    attempts,
-    failedSends,
-  };
-}
-
-process.on("message", (raw) => {
-  const msg = raw as ToWorker;
-  switch (msg.type) {
-    case "start":
-      start(msg).catch((err: unknown) => send({ type: "error", message: String(err) }));
-      break;
-    case "warm":
-      warm();
-      break;
-    case "cut":
-      setTimeout(doCut, Math.max(0, msg.at - Date.now()));
-      break;
-    case "report":
-      send({ type: "report", report: report() });
-      break;
-    case "close":
-      for (const p of parties) p.client.close();
-      process.disconnect?.();
-      setTimeout(() => process.exit(0), 100).unref();
-      break;
-  }
+serveParent({
+  start,
+  /** Each user sends its peer a message before the cut (the clients resume after it). */
+  warm() {
+    tally.warm();
+    for (const p of tally.parties) {
+      p.client.send({ to: p.peer, text: `before-cut:${p.user}` }).catch((err: unknown) => {
+        toParent({ type: "error", message: `warm-up send: ${String(err)}` });
+      });
+    }
+  },
+  /** The storm: every connection reset at once; each user sends its peer one message at once. */
+  cut() {
+    tally.resetAll();
+    for (const p of tally.parties) {
+      p.client.send({ to: p.peer, text: `after-cut:${p.user}` }).catch(() => {
+        tally.failedSends++;
+      });
+    }
+  },
+  report: () => tally.report(),
+  close() {
+    for (const p of tally.parties) p.client.close();
+  },
 });
-process.on("disconnect", () => process.exit(0));
