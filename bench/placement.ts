@@ -5,53 +5,7 @@
  * process's /proc/<pid>/fd. With several workers the figure of record is the share of pairs whose
  * two users are on different processes (every message then crosses Redis to reach its peer).
  */
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-
-/** inode of each established server-side socket on `serverPort`, by the client's port. */
-function serverSockets(serverPort: number): Map<number, string> {
-  const byClientPort = new Map<number, string>();
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text = "";
-    try {
-      text = readFileSync(file, "utf8");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      const local = f[1];
-      const remote = f[2];
-      const inode = f[9];
-      // 01: ESTABLISHED
-      if (!local || !remote || !inode || f[3] !== "01") continue;
-      if (Number.parseInt(local.slice(local.lastIndexOf(":") + 1), 16) !== serverPort) continue;
-      byClientPort.set(Number.parseInt(remote.slice(remote.lastIndexOf(":") + 1), 16), inode);
-    }
-  }
-  return byClientPort;
-}
-
-/** The process of `pids` that holds each socket inode. */
-function socketOwners(pids: number[]): Map<string, number> {
-  const owners = new Map<string, number>();
-  for (const pid of pids) {
-    let fds: string[] = [];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
-        if (link.startsWith("socket:[")) owners.set(link.slice(8, -1), pid);
-      } catch {
-        // closed meanwhile
-      }
-    }
-  }
-  return owners;
-}
+import { serverSockets, socketOwners } from "../test/helpers/proc-sockets.js";
 
 export interface Placement {
   /** Pairs (u2k, u2k+1) whose two users were both found. */

@@ -4,7 +4,7 @@
  * does), senders that retry idempotently, and the exactly-once check over everything a user got.
  */
 
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RedisStore } from "../../src/stores/redis/redis-store.js";
 import { connect, type TestClient, type TransportName, type WireEvent } from "../helpers/clients.js";
@@ -12,6 +12,8 @@ import { type ChildDuet, spawnDuet, startDuet, tokenFor } from "../helpers/duet.
 import { at, sleep } from "../helpers/kit.js";
 import { checkedFetch as fetch } from "../helpers/protocol-tap.js";
 import { stopAllRedis } from "../helpers/redis-server.js";
+
+export { ownerOf } from "../helpers/proc-sockets.js";
 
 /** Generous: the machine is shared and loaded; a hang is what this guards against, not slowness. */
 export const CLIENT_TIMEOUT_MS = 15_000;
@@ -310,47 +312,6 @@ export async function eventually(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} ${detail()}`);
     await sleep(50);
   }
-}
-
-/**
- * Which of `pids` holds the server end of the loopback TCP connection from `clientPort` to
- * `serverPort` (Linux /proc): with node:cluster the primary accepts and hands the socket to a
- * worker, and only that worker keeps it open.
- */
-export function ownerOf(serverPort: number, clientPort: number, pids: number[]): number | undefined {
-  const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, "0");
-  let inode: string | undefined;
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text = "";
-    try {
-      text = readFileSync(table, "utf8");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length < 10) continue;
-      if (at(cols, 1).endsWith(`:${hex(serverPort)}`) && at(cols, 2).endsWith(`:${hex(clientPort)}`))
-        inode = at(cols, 9);
-    }
-  }
-  if (inode === undefined) return undefined;
-  for (const pid of pids) {
-    let fds: string[] = [];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`) return pid;
-      } catch {
-        // closed meanwhile
-      }
-    }
-  }
-  return undefined;
 }
 
 /** SPUBLISH calls a set of Redis servers have run (INFO commandstats), masters only. */
